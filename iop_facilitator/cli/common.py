@@ -1,0 +1,118 @@
+"""Helpers shared by the command modules: the database, dates, tables and JSON.
+
+Only light imports at module level; services and SQLModel are imported when a
+command runs, so ``iop --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from iop_facilitator.db.engine import Database
+
+
+@dataclass
+class CliState:
+    db_target: str | None = None
+    _db: Database | None = field(default=None, repr=False)
+
+    def target(self) -> str:
+        if self.db_target:
+            return self.db_target
+        from iop_facilitator.paths import default_db_path
+
+        return str(default_db_path())
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, CliState):
+        root.obj = CliState()
+    return root.obj
+
+
+def open_db(ctx: typer.Context, *, create: bool = False) -> Database:
+    """The command's database (opened once, closed when the command ends)."""
+    st = state(ctx)
+    if st._db is None:
+        from iop_facilitator.db.engine import open_database
+
+        st._db = open_database(st.target(), create=create)
+        ctx.find_root().call_on_close(st._db.dispose)
+    return st._db
+
+
+def parse_date(value: str | None, option: str = "date") -> dt.date | None:
+    """YYYY-MM-DD (or 'today'/'yesterday') -> date; a bad value is a usage error (exit 2)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text in ("today", "yesterday"):
+        today = dt.date.today()
+        return today if text == "today" else today - dt.timedelta(days=1)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=option) from None
+
+
+def to_plain(value: Any) -> Any:
+    import enum
+    import uuid
+
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)
+
+
+def record_dict(model: Any, **extra: Any) -> dict[str, Any]:
+    """A model as a JSON-ready dict keyed by its field names, plus ``extra``."""
+    data = model.model_dump(mode="json")
+    data.update(extra)
+    return data
+
+
+def print_json(rows: list[dict[str, Any]] | dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(rows, indent=2, default=to_plain, ensure_ascii=False) + "\n")
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]], *, empty: str = "nothing to show") -> None:
+    """A rich table whose cells are plain text: user text is never markup or terminal control."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from iop_facilitator.services.text import clean_line
+
+    console = Console()
+    if not rows:
+        console.print(Text(empty, style="dim"))
+        return
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(clean_line("" if v is None else str(v))) for v in row))
+    console.print(table)
+
+
+def say(message: str) -> None:
+    """A one-line confirmation on stdout (user text cleaned, no markup)."""
+    from iop_facilitator.services.text import clean_line
+
+    sys.stdout.write(clean_line(message) + "\n")
+
+
+def short(ident: Any) -> str:
+    return ident.hex[:8] if ident is not None else ""

@@ -1,0 +1,1 @@
+"""Database access: engine creation, pre-flight checks and migrations."""

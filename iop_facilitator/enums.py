@@ -1,0 +1,102 @@
+"""Closed vocabularies of the data model.
+
+Pure Python (no SQLAlchemy) so the CLI can use them as option types without
+paying for the database imports. Values are what is stored and exported.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class StaffRole(StrEnum):
+    facilitator = "facilitator"
+    supervisor = "supervisor"
+    admin = "admin"
+
+
+class GroupType(StrEnum):
+    process = "process"
+    psychoeducation = "psychoeducation"
+    skills = "skills"
+    relapse_prevention = "relapse_prevention"
+    family = "family"
+    support = "support"
+    other = "other"
+
+
+class Enrollment(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class GroupStatus(StrEnum):
+    active = "active"
+    finished = "finished"
+    canceled = "canceled"
+
+
+class LevelOfCare(StrEnum):
+    OP = "OP"
+    IOP = "IOP"
+    PHP = "PHP"
+
+
+class Audience(StrEnum):
+    adult = "adult"
+    adolescent = "adolescent"
+
+
+class MemberStatus(StrEnum):
+    active = "active"
+    on_hold = "on_hold"
+    discharged = "discharged"
+
+
+class ExitReason(StrEnum):
+    completed = "completed"
+    stepped_up = "stepped_up"
+    stepped_down = "stepped_down"
+    transferred = "transferred"
+    left_treatment = "left_treatment"
+    administrative = "administrative"
+    other = "other"
+
+
+class Modality(StrEnum):
+    in_person = "in_person"
+    telehealth = "telehealth"
+
+
+class MeetingStatus(StrEnum):
+    draft = "draft"
+    in_progress = "in_progress"
+    completed = "completed"
+    signed = "signed"
+
+
+class NoteFormat(StrEnum):
+    GIRP = "GIRP"
+    BIRP = "BIRP"
+    DAP = "DAP"
+    SOAP = "SOAP"
+
+
+class AttendanceStatus(StrEnum):
+    present = "present"
+    late = "late"
+    left_early = "left_early"
+    absent_excused = "absent_excused"
+    absent_unexcused = "absent_unexcused"
+    cancelled = "cancelled"
+
+    @property
+    def attended(self) -> bool:
+        return self in (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
+
+    @property
+    def is_absence(self) -> bool:
+        return self in (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
+
+
+WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

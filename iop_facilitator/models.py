@@ -1,0 +1,373 @@
+"""Every database table, in one place.
+
+Rules that hold for every table:
+
+* primary keys are random UUIDs, so records made on several laptops can merge;
+* datetimes are aware UTC (SQLModel's ``UTCDateTime`` refuses naive values);
+  a meeting's *local* calendar day is stored separately as ``local_date``;
+* records that people edit carry a ``version`` column used by SQLAlchemy's
+  optimistic lock: a second, stale writer gets ``StaleDataError`` instead of
+  silently overwriting the first;
+* closed vocabularies are stored as short strings (non-native enums), so the
+  same schema works on SQLite and PostgreSQL.
+
+This module imports nothing else of ours except :mod:`iop_facilitator.enums`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import declared_attr
+from sqlmodel import Field, SQLModel
+
+from iop_facilitator.clock import utcnow
+from iop_facilitator.enums import (
+    AttendanceStatus,
+    Audience,
+    Enrollment,
+    ExitReason,
+    GroupStatus,
+    GroupType,
+    LevelOfCare,
+    MeetingStatus,
+    MemberStatus,
+    Modality,
+    NoteFormat,
+    StaffRole,
+)
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+DEFAULT_DISCLOSURE_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+
+DEFAULT_CRISIS_RESOURCES: list[dict[str, str]] = [
+    {
+        "name": "988 Suicide & Crisis Lifeline",
+        "contact": "Call or text 988, or chat at 988lifeline.org",
+        "when": "Thoughts of suicide, a mental health or substance use crisis",
+    },
+    {
+        "name": "Emergency services",
+        "contact": "911",
+        "when": "Immediate danger to life",
+    },
+]
+
+DEFAULT_CRISIS_STEPS: list[str] = [
+    "Acknowledge calmly; do not spotlight the member in front of the group.",
+    "Do not leave a member at imminent risk alone; ask a co-facilitator or colleague to stay.",
+    "Screen privately at a break or right after group (for example the C-SSRS screener).",
+    "Review or build a safety plan: warning signs, coping, people and places, professionals, a safe environment.",
+    "Consult your supervisor and document the risk level and the disposition.",
+]
+
+DEFAULT_SERVICE_CODES: dict[str, str] = {
+    "mh_iop_per_diem": "S9480",
+    "sud_iop_per_diem": "H0015",
+    "group_psychotherapy": "90853",
+    "telehealth_modifier": "95",
+    "group_modifier": "HQ",
+}
+
+
+def enum_type(enum_cls: type[Enum]) -> sa.Enum:
+    """A portable string column for ``enum_cls``: stores the values, not native enums."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Record(SQLModel):
+    """Columns every table has."""
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class Editable(Record):
+    """A record people edit: last-change time and an optimistic-lock version."""
+
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow, nullable=False, sa_column_kwargs={"onupdate": utcnow}
+    )
+    version: int = Field(default=1, nullable=False)
+
+    @declared_attr  # type: ignore[misc]
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class ProgramSettings(Editable, table=True):
+    """The program's configuration: one row per database."""
+
+    __tablename__ = "program_settings"
+
+    clinic_name: str = Field(default="My IOP Program", max_length=200)
+    timezone: str = Field(default="America/New_York", max_length=64)
+    crisis_resources: list[dict[str, str]] = Field(
+        default_factory=lambda: [dict(r) for r in DEFAULT_CRISIS_RESOURCES], sa_type=sa.JSON
+    )
+    crisis_steps: list[str] = Field(default_factory=lambda: list(DEFAULT_CRISIS_STEPS), sa_type=sa.JSON)
+    disclosure_notice: str = Field(default=DEFAULT_DISCLOSURE_NOTICE, sa_type=sa.Text)
+    max_absences: int = Field(default=6, ge=0)
+    absence_window_weeks: int = Field(default=12, ge=1)
+    service_codes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_SERVICE_CODES), sa_type=sa.JSON
+    )
+    weekly_hours_adult: float = Field(default=9.0)
+    weekly_hours_adolescent: float = Field(default=6.0)
+    per_diem_daily_hours: float = Field(default=3.0)
+    is_demo: bool = Field(default=False, nullable=False)
+
+
+class Staff(Editable, table=True):
+    __tablename__ = "staff"
+
+    name: str = Field(max_length=200, index=True)
+    credentials: str = Field(default="", max_length=100)
+    role: StaffRole = Field(default=StaffRole.facilitator, sa_type=enum_type(StaffRole))
+    active: bool = Field(default=True, nullable=False)
+
+
+class Group(Editable, table=True):
+    __tablename__ = "therapy_group"
+
+    name: str = Field(max_length=200, index=True)
+    group_type: GroupType = Field(default=GroupType.process, sa_type=enum_type(GroupType))
+    enrollment: Enrollment = Field(default=Enrollment.open, sa_type=enum_type(Enrollment))
+    weekdays: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    start_time: str = Field(default="09:00", max_length=5)  # local "HH:MM"
+    duration_minutes: int = Field(default=180)
+    status: GroupStatus = Field(default=GroupStatus.active, sa_type=enum_type(GroupStatus))
+    level_of_care: LevelOfCare = Field(default=LevelOfCare.IOP, sa_type=enum_type(LevelOfCare))
+    audience: Audience = Field(default=Audience.adult, sa_type=enum_type(Audience))
+    modality: Modality = Field(default=Modality.in_person, sa_type=enum_type(Modality))
+    location: str = Field(default="", max_length=200)
+    capacity: int = Field(default=15)
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+
+    __table_args__ = (
+        sa.CheckConstraint("duration_minutes > 0 AND duration_minutes <= 720", name="duration"),
+        sa.CheckConstraint("capacity > 0", name="capacity"),
+    )
+
+
+class GroupFacilitator(Record, table=True):
+    """A group's default facilitator(s); ``lead`` first, then co-facilitators."""
+
+    __tablename__ = "group_facilitator"
+
+    group_id: uuid.UUID = Field(foreign_key="therapy_group.id", index=True)
+    staff_id: uuid.UUID = Field(foreign_key="staff.id")
+    is_lead: bool = Field(default=True, nullable=False)
+
+    __table_args__ = (sa.UniqueConstraint("group_id", "staff_id"),)
+
+
+class Member(Editable, table=True):
+    __tablename__ = "member"
+
+    display_name: str = Field(max_length=100, index=True)  # preferred first name + last initial
+    external_chart_id: str | None = Field(default=None, max_length=64, unique=True)
+    status: MemberStatus = Field(default=MemberStatus.active, sa_type=enum_type(MemberStatus))
+
+
+class GroupEnrollment(Editable, table=True):
+    """A member's place in a group, from ``start_date`` until ``exit_date`` (if any)."""
+
+    __tablename__ = "enrollment"
+
+    group_id: uuid.UUID = Field(foreign_key="therapy_group.id", index=True)
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    start_date: dt.date
+    exit_date: dt.date | None = None
+    exit_reason: ExitReason | None = Field(default=None, sa_type=enum_type(ExitReason))
+    exit_note: str = Field(default="", sa_type=sa.Text)
+
+    __table_args__ = (
+        sa.CheckConstraint("exit_date IS NULL OR exit_date >= start_date", name="exit_after_start"),
+    )
+
+
+class Goal(Editable, table=True):
+    """A treatment-plan goal; each member has one to three active goals (positions 1-3)."""
+
+    __tablename__ = "goal"
+
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    position: int
+    text: str = Field(sa_type=sa.Text)
+    active: bool = Field(default=True, nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint("position BETWEEN 1 AND 3", name="position"),
+        sa.UniqueConstraint("member_id", "position"),
+    )
+
+
+class GroupMeeting(Editable, table=True):
+    """One occurrence of a group (a therapy *session*; named so to avoid SQLModel's Session)."""
+
+    __tablename__ = "meeting"
+
+    group_id: uuid.UUID = Field(foreign_key="therapy_group.id")
+    local_date: dt.date
+    scheduled_start: dt.datetime
+    scheduled_end: dt.datetime
+    actual_start: dt.datetime | None = None
+    actual_end: dt.datetime | None = None
+    modality: Modality = Field(default=Modality.in_person, sa_type=enum_type(Modality))
+    location: str = Field(default="", max_length=200)
+    facilitator_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+    co_facilitator_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+    topic_id: str | None = Field(default=None, max_length=100)
+    topic_version: str | None = Field(default=None, max_length=32)
+    topic_hash: str | None = Field(default=None, max_length=64)
+    status: MeetingStatus = Field(default=MeetingStatus.draft, sa_type=enum_type(MeetingStatus))
+    group_narrative: str = Field(default="", sa_type=sa.Text)
+    note_format: NoteFormat = Field(default=NoteFormat.GIRP, sa_type=enum_type(NoteFormat))
+    homework: str = Field(default="", sa_type=sa.Text)
+    flow_step: str = Field(default="", max_length=32)  # where the live session flow stands
+    signed_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+    signed_at: dt.datetime | None = None
+    signer_credentials: str | None = Field(default=None, max_length=100)
+
+    __table_args__ = (
+        sa.Index("ix_meeting_group_date", "group_id", "local_date"),
+        sa.Index("ix_meeting_local_date", "local_date"),
+        sa.CheckConstraint("scheduled_end > scheduled_start", name="scheduled_order"),
+    )
+
+
+class Attendance(Editable, table=True):
+    """One member at one meeting: attendance, check-in and check-out."""
+
+    __tablename__ = "attendance"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id")
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    status: AttendanceStatus = Field(sa_type=enum_type(AttendanceStatus))
+    arrived_at: dt.datetime | None = None
+    left_at: dt.datetime | None = None
+    minutes_attended: int = Field(default=0)
+    drop_in: bool = Field(default=False, nullable=False)
+    checkin_mood: int | None = None
+    checkin_urge: int | None = None
+    checkin_feeling: str = Field(default="", max_length=60)
+    safety_concern: bool = Field(default=False, nullable=False)
+    checkout_mood: int | None = None
+    checkout_takeaway: str = Field(default="", sa_type=sa.Text)
+
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "member_id"),
+        sa.CheckConstraint("minutes_attended >= 0", name="minutes"),
+        sa.CheckConstraint("checkin_mood IS NULL OR checkin_mood BETWEEN 0 AND 10", name="checkin_mood"),
+        sa.CheckConstraint("checkin_urge IS NULL OR checkin_urge BETWEEN 0 AND 10", name="checkin_urge"),
+        sa.CheckConstraint(
+            "checkout_mood IS NULL OR checkout_mood BETWEEN 0 AND 10", name="checkout_mood"
+        ),
+    )
+
+
+class StoryNote(Editable, table=True):
+    """A timestamped note taken while a member shares."""
+
+    __tablename__ = "story_note"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    recorded_at: dt.datetime = Field(default_factory=utcnow)
+    text: str = Field(sa_type=sa.Text)
+    author_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+
+
+class ProgressNote(Editable, table=True):
+    """A member's individualized note for one meeting (GIRP fields by default)."""
+
+    __tablename__ = "progress_note"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id")
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    goal_ids: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    intervention: str = Field(default="", sa_type=sa.Text)
+    response: str = Field(default="", sa_type=sa.Text)
+    plan: str = Field(default="", sa_type=sa.Text)
+
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
+
+
+class FollowUp(Editable, table=True):
+    __tablename__ = "follow_up"
+
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    meeting_id: uuid.UUID | None = Field(default=None, foreign_key="meeting.id")
+    reason: str = Field(sa_type=sa.Text)
+    due_date: dt.date | None = Field(default=None, index=True)
+    done: bool = Field(default=False, nullable=False)
+    done_at: dt.datetime | None = None
+    created_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+
+
+class Addendum(Record, table=True):
+    """A correction to a meeting (or one member's part of it); never edited once written."""
+
+    __tablename__ = "addendum"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    member_id: uuid.UUID | None = Field(default=None, foreign_key="member.id")
+    author_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+    author_credentials: str = Field(default="", max_length=100)
+    reason: str = Field(default="", sa_type=sa.Text)
+    text: str = Field(sa_type=sa.Text)
+
+
+class AuditEvent(Record, table=True):
+    """Who did what to which record, and when. Holds ids, never note text or names."""
+
+    __tablename__ = "audit_event"
+
+    occurred_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=64, index=True)
+    record_type: str = Field(default="", max_length=64)
+    record_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+
+TABLES: tuple[type[SQLModel], ...] = (
+    ProgramSettings,
+    Staff,
+    Group,
+    GroupFacilitator,
+    Member,
+    GroupEnrollment,
+    Goal,
+    GroupMeeting,
+    Attendance,
+    StoryNote,
+    ProgressNote,
+    FollowUp,
+    Addendum,
+    AuditEvent,
+)

@@ -1,0 +1,129 @@
+"""Group meetings (therapy sessions): listing and scheduling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import pendulum
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from iop_facilitator.enums import AttendanceStatus, MeetingStatus
+from iop_facilitator.errors import Conflict
+from iop_facilitator.models import Attendance, Group, GroupMeeting, Staff
+from iop_facilitator.services import audit
+from iop_facilitator.services.groups import facilitators_of
+from iop_facilitator.services.settings import get_settings
+
+
+def scheduled_times(group: Group, local_date: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
+    """The UTC start and end of ``group`` on ``local_date`` in the program's timezone (DST-safe)."""
+    hour, minute = (int(x) for x in group.start_time.split(":"))
+    start = pendulum.datetime(local_date.year, local_date.month, local_date.day, hour, minute, tz=tz)
+    end = start.add(minutes=group.duration_minutes)
+    return start.in_tz("UTC"), end.in_tz("UTC")
+
+
+def meets_on(group: Group, day: dt.date) -> bool:
+    from iop_facilitator.enums import WEEKDAYS
+
+    if group.start_date and day < group.start_date:
+        return False
+    if group.end_date and day > group.end_date:
+        return False
+    return WEEKDAYS[day.weekday()] in group.weekdays
+
+
+def create_meeting(session: Session, group: Group, local_date: dt.date, *, facilitator: Staff | None = None) -> GroupMeeting:
+    """A draft meeting of ``group`` on ``local_date`` at its scheduled time."""
+    settings = get_settings(session)
+    start, end = scheduled_times(group, local_date, settings.timezone)
+    clash = session.exec(
+        select(GroupMeeting).where(GroupMeeting.group_id == group.id, GroupMeeting.scheduled_start == start)
+    ).first()
+    if clash is not None:
+        raise Conflict(f"{group.name} already has a meeting on {local_date}")
+    people = facilitators_of(session, group)
+    lead = facilitator or (people[0] if people else None)
+    co = next((p for p in people if lead is None or p.id != lead.id), None)
+    meeting = GroupMeeting(
+        group_id=group.id,
+        local_date=local_date,
+        scheduled_start=start,
+        scheduled_end=end,
+        modality=group.modality,
+        location=group.location,
+        facilitator_id=lead.id if lead else None,
+        co_facilitator_id=co.id if co else None,
+    )
+    session.add(meeting)
+    session.flush()
+    audit.record(session, "meeting.create", record_type="meeting", record_id=meeting.id, group=group.id)
+    return meeting
+
+
+@dataclass
+class MeetingRow:
+    meeting: GroupMeeting
+    group_name: str
+    facilitator: str | None
+    present: int
+    absent: int
+
+
+def list_meetings(
+    session: Session,
+    *,
+    group: Group | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    limit: int | None = None,
+) -> list[MeetingRow]:
+    """Meetings (newest first) with their group, facilitator and attendance counts."""
+    attended = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
+    absent = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
+    counts = (
+        select(
+            Attendance.meeting_id.label("meeting_id"),  # type: ignore[attr-defined]
+            func.sum(case((col(Attendance.status).in_(attended), 1), else_=0)).label("present"),
+            func.sum(case((col(Attendance.status).in_(absent), 1), else_=0)).label("absent"),
+        )
+        .group_by(col(Attendance.meeting_id))
+        .subquery()
+    )
+    query = (
+        select(GroupMeeting, Group.name, Staff.name, counts.c.present, counts.c.absent)
+        .join(Group, col(Group.id) == col(GroupMeeting.group_id))
+        .join(Staff, col(Staff.id) == col(GroupMeeting.facilitator_id), isouter=True)
+        .join(counts, counts.c.meeting_id == col(GroupMeeting.id), isouter=True)
+        .order_by(col(GroupMeeting.scheduled_start).desc())
+    )
+    if group is not None:
+        query = query.where(GroupMeeting.group_id == group.id)
+    if since is not None:
+        query = query.where(col(GroupMeeting.local_date) >= since)
+    if until is not None:
+        query = query.where(col(GroupMeeting.local_date) <= until)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        MeetingRow(meeting, group_name, staff_name, int(present or 0), int(absent_ or 0))
+        for meeting, group_name, staff_name, present, absent_ in session.exec(query)
+    ]
+
+
+def open_meetings(session: Session) -> list[GroupMeeting]:
+    """Meetings not yet signed (in progress or waiting for a signature)."""
+    return list(
+        session.exec(
+            select(GroupMeeting)
+            .where(col(GroupMeeting.status).in_([MeetingStatus.in_progress, MeetingStatus.completed]))
+            .order_by(col(GroupMeeting.scheduled_start))
+        )
+    )
+
+
+def get_meeting(session: Session, meeting_id: uuid.UUID) -> GroupMeeting | None:
+    return session.get(GroupMeeting, meeting_id)

@@ -1,0 +1,237 @@
+"""Members: display names, enrollment in groups, exits and treatment-plan goals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from iop_facilitator.enums import Enrollment, ExitReason, MemberStatus
+from iop_facilitator.errors import Conflict, InvalidInput
+from iop_facilitator.models import Goal, Group, GroupEnrollment, GroupMeeting, Member
+from iop_facilitator.services import audit
+from iop_facilitator.services.resolve import resolve
+from iop_facilitator.services.text import clean, clean_line
+
+MAX_GOALS = 3
+MAX_DISPLAY_NAME = 40
+
+
+def normalise_display_name(raw: str) -> str:
+    """Preferred first name plus last initial, e.g. ``"Jordan M."``.
+
+    Full surnames are refused: the display name is shown to the whole room.
+    """
+    name = clean_line(raw)
+    if not name:
+        raise InvalidInput("a member needs a display name (preferred first name and last initial)")
+    if len(name) > MAX_DISPLAY_NAME:
+        raise InvalidInput(f"a display name is at most {MAX_DISPLAY_NAME} characters")
+    parts = name.split(" ")
+    if len(parts) > 1:
+        last = parts[-1].rstrip(".")
+        if len(last) > 2:
+            raise InvalidInput(
+                "use the preferred first name and last initial only, e.g. "
+                f"{' '.join(parts[:-1])} {last[0].upper()}."
+            )
+        if len(last) == 1:
+            parts[-1] = last.upper() + "."
+    return " ".join(parts)
+
+
+def add_member(
+    session: Session,
+    display_name: str,
+    *,
+    external_chart_id: str | None = None,
+    goals: Sequence[str] = (),
+) -> Member:
+    chart = clean_line(external_chart_id) or None
+    if chart is not None:
+        clash = session.exec(select(Member).where(Member.external_chart_id == chart)).first()
+        if clash is not None:
+            raise Conflict(f"chart id {chart} already belongs to member {clash.id.hex[:8]}")
+    member = Member(display_name=normalise_display_name(display_name), external_chart_id=chart)
+    session.add(member)
+    session.flush()
+    if goals:
+        set_goals(session, member, goals, audit_it=False)
+    audit.record(session, "member.add", record_type="member", record_id=member.id)
+    return member
+
+
+def set_goals(session: Session, member: Member, goals: Sequence[str], *, audit_it: bool = True) -> list[Goal]:
+    """Replace the member's active treatment-plan goals (one to three)."""
+    texts = [clean(g).strip() for g in goals if clean(g).strip()]
+    if not 1 <= len(texts) <= MAX_GOALS:
+        raise InvalidInput(f"a member has one to {MAX_GOALS} treatment-plan goals")
+    existing = {g.position: g for g in session.exec(select(Goal).where(Goal.member_id == member.id))}
+    result = []
+    for position in range(1, MAX_GOALS + 1):
+        goal = existing.get(position)
+        text = texts[position - 1] if position <= len(texts) else None
+        if text is None:
+            if goal is not None and goal.active:
+                goal.active = False
+                session.add(goal)
+            continue
+        if goal is None:
+            goal = Goal(member_id=member.id, position=position, text=text)
+        else:
+            goal.text, goal.active = text, True
+        session.add(goal)
+        result.append(goal)
+    session.flush()
+    if audit_it:
+        audit.record(session, "member.goals", record_type="member", record_id=member.id, count=len(result))
+    return result
+
+
+def goals_of(session: Session, member: Member) -> list[Goal]:
+    return list(
+        session.exec(
+            select(Goal).where(Goal.member_id == member.id, col(Goal.active).is_(True)).order_by(col(Goal.position))
+        )
+    )
+
+
+def active_enrollment(session: Session, member: Member, group: Group) -> GroupEnrollment | None:
+    return session.exec(
+        select(GroupEnrollment).where(
+            GroupEnrollment.member_id == member.id,
+            GroupEnrollment.group_id == group.id,
+            col(GroupEnrollment.exit_date).is_(None),
+        )
+    ).first()
+
+
+def enroll(session: Session, member: Member, group: Group, start_date: dt.date) -> GroupEnrollment:
+    if member.status == MemberStatus.discharged:
+        raise Conflict("this member is discharged; readmit them before enrolling")
+    if active_enrollment(session, member, group) is not None:
+        raise Conflict(f"the member is already enrolled in {group.name}")
+    current = len(roster(session, group, start_date))
+    if current >= group.capacity:
+        raise Conflict(f"{group.name} is full ({group.capacity} members)")
+    if group.enrollment == Enrollment.closed:
+        started = session.exec(
+            select(GroupMeeting.id).where(GroupMeeting.group_id == group.id, col(GroupMeeting.local_date) < start_date)
+        ).first()
+        if started is not None:
+            raise Conflict(f"{group.name} has closed enrollment and has already started")
+    enrollment = GroupEnrollment(group_id=group.id, member_id=member.id, start_date=start_date)
+    session.add(enrollment)
+    session.flush()
+    audit.record(session, "member.enroll", record_type="enrollment", record_id=enrollment.id, group=group.id, member=member.id)
+    return enrollment
+
+
+def discharge(
+    session: Session,
+    member: Member,
+    *,
+    reason: ExitReason,
+    on: dt.date,
+    note: str = "",
+    group: Group | None = None,
+) -> list[GroupEnrollment]:
+    """End the member's enrollment in ``group``, or in every group (a discharge) when no group is given."""
+    query = select(GroupEnrollment).where(
+        GroupEnrollment.member_id == member.id, col(GroupEnrollment.exit_date).is_(None)
+    )
+    if group is not None:
+        query = query.where(GroupEnrollment.group_id == group.id)
+    open_ones = list(session.exec(query))
+    if group is not None and not open_ones:
+        raise Conflict(f"the member is not enrolled in {group.name}")
+    for enrollment in open_ones:
+        if on < enrollment.start_date:
+            raise InvalidInput(f"the exit date {on} is before the enrollment began ({enrollment.start_date})")
+        enrollment.exit_date = on
+        enrollment.exit_reason = ExitReason(reason)
+        enrollment.exit_note = clean(note)
+        session.add(enrollment)
+    if group is None:
+        member.status = MemberStatus.discharged
+        session.add(member)
+    session.flush()
+    audit.record(
+        session,
+        "member.discharge" if group is None else "member.exit_group",
+        record_type="member",
+        record_id=member.id,
+        reason=str(reason),
+        enrollments=[e.id for e in open_ones],
+    )
+    return open_ones
+
+
+def roster(session: Session, group: Group, on: dt.date) -> list[Member]:
+    """Members enrolled in ``group`` on day ``on``, by display name."""
+    return list(
+        session.exec(
+            select(Member)
+            .join(GroupEnrollment, col(GroupEnrollment.member_id) == col(Member.id))
+            .where(
+                GroupEnrollment.group_id == group.id,
+                col(GroupEnrollment.start_date) <= on,
+                (col(GroupEnrollment.exit_date).is_(None)) | (col(GroupEnrollment.exit_date) > on),
+            )
+            .order_by(col(Member.display_name))
+        )
+    )
+
+
+@dataclass
+class MemberRow:
+    member: Member
+    groups: list[str]
+
+
+def list_members(
+    session: Session, *, group: Group | None = None, include_discharged: bool = False, on: dt.date | None = None
+) -> list[MemberRow]:
+    """Members with the names of the groups they are currently enrolled in."""
+    if group is not None:
+        members = roster(session, group, on or dt.date.today()) if on else _open_roster(session, group)
+    else:
+        query = select(Member).order_by(col(Member.display_name))
+        if not include_discharged:
+            query = query.where(Member.status != MemberStatus.discharged)
+        members = list(session.exec(query))
+    ids = [m.id for m in members]
+    groups: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
+    if ids:
+        for member_id, name in session.exec(
+            select(GroupEnrollment.member_id, Group.name)
+            .join(Group, col(Group.id) == col(GroupEnrollment.group_id))
+            .where(col(GroupEnrollment.member_id).in_(ids), col(GroupEnrollment.exit_date).is_(None))
+            .order_by(col(Group.name))
+        ):
+            groups[member_id].append(name)
+    return [MemberRow(m, groups[m.id]) for m in members]
+
+
+def _open_roster(session: Session, group: Group) -> list[Member]:
+    return list(
+        session.exec(
+            select(Member)
+            .join(GroupEnrollment, col(GroupEnrollment.member_id) == col(Member.id))
+            .where(GroupEnrollment.group_id == group.id, col(GroupEnrollment.exit_date).is_(None))
+            .order_by(col(Member.display_name))
+        )
+    )
+
+
+def resolve_member(session: Session, ref: str) -> Member:
+    """A member by id, id prefix, display name or external chart id."""
+    text = (ref or "").strip()
+    if text:
+        by_chart = session.exec(select(Member).where(Member.external_chart_id == text)).first()
+        if by_chart is not None:
+            return by_chart
+    return resolve(session, Member, text, name_field="display_name", kind="member")

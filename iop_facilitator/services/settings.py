@@ -1,0 +1,96 @@
+"""Program settings: one row, created with sensible US defaults on first use."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, select
+
+from iop_facilitator.errors import InvalidInput
+from iop_facilitator.models import ProgramSettings
+from iop_facilitator.services import audit
+
+# What ``iop settings set`` may change, and how to read a value typed on the command line.
+EDITABLE: dict[str, type] = {
+    "clinic_name": str,
+    "timezone": str,
+    "disclosure_notice": str,
+    "max_absences": int,
+    "absence_window_weeks": int,
+    "weekly_hours_adult": float,
+    "weekly_hours_adolescent": float,
+    "per_diem_daily_hours": float,
+    "crisis_resources": list,
+    "crisis_steps": list,
+    "service_codes": dict,
+}
+
+
+def local_timezone_name() -> str:
+    import pendulum
+
+    try:
+        name = pendulum.local_timezone().name
+    except Exception:  # noqa: BLE001 - no zone information on this machine
+        name = ""
+    return name if name and "/" in name else "America/New_York"
+
+
+def get_settings(session: Session) -> ProgramSettings:
+    found = session.exec(select(ProgramSettings)).first()
+    if found is None:
+        found = ProgramSettings(timezone=local_timezone_name())
+        session.add(found)
+        session.flush()
+    return found
+
+
+def validate_timezone(name: str) -> str:
+    import pendulum
+
+    try:
+        pendulum.timezone(name)
+    except Exception:  # noqa: BLE001 - pendulum raises several kinds
+        raise InvalidInput(f"unknown timezone {name!r}; use an IANA name such as America/Chicago") from None
+    return name
+
+
+def parse_value(key: str, raw: str) -> Any:
+    if key not in EDITABLE:
+        raise InvalidInput(f"unknown setting {key!r}; one of: {', '.join(sorted(EDITABLE))}")
+    kind = EDITABLE[key]
+    try:
+        if kind is int:
+            value: Any = int(raw)
+            if value < 0:
+                raise ValueError
+        elif kind is float:
+            value = float(raw)
+            if value < 0:
+                raise ValueError
+        elif kind in (list, dict):
+            value = json.loads(raw)
+            if not isinstance(value, kind):
+                raise ValueError
+        else:
+            value = raw.strip()
+    except ValueError:
+        article = "a JSON " + kind.__name__ if kind in (list, dict) else f"a non-negative {kind.__name__}"
+        raise InvalidInput(f"setting {key} needs {article}") from None
+    if key == "timezone":
+        validate_timezone(value)
+    if key == "absence_window_weeks" and value < 1:
+        raise InvalidInput("setting absence_window_weeks needs at least 1")
+    return value
+
+
+def update_settings(session: Session, **changes: Any) -> ProgramSettings:
+    current = get_settings(session)
+    for key, value in changes.items():
+        if key not in EDITABLE:
+            raise InvalidInput(f"unknown setting {key!r}")
+        setattr(current, key, value)
+    session.add(current)
+    audit.record(session, "settings.update", record_type="program_settings", record_id=current.id, keys=sorted(changes))
+    return current
