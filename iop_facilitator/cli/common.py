@@ -99,11 +99,14 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]], *, empty:
     if not rows:
         console.print(Text(empty, style="dim"))
         return
+    cells = [[clean_line("" if v is None else str(v)) for v in row] for row in rows]
     table = Table(title=title, title_justify="left", header_style="bold")
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(clean_line("" if v is None else str(v))) for v in row))
+    for index, name in enumerate(columns):
+        widest = max(len(row[index]) for row in cells)
+        # Short values (ids, dates, counts) never wrap; long text folds to fit the terminal.
+        table.add_column(name, overflow="fold", no_wrap=widest <= 16, min_width=min(widest, 16))
+    for row in cells:
+        table.add_row(*(Text(v) for v in row))
     console.print(table)
 
 
