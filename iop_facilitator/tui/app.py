@@ -1,0 +1,286 @@
+"""The Textual application and its entry point :func:`run`.
+
+* Start-up stays light: the database (SQLAlchemy, SQLModel) is imported and
+  opened in a thread worker after the first frame.
+* Every ``Binding`` has an id, so the user's ``[keys]`` table in config.toml
+  can change it (``App.set_keymap``); F1 lists the current screen's keys and
+  the command palette (Ctrl+P) lists every action that has an id.
+* Themes come from files (bundled ``themes/`` plus ``<config dir>/themes``);
+  a bad file or setting is a warning notification, never a crash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from functools import partial
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import ModalScreen, Screen
+
+from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui import messages
+from iop_facilitator.tui.screens.help import HelpScreen, binding_rows
+from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
+    from iop_facilitator.db.engine import Database
+
+APP_TITLE = "iop-facilitator"
+FALLBACK_THEME = "textual-dark"
+PALETTE_HIDDEN = frozenset({"app.commands"})
+
+
+class IopCommands(Provider):
+    """Command palette entries: every action of the calling screen that has a binding id.
+
+    The palette title is the binding's tooltip (e.g. "Refresh groups"); its
+    help line names the key, so the palette also teaches the shortcuts.
+    """
+
+    def _commands(self) -> Iterator[tuple[str, str, object]]:
+        seen: set[str] = set()
+        app = self.app
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.id or binding.id in seen or binding.id in PALETTE_HIDDEN:
+                continue
+            seen.add(binding.id)
+            title = binding.tooltip or binding.description or binding.action
+            help_text = f"Key: {app.get_key_display(binding)}"
+            yield title, help_text, partial(app.run_action, binding.action, active.node)
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in sorted(self._commands(), key=lambda c: c[0]):
+            yield DiscoveryHit(title, callback, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
+
+
+class IopApp(App[None]):
+    """The group facilitator's app. Construct with the ``--db`` target; see :func:`run`."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = APP_TITLE
+    COMMANDS: ClassVar = {IopCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit", priority=True),
+        Binding("f1", "help", "Keys", id="app.help", tooltip="Show keys (help)"),
+        Binding("ctrl+t", "change_theme", "Theme", id="app.theme", tooltip="Switch theme"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            id="app.commands",
+            tooltip="Search every command",
+            show=False,
+            priority=True,
+        ),
+    ]
+
+    def __init__(self, db_target: str, *, demo: bool = False, create: bool = True) -> None:
+        from iop_facilitator.config import load_config
+
+        super().__init__()
+        self.db_target = db_target
+        self.demo = demo
+        self.create = create
+        self.database: Database | None = None
+        self.config, self._startup_problems = load_config()
+        self._reported_clashes: set[frozenset[str]] = set()
+        self.home = HomeScreen(demo=demo)
+
+    # -- start-up ---------------------------------------------------------
+    def on_mount(self) -> None:
+        problems = list(self._startup_problems)
+        problems += self._install_themes()
+        problems += self._install_keymap()
+        if self.demo:
+            self.sub_title = DEMO_MARKER
+        self.push_screen(self.home)
+        for problem in problems:
+            self.notify(problem, title="Settings", severity="warning", timeout=15, markup=False)
+        self.call_after_refresh(self.open_database)
+
+    def _install_themes(self) -> list[str]:
+        from iop_facilitator.config import DEFAULT_THEME, config_path, user_themes_dir
+        from iop_facilitator.themes import load_all
+
+        themes, problems = load_all(user_themes_dir())
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = self.config.theme
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else FALLBACK_THEME
+            if wanted != DEFAULT_THEME or fallback != DEFAULT_THEME:
+                problems.append(
+                    f"{config_path()}: theme {wanted!r} is not installed; using {fallback!r}"
+                )
+            self.theme = fallback
+        return problems
+
+    def _install_keymap(self) -> list[str]:
+        from iop_facilitator.config import config_path
+
+        known = known_binding_ids()
+        keymap: dict[str, str] = {}
+        problems: list[str] = []
+        for binding_id, keys in self.config.keys.items():
+            if binding_id in known:
+                keymap[binding_id] = keys
+            else:
+                problems.append(
+                    f"{config_path()}: [keys] has no action {binding_id!r}; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+        if keymap:
+            self.set_keymap(keymap)
+            for key, ids in keymap_clashes(keymap):
+                self._reported_clashes.add(frozenset(ids))
+                problems.append(
+                    f"{config_path()}: [keys] gives key {key!r} to more than one action: "
+                    f"{', '.join(ids)}; only one of them will work"
+                )
+        return problems
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: DOMNode) -> None:
+        names = frozenset(binding.id or binding.action for binding in clashed_bindings)
+        if any(names <= reported for reported in self._reported_clashes):
+            return
+        self._reported_clashes.add(names)
+        lost = ", ".join(sorted(names))
+        self.notify(
+            f"[keys] in config.toml gives a key that was already in use; lost its key: {lost}",
+            title="Settings",
+            severity="warning",
+            timeout=15,
+            markup=False,
+        )
+
+    # -- database ---------------------------------------------------------
+    @work(thread=True, exclusive=True, group="database", exit_on_error=False)
+    def open_database(self) -> None:
+        """Open (and migrate) the database off the UI thread; report back with a message."""
+        try:
+            from iop_facilitator.db.engine import open_database
+
+            database = open_database(self.db_target, create=self.create)
+        except Exception as exc:
+            if os.environ.get("IOP_DEBUG") and not _is_known(exc):
+                raise
+            self.post_message(messages.DatabaseFailed(messages.describe_problem(exc)))
+            return
+        self.post_message(messages.DatabaseReady(database))
+
+    @on(messages.DatabaseReady)
+    def _database_ready(self, message: messages.DatabaseReady) -> None:
+        if self.database is not None:
+            self.database.dispose()
+        database = message.database
+        self.database = database
+        if database.created:
+            self.notify(f"Started a new, empty database: {clean_line(database.display)}", markup=False)
+        elif database.migrated_from is not None:
+            self.notify("The database was upgraded to this version of the program.", markup=False)
+        self.home.database = database
+
+    @on(messages.DatabaseFailed)
+    def _database_failed(self, message: messages.DatabaseFailed) -> None:
+        self.home.problem = message.problem
+
+    @on(messages.ReopenDatabase)
+    def _reopen(self) -> None:
+        self.home.problem = ""
+        self.open_database()
+
+    @on(messages.ProgramLoaded)
+    def _program_loaded(self, message: messages.ProgramLoaded) -> None:
+        self.title = clean_line(message.clinic_name) or APP_TITLE
+        if message.is_demo and not self.demo:
+            self.demo = True
+            self.sub_title = DEMO_MARKER
+            self.home.demo = True
+
+    def on_unmount(self) -> None:
+        if self.database is not None:
+            self.database.dispose()
+            self.database = None
+
+    # -- actions ----------------------------------------------------------
+    def action_help(self) -> None:
+        from iop_facilitator.config import config_path
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        hint = f"Change keys in {config_path()} under [keys]."
+        self.push_screen(HelpScreen(binding_rows(self.screen), config_hint=hint))
+
+
+SCREENS_WITH_KEYS: tuple[type[Screen], ...] = (HomeScreen, HelpScreen)
+
+
+def known_binding_ids() -> set[str]:
+    """Every binding id the keymap may name."""
+    ids: set[str] = set()
+    for owner in (IopApp, *SCREENS_WITH_KEYS):
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id:
+                ids.add(binding.id)
+    return ids
+
+
+def keymap_clashes(keymap: dict[str, str]) -> list[tuple[str, list[str]]]:
+    """Keys that ``keymap`` gives to two actions active together (app + a screen).
+
+    Textual reports clashes only inside one set of bindings; an app binding
+    and a screen binding on one key would silently shadow each other.
+    """
+    normal = App._normalize_keymap(keymap)
+    app_bindings = [b for b in IopApp.BINDINGS if isinstance(b, Binding)]
+    found: list[tuple[str, list[str]]] = []
+    for screen_cls in SCREENS_WITH_KEYS:
+        together = [b for b in screen_cls.BINDINGS if isinstance(b, Binding)]
+        modal = issubclass(screen_cls, ModalScreen)
+        together += [b for b in app_bindings if b.priority or not modal]
+        users: dict[str, set[str]] = {}
+        for binding in together:
+            keys = normal.get(binding.id or "") or App._normalize_keymap({"k": binding.key})["k"]
+            for key in keys.split(","):
+                users.setdefault(key, set()).add(binding.id or binding.action)
+        for key, ids in sorted(users.items()):
+            clash = (key, sorted(ids))
+            if len(ids) > 1 and any(i in keymap for i in ids) and clash not in found:
+                found.append(clash)
+    return found
+
+
+def _is_known(exc: BaseException) -> bool:
+    from iop_facilitator.errors import IopError
+
+    return isinstance(exc, IopError)
+
+
+def run(db_target: str, *, demo: bool = False, create: bool = True) -> int:
+    """Run the TUI on ``db_target`` until the user quits; return the process exit code.
+
+    ``demo`` marks the screens "DEMO — fictional data" (the database's own
+    ``is_demo`` flag does too). ``create`` allows a missing SQLite file or an
+    empty PostgreSQL database to be initialised.
+    """
+    app = IopApp(db_target=db_target, demo=demo, create=create)
+    app.run()
+    return app.return_code or 0
