@@ -8,7 +8,7 @@ import typer
 
 from iop_facilitator import __version__
 from iop_facilitator.cli import db as db_cmds
-from iop_facilitator.cli import groups, meetings, members, settings, staff
+from iop_facilitator.cli import groups, meetings, members, settings, staff, topics
 from iop_facilitator.cli.common import open_db, parse_date, say, state
 from iop_facilitator.cli.errors import IopGroup
 
@@ -26,6 +26,7 @@ app.add_typer(members.app, name="member")
 app.add_typer(staff.app, name="staff")
 app.add_typer(meetings.app, name="meeting")
 app.add_typer(settings.app, name="settings")
+app.add_typer(topics.app, name="topics")
 app.add_typer(db_cmds.app, name="db")
 
 

@@ -100,11 +100,16 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]], *, empty:
         console.print(Text(empty, style="dim"))
         return
     cells = [[clean_line("" if v is None else str(v)) for v in row] for row in rows]
-    table = Table(title=title, title_justify="left", header_style="bold")
+    from rich import box
+
+    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     for index, name in enumerate(columns):
         widest = max(len(row[index]) for row in cells)
         # Short values (ids, dates, counts) never wrap; long text folds to fit the terminal.
-        table.add_column(name, overflow="fold", no_wrap=widest <= 16, min_width=min(widest, 16))
+        if widest <= 12:
+            table.add_column(name, no_wrap=True, min_width=max(widest, min(len(name), 8)))
+        else:
+            table.add_column(name, overflow="fold", ratio=min(widest, 40), min_width=8)
     for row in cells:
         table.add_row(*(Text(v) for v in row))
     console.print(table)

@@ -85,17 +85,15 @@ def list_(
         return
     print_table(
         "Groups",
-        ["id", "name", "type", "level", "audience", "schedule", "enrolled", "facilitators", "status"],
+        ["id", "name", "kind", "meets", "enrolled", "lead", "status"],
         [
             [
                 short(g.id),
                 g.name,
-                g.group_type.value,
-                g.level_of_care.value,
-                g.audience.value,
+                f"{g.level_of_care.value} {g.group_type.value.replace('_', ' ')}, {g.audience.value}",
                 svc.schedule_text(g),
                 f"{counts.get(g.id, 0)}/{g.capacity}",
-                ", ".join(leads[g.id]),
+                leads[g.id][0] if leads[g.id] else "",
                 g.status.value,
             ]
             for g in found

@@ -49,17 +49,15 @@ def list_(
 
     print_table(
         "Meetings",
-        ["id", "date", "time", "group", "topic", "facilitator", "present", "absent", "status"],
+        ["id", "date", "start", "group", "topic", "present", "status"],
         [
             [
                 short(r.meeting.id),
                 r.meeting.local_date.isoformat(),
-                f"{hhmm(r.meeting.scheduled_start)}-{hhmm(r.meeting.scheduled_end)}",
+                hhmm(r.meeting.scheduled_start),
                 r.group_name,
                 r.meeting.topic_id or "",
-                r.facilitator or "",
-                r.present,
-                r.absent,
+                f"{r.present}/{r.present + r.absent}",
                 r.meeting.status.value,
             ]
             for r in rows

@@ -1,0 +1,1 @@
+"""The topic library: facilitator guides read from files (no database, no UI)."""
