@@ -45,6 +45,15 @@ LIST_SECTIONS = {
     "discussion prompts": "discussion_prompts",
 }
 TEXT_SECTIONS = {"check-in hook": "check_in_hook", "check-out": "check_out_prompt"}
+SECTION_OF = {
+    **{field: name.capitalize() for name, field in LIST_SECTIONS.items()},
+    "check_in_hook": "Check-in hook",
+    "check_out_prompt": "Check-out",
+    "segments": "Session plan",
+    "activity": "Activity: Name (N min)",
+    "homework": "Homework: Title",
+    "difficult_moments": "Difficult moments",
+}
 OUTLINE = (
     "Objectives, Materials, Facilitator preparation, Safety notes, Check-in hook, Session plan, Key points, "
     "Discussion prompts, Activity: NAME (N min), Homework: TITLE, Check-out, Difficult moments"
@@ -248,6 +257,16 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return out or "topic"
 
 
+def _minutes_mismatch(data: dict[str, Any]) -> str | None:
+    duration, segments = data.get("duration_minutes"), data.get("segments")
+    if not isinstance(duration, int) or not isinstance(segments, list):
+        return None
+    parts = [s.get("minutes") for s in segments if isinstance(s, dict)]
+    if not parts or not all(isinstance(m, int) for m in parts) or sum(parts) == duration:
+        return None
+    return f"segments add up to {sum(parts)} minutes, but duration_minutes is {duration}"
+
+
 def parse_topic(raw: bytes, path: str | Path, *, source: str = "bundled") -> LoadedTopic | list[Problem]:
     """A validated topic, or every problem found in the file (never an exception for bad input)."""
     problems = _Collector(str(path))
@@ -267,7 +286,16 @@ def parse_topic(raw: bytes, path: str | Path, *, source: str = "bundled") -> Loa
     except ValidationError as exc:
         for error in exc.errors():
             message = error["msg"].removeprefix("Value error, ")
-            problems.add(_field_name(error["loc"]), message)
+            loc = error["loc"]
+            if error["type"] == "missing" and len(loc) == 1:
+                where = SECTION_OF.get(str(loc[0]))
+                message = f"missing: add a '## {where}' section" if where else "missing from the TOML header"
+            problems.add(_field_name(loc), message)
+        # Field errors stop pydantic before the whole-topic checks: still report the minutes.
+        if not any(p.field == "topic" for p in problems.problems):
+            minutes = _minutes_mismatch(data)
+            if minutes:
+                problems.add("topic", minutes)
         return problems.problems
     if problems.problems:
         return problems.problems
