@@ -119,7 +119,7 @@ def seed(
     ] = 10,
     seed_: Annotated[int, typer.Option("--seed", help="Random seed: the same seed and end give the same clinic.")] = 1,
     end: Annotated[
-        Optional[str], typer.Option("--end", metavar="YYYY-MM-DD", help="Last day of history (default: today).")
+        Optional[str], typer.Option("--end", metavar="YYYY-MM-DD", help="The seed's today: history ends the day before (default: today).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:

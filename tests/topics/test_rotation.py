@@ -158,3 +158,30 @@ def test_cli_history_matrix_suggest(db, db_target: str, library_dir: Path, clini
     assert "1 = Avery T." in table and "Alpha" in table
     unknown = cli(*common, "topics", "suggest", "--group", "Nope")
     assert unknown.exit_code == 1 and "no group named" in unknown.stderr
+
+
+def test_rotation_and_matrix_on_a_seeded_clinic(db) -> None:
+    """With the real library and a seeded clinic: suggestions avoid the group's recent topics."""
+    from iop_facilitator.library.load import load_library
+    from iop_facilitator.resources import topics_dir
+    from iop_facilitator.services.seed import seed_clinic
+
+    end = dt.date(2026, 11, 20)
+    seed_clinic(db, groups=2, weeks=6, members_per_group=8, seed=11, end=end)
+    library = load_library([("bundled", topics_dir())])
+    with db.session() as s:
+        group = groups.list_groups(s)[0]
+        recent_rows = meetings.list_meetings(s, group=group, limit=12)
+        recent = {r.meeting.topic_id for r in recent_rows}
+        assert all(r.meeting.topic_hash == library.get(r.meeting.topic_id).content_hash for r in recent_rows)
+        ranked = topics.suggest(s, group, library, end)
+        assert len(ranked) == len(library.topics)
+        fresh = [r for r in ranked if not r.covered_recently]
+        assert fresh and all(r.topic.topic.id not in recent for r in fresh)
+        assert ranked[: len(fresh)] == fresh
+        assert [r.members_missing for r in fresh] == sorted((r.members_missing for r in fresh), reverse=True)
+        grid = topics.matrix(s, group, library, end)
+        assert len(grid.members) == 8
+        # Every current member attended at least one seeded topic, and nobody attended all 24 in six weeks.
+        assert all(any(grid.has(m, t.topic.id) for t in grid.topics) for m in grid.members)
+        assert not any(all(grid.has(m, t.topic.id) for t in grid.topics) for m in grid.members)
