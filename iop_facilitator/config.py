@@ -25,7 +25,7 @@ from iop_facilitator import paths
 
 CONFIG_FILE_NAME = "config.toml"
 DEFAULT_THEME = "iop-dark"
-KNOWN_FIELDS = ("theme", "keys")
+KNOWN_FIELDS = ("theme", "keys", "facilitator_id")
 
 
 @dataclass
@@ -33,6 +33,8 @@ class Config:
     theme: str = DEFAULT_THEME
     keys: dict[str, str] = field(default_factory=dict)
     """Keymap: binding id -> comma-separated keys (Textual key names)."""
+    facilitator_id: str = ""
+    """The staff member using this laptop (their id): leads new meetings and signs notes."""
 
 
 def config_path() -> Path:
@@ -75,6 +77,13 @@ def load_config(path: Path | None = None) -> tuple[Config, list[str]]:
             config.theme = theme.strip()
         else:
             problems.append(f"{path}: theme must be a theme name in quotes; using {DEFAULT_THEME!r}")
+
+    if "facilitator_id" in data:
+        ident = data["facilitator_id"]
+        if isinstance(ident, str):
+            config.facilitator_id = ident.strip()
+        else:
+            problems.append(f"{path}: facilitator_id must be a staff id in quotes; ignored")
 
     if "keys" in data:
         keys = data["keys"]

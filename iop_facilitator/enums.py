@@ -99,4 +99,23 @@ class AttendanceStatus(StrEnum):
         return self in (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
 
 
+class RiskLevel(StrEnum):
+    not_assessed = "not_assessed"
+    low = "low"
+    moderate = "moderate"
+    high = "high"
+    imminent = "imminent"
+
+
+class FlowStep(StrEnum):
+    """The steps of a live meeting, in order."""
+
+    checkin = "checkin"
+    stories = "stories"
+    topic = "topic"
+    checkout = "checkout"
+    notes = "notes"
+    review = "review"
+
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

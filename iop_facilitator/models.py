@@ -38,6 +38,7 @@ from iop_facilitator.enums import (
     MemberStatus,
     Modality,
     NoteFormat,
+    RiskLevel,
     StaffRole,
 )
 
@@ -249,6 +250,10 @@ class GroupMeeting(Editable, table=True):
     note_format: NoteFormat = Field(default=NoteFormat.GIRP, sa_type=enum_type(NoteFormat))
     homework: str = Field(default="", sa_type=sa.Text)
     flow_step: str = Field(default="", max_length=32)  # where the live session flow stands
+    topic_notes: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
+    prompts_done: list[int] = Field(  # indexes of the discussion prompts ticked off
+        default_factory=list, sa_type=sa.JSON, sa_column_kwargs={"server_default": "[]"}
+    )
     signed_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
     signed_at: dt.datetime | None = None
     signer_credentials: str | None = Field(default=None, max_length=100)
@@ -342,6 +347,21 @@ class Addendum(Record, table=True):
     text: str = Field(sa_type=sa.Text)
 
 
+class SafetyEvent(Editable, table=True):
+    """A safety concern raised during a meeting; it needs a disposition before the meeting is signed."""
+
+    __tablename__ = "safety_event"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    member_id: uuid.UUID | None = Field(default=None, foreign_key="member.id")
+    occurred_at: dt.datetime = Field(default_factory=utcnow)
+    concern: str = Field(default="", sa_type=sa.Text)
+    risk_level: RiskLevel = Field(default=RiskLevel.not_assessed, sa_type=enum_type(RiskLevel))
+    disposition: str = Field(default="", sa_type=sa.Text)
+    disposition_at: dt.datetime | None = None
+    recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+
+
 class AuditEvent(Record, table=True):
     """Who did what to which record, and when. Holds ids, never note text or names."""
 
@@ -369,5 +389,6 @@ TABLES: tuple[type[SQLModel], ...] = (
     ProgressNote,
     FollowUp,
     Addendum,
+    SafetyEvent,
     AuditEvent,
 )

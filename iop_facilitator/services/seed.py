@@ -100,7 +100,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "scheduled_end", "actual_start", "actual_end", "modality", "location", "facilitator_id",
         "co_facilitator_id", "topic_id", "topic_version", "topic_hash", "status",
         "group_narrative", "note_format", "homework", "flow_step", "signed_by_id", "signed_at",
-        "signer_credentials",
+        "signer_credentials", "topic_notes", "prompts_done",
     ),
     "attendance": (
         "id", "created_at", "updated_at", "version", "meeting_id", "member_id", "status",
@@ -662,7 +662,7 @@ def _generate_group(  # one hot loop, kept flat for speed
             mid, stamp(a_start - 900), s_signed or s_end, 1, plan.id, local_iso, stamp(ss), stamp(se),
             s_start, s_end, plan.modality, plan.location, lead_id, co_id, topic, *versions.get(topic, (TOPIC_VERSION, None)),
             "signed" if signed else "completed", narrative, "GIRP", homework, "",
-            lead_id if signed else None, s_signed, lead_cred if signed else None,
+            lead_id if signed else None, s_signed, lead_cred if signed else None, "", "[]",
         ))
 
         last = k + 1 == len(days)

@@ -28,9 +28,14 @@ from iop_facilitator.tui.screens.help import HelpScreen, binding_rows
 from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
 
 if TYPE_CHECKING:
+    import uuid
+
     from textual.dom import DOMNode
 
     from iop_facilitator.db.engine import Database
+    from iop_facilitator.library.load import Library
+    from iop_facilitator.tui.screens.crisis import CrisisInfo
+    from iop_facilitator.tui.store import Store
 
 APP_TITLE = "iop-facilitator"
 FALLBACK_THEME = "textual-dark"
@@ -78,6 +83,8 @@ class IopApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit", priority=True),
         Binding("f1", "help", "Keys", id="app.help", tooltip="Show keys (help)"),
         Binding("ctrl+t", "change_theme", "Theme", id="app.theme", tooltip="Switch theme"),
+        Binding("f8", "privacy", "Hide", id="app.privacy", tooltip="Hide the screen (privacy)", priority=True),
+        Binding("f9", "crisis", "Crisis", id="app.crisis", tooltip="Crisis resources and safety event", priority=True),
         Binding(
             "ctrl+p",
             "command_palette",
@@ -97,6 +104,9 @@ class IopApp(App[None]):
         self.demo = demo
         self.create = create
         self.database: Database | None = None
+        self.store: Store | None = None
+        self.library: Library | None = None
+        self.crisis_info: CrisisInfo | None = None
         self.config, self._startup_problems = load_config()
         self._reported_clashes: set[frozenset[str]] = set()
         self.home = HomeScreen(demo=demo)
@@ -112,6 +122,7 @@ class IopApp(App[None]):
         for problem in problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15, markup=False)
         self.call_after_refresh(self.open_database)
+        self._install_signal_handlers()
 
     def _install_themes(self) -> list[str]:
         from iop_facilitator.config import DEFAULT_THEME, config_path, user_themes_dir
@@ -195,7 +206,15 @@ class IopApp(App[None]):
             self.notify(f"Started a new, empty database: {clean_line(database.display)}", markup=False)
         elif database.migrated_from is not None:
             self.notify("The database was upgraded to this version of the program.", markup=False)
+        from iop_facilitator.tui.store import Store
+
+        if self.store is not None:
+            self.store.close(1.0)
+        self.store = Store(self, database)
         self.home.database = database
+        self.load_program()
+        self.load_library()
+        self.resume_open_meeting()
 
     @on(messages.DatabaseFailed)
     def _database_failed(self, message: messages.DatabaseFailed) -> None:
@@ -214,7 +233,188 @@ class IopApp(App[None]):
             self.sub_title = DEMO_MARKER
             self.home.demo = True
 
+    # -- program facts, topic library, meetings ----------------------------
+    def load_program(self) -> None:
+        """Crisis resources and steps from the program settings (kept for the crisis key)."""
+        from iop_facilitator.tui.screens.crisis import CrisisInfo
+
+        def read(session):  # noqa: ANN001, ANN202
+            from iop_facilitator.services.settings import get_settings
+
+            program = get_settings(session)
+            resources = tuple(
+                (str(r.get("name", "")), str(r.get("contact", "")), str(r.get("when", "")))
+                for r in program.crisis_resources
+                if isinstance(r, dict)
+            )
+            return CrisisInfo(resources, tuple(str(step) for step in program.crisis_steps))
+
+        if self.store is not None:
+            self.store.read(read, self._program_read)
+
+    def _program_read(self, info: CrisisInfo) -> None:
+        self.crisis_info = info
+
+    @work(thread=True, exclusive=True, group="library", exit_on_error=False)
+    def load_library(self) -> None:
+        from iop_facilitator.library.load import load_library
+
+        library = load_library()
+        self.call_from_thread(self._library_loaded, library)
+
+    def _library_loaded(self, library: Library) -> None:
+        self.library = library
+        for problem in library.problems:
+            self.notify(f"Topic file skipped: {problem}", title="Topics", severity="warning", timeout=12, markup=False)
+        for override in library.overrides:
+            self.notify(f"Topic {override.topic_id} from {override.path} replaces the bundled one.", title="Topics",
+                        timeout=8, markup=False)
+        from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, MeetingScreen):
+                screen.set_library(library)
+
+    def facilitator_id(self) -> uuid.UUID | None:
+        import uuid
+
+        try:
+            return uuid.UUID(self.config.facilitator_id) if self.config.facilitator_id else None
+        except ValueError:
+            return None
+
+    def start_meeting(self, group_id: uuid.UUID) -> None:
+        """Start (or resume) today's meeting of a group and open it."""
+        if self.store is None:
+            return
+        me = self.facilitator_id()
+
+        def start(session):  # noqa: ANN001, ANN202
+            from iop_facilitator.clock import local_today
+            from iop_facilitator.models import Group, Staff
+            from iop_facilitator.services.live import start_meeting
+            from iop_facilitator.services.settings import get_settings
+
+            group = session.get_one(Group, group_id)
+            staff = session.get(Staff, me) if me else None
+            today = local_today(get_settings(session).timezone)
+            return start_meeting(session, group, today, facilitator=staff).id
+
+        self.store.submit(start, done=self.open_meeting)
+
+    def open_meeting(self, meeting_id: uuid.UUID) -> None:
+        from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+        if self.store is None:
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, MeetingScreen) and screen.meeting_id == meeting_id:
+                return
+        self.push_screen(MeetingScreen(meeting_id, self.store, self.library), callback=self._meeting_closed)
+
+    def _meeting_closed(self, _result: object) -> None:
+        self.home.reload()
+
+    def resume_open_meeting(self) -> None:
+        """Reopening the app resumes today's in-progress meeting at the step where it was."""
+
+        def find(session):  # noqa: ANN001, ANN202
+            from sqlmodel import col, select
+
+            from iop_facilitator.clock import local_today
+            from iop_facilitator.enums import MeetingStatus
+            from iop_facilitator.models import GroupMeeting
+            from iop_facilitator.services.settings import get_settings
+
+            today = local_today(get_settings(session).timezone)
+            return session.exec(
+                select(GroupMeeting.id)
+                .where(GroupMeeting.status == MeetingStatus.in_progress, GroupMeeting.local_date == today)
+                .order_by(col(GroupMeeting.updated_at).desc())
+            ).first()
+
+        if self.store is not None:
+            self.store.read(find, lambda meeting_id: meeting_id and self.open_meeting(meeting_id))
+
+    # -- always at hand -----------------------------------------------------
+    def action_privacy(self) -> None:
+        from iop_facilitator.tui.screens.privacy import PrivacyScreen
+
+        if isinstance(self.screen, PrivacyScreen):
+            self.pop_screen()
+            return
+        hint = "F8"
+        for active in self.screen.active_bindings.values():
+            if active.binding.id == "app.privacy":
+                hint = self.get_key_display(active.binding)
+        self.push_screen(PrivacyScreen(hint))
+
+    def action_crisis(self) -> None:
+        from iop_facilitator.tui.screens.crisis import CrisisInfo, CrisisScreen
+        from iop_facilitator.tui.screens.meeting import MeetingScreen
+        from iop_facilitator.tui.screens.privacy import PrivacyScreen
+
+        if isinstance(self.screen, (CrisisScreen, PrivacyScreen)):
+            return
+        info = self.crisis_info or CrisisInfo(
+            (("988 Suicide & Crisis Lifeline", "Call or text 988", ""), ("Emergency services", "911", "")), ()
+        )
+        meeting = self.screen if isinstance(self.screen, MeetingScreen) else None
+        members = None
+        if meeting is not None and meeting.snapshot is not None:
+            members = [(m.member_id, m.display_name) for m in meeting.snapshot.members if m.status is None or m.attended]
+
+        def recorded(result) -> None:  # noqa: ANN001
+            if result is not None and meeting is not None:
+                meeting.record_safety_event(result.member_id, result.concern)
+                self.notify("Safety event recorded. Add its disposition before signing.", markup=False)
+
+        self.push_screen(CrisisScreen(info, members), callback=recorded)
+
+    # -- nothing lost ---------------------------------------------------------
+    def save_everything(self, timeout: float = 3.0) -> bool:
+        """Commit every draft of every open meeting screen; True when all are saved."""
+        from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+        ok = True
+        for screen in self.screen_stack:
+            if isinstance(screen, MeetingScreen):
+                ok = screen.save_drafts_now(timeout) and ok
+        if self.store is not None:
+            ok = self.store.flush(timeout) and ok
+        return ok
+
+    def _install_signal_handlers(self) -> None:
+        """Closing the terminal (SIGHUP) or SIGTERM: save what was typed, then exit cleanly."""
+        import asyncio
+        import signal
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # pragma: no cover - not in a running app
+            return
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):  # pragma: no cover - e.g. not the main thread
+                pass
+
+    def _on_signal(self, signum: int) -> None:
+        import os
+        import threading
+
+        self.save_everything(3.0)
+        # A closed terminal may never accept the driver's last writes: do not hang on them.
+        threading.Timer(3.0, lambda: os._exit(0)).start()
+        self.exit(return_code=128 + signum)
+
+    async def action_quit(self) -> None:
+        self.save_everything(3.0)
+        self.exit()
+
     def on_unmount(self) -> None:
+        if self.store is not None:
+            self.store.close(3.0)
         if self.database is not None:
             self.database.dispose()
             self.database = None
@@ -230,7 +430,14 @@ class IopApp(App[None]):
         self.push_screen(HelpScreen(binding_rows(self.screen), config_hint=hint))
 
 
-SCREENS_WITH_KEYS: tuple[type[Screen], ...] = (HomeScreen, HelpScreen)
+def _screens_with_keys() -> tuple[type, ...]:
+    from iop_facilitator.tui.screens.crisis import CrisisScreen
+    from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
+
+    return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES)
+
+
+SCREENS_WITH_KEYS: tuple[type, ...] = _screens_with_keys()
 
 
 def known_binding_ids() -> set[str]:

@@ -153,7 +153,7 @@ async def test_f1_lists_every_binding_of_the_screen(db_target: str) -> None:
         assert isinstance(app.screen, HelpScreen)
         rows = table_rows(app.screen.query_one("#help-keys", DataTable))
         by_id = {row[2]: row for row in rows if row[2]}
-        assert set(by_id) == {"app.quit", "app.help", "app.theme", "app.commands", "home.refresh"}
+        assert set(by_id) == {"app.quit", "app.help", "app.theme", "app.commands", "app.privacy", "app.crisis", "home.refresh"}
         assert by_id["home.refresh"][:2] == ["r", "Refresh"]
         assert by_id["app.quit"][:2] == ["^q", "Quit"]
         assert any(row[1] == "Cursor down" for row in rows)  # the focused table's keys too

@@ -1,0 +1,657 @@
+"""The live meeting: start or resume, roll call and check-in, stories, topic, check-out.
+
+Every function takes a ``Session`` and a meeting id, changes one small thing and
+returns; the TUI commits each call at once (durable with SQLite's
+``synchronous=FULL``). A signed meeting refuses every change
+(:func:`editable_meeting`). :func:`load_snapshot` reads everything the screens
+show in a handful of queries, as plain values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from iop_facilitator.clock import utcnow
+from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus, MemberStatus
+from iop_facilitator.errors import Conflict, InvalidInput, NotFound
+from iop_facilitator.models import (
+    Attendance,
+    FollowUp,
+    Goal,
+    Group,
+    GroupMeeting,
+    Member,
+    ProgressNote,
+    SafetyEvent,
+    Staff,
+    StoryNote,
+)
+from iop_facilitator.services import audit
+from iop_facilitator.services.members import add_member, enroll, roster
+from iop_facilitator.services.settings import get_settings
+from iop_facilitator.services.text import clean, clean_line
+
+UNSET: Any = object()
+ATTENDED = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
+ABSENT = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
+FEELING_MAX = 40
+STORY_MAX = 4000
+
+
+# --------------------------------------------------------------------------- guards and lookups
+
+
+def editable_meeting(session: Session, meeting_id: uuid.UUID) -> GroupMeeting:
+    meeting = session.get(GroupMeeting, meeting_id)
+    if meeting is None:
+        raise NotFound("that meeting no longer exists")
+    if meeting.status == MeetingStatus.signed:
+        raise Conflict("this meeting is signed and locked; corrections are made as addenda")
+    return meeting
+
+
+def _attendance(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID) -> Attendance | None:
+    return session.exec(
+        select(Attendance).where(Attendance.meeting_id == meeting_id, Attendance.member_id == member_id)
+    ).first()
+
+
+def _rating(value: int | None, what: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or not 0 <= value <= 10:
+        raise InvalidInput(f"{what} is a number from 0 to 10")
+    return value
+
+
+def _touch(meeting: GroupMeeting) -> None:
+    """Mark the meeting as changed (its version moves with every edit of its parts)."""
+    meeting.updated_at = utcnow()
+
+
+# --------------------------------------------------------------------------- start and steps
+
+
+def find_meeting(session: Session, group: Group, day: dt.date) -> GroupMeeting | None:
+    return session.exec(
+        select(GroupMeeting)
+        .where(GroupMeeting.group_id == group.id, GroupMeeting.local_date == day)
+        .order_by(col(GroupMeeting.scheduled_start))
+    ).first()
+
+
+def start_meeting(
+    session: Session, group: Group, day: dt.date, *, facilitator: Staff | None = None, now: dt.datetime | None = None
+) -> GroupMeeting:
+    """Start today's meeting of ``group`` (creating it if needed), or resume it if it is under way."""
+    from iop_facilitator.services.meetings import create_meeting
+
+    meeting = find_meeting(session, group, day)
+    if meeting is None:
+        meeting = create_meeting(session, group, day, facilitator=facilitator)
+    if meeting.status == MeetingStatus.signed:
+        raise Conflict(f"the {day} meeting of {group.name} is already signed")
+    if meeting.status == MeetingStatus.draft:
+        meeting.status = MeetingStatus.in_progress
+        meeting.actual_start = now or utcnow()
+        meeting.flow_step = FlowStep.checkin.value
+        if facilitator is not None:
+            if meeting.facilitator_id not in (None, facilitator.id) and meeting.co_facilitator_id is None:
+                meeting.co_facilitator_id = meeting.facilitator_id
+            meeting.facilitator_id = facilitator.id
+        session.add(meeting)
+        session.flush()
+        audit.record(session, "meeting.start", record_type="meeting", record_id=meeting.id, group=group.id)
+    return meeting
+
+
+def set_step(session: Session, meeting_id: uuid.UUID, step: FlowStep) -> None:
+    meeting = editable_meeting(session, meeting_id)
+    meeting.flow_step = FlowStep(step).value
+    session.add(meeting)
+
+
+# --------------------------------------------------------------------------- roll call and check-in
+
+
+def mark(
+    session: Session,
+    meeting_id: uuid.UUID,
+    member_id: uuid.UUID,
+    status: AttendanceStatus,
+    *,
+    at: dt.datetime | None = None,
+    drop_in: bool | None = None,
+) -> Attendance:
+    """Set a member's attendance; arrival time is recorded the first time they are marked in."""
+    meeting = editable_meeting(session, meeting_id)
+    status = AttendanceStatus(status)
+    row = _attendance(session, meeting_id, member_id)
+    if row is None:
+        row = Attendance(meeting_id=meeting_id, member_id=member_id, status=status)
+    row.status = status
+    if drop_in is not None:
+        row.drop_in = drop_in
+    if status in ATTENDED:
+        if row.arrived_at is None:
+            row.arrived_at = at or utcnow()
+        if status != AttendanceStatus.left_early:
+            row.left_at = None
+    else:
+        row.arrived_at = None
+        row.left_at = None
+        row.minutes_attended = 0
+    if meeting.actual_end is not None:
+        row.minutes_attended = minutes_for(row, meeting)
+    session.add(row)
+    _touch(meeting)
+    session.add(meeting)
+    return row
+
+
+def set_arrival(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime) -> Attendance:
+    """Correct an arrival time (a member who arrived before roll call, or was marked late)."""
+    meeting = editable_meeting(session, meeting_id)
+    row = _attendance(session, meeting_id, member_id)
+    if row is None or row.status not in ATTENDED:
+        raise InvalidInput("mark the member present or late before setting an arrival time")
+    if row.left_at is not None and at > row.left_at:
+        raise InvalidInput("the arrival time is after the time the member left")
+    row.arrived_at = at
+    if meeting.actual_end is not None:
+        row.minutes_attended = minutes_for(row, meeting)
+    session.add(row)
+    return row
+
+
+def set_checkin(
+    session: Session,
+    meeting_id: uuid.UUID,
+    member_id: uuid.UUID,
+    *,
+    mood: int | None = UNSET,
+    urge: int | None = UNSET,
+    feeling: str = UNSET,
+    safety_concern: bool = UNSET,
+) -> Attendance:
+    editable_meeting(session, meeting_id)
+    row = _attendance(session, meeting_id, member_id)
+    if row is None or row.status not in ATTENDED:
+        raise InvalidInput("check-in ratings are for members who are here; mark them present or late first")
+    if mood is not UNSET:
+        row.checkin_mood = _rating(mood, "mood")
+    if urge is not UNSET:
+        row.checkin_urge = _rating(urge, "urge")
+    if feeling is not UNSET:
+        row.checkin_feeling = clean_line(feeling)[:FEELING_MAX]
+    if safety_concern is not UNSET:
+        row.safety_concern = bool(safety_concern)
+    session.add(row)
+    return row
+
+
+def add_drop_in(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, *, at: dt.datetime | None = None) -> Attendance:
+    """A member who is not enrolled in this group joins today's meeting."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("no such member")
+    if member.status == MemberStatus.discharged:
+        raise Conflict(f"{member.display_name} is discharged; readmit them first")
+    row = mark(session, meeting_id, member_id, AttendanceStatus.present, at=at, drop_in=True)
+    audit.record(session, "meeting.drop_in", record_type="attendance", record_id=row.id, meeting=meeting_id)
+    return row
+
+
+def add_new_member(
+    session: Session, meeting_id: uuid.UUID, display_name: str, *, at: dt.datetime | None = None
+) -> Member:
+    """A brand-new member: created, enrolled in the meeting's group from today, marked present."""
+    meeting = editable_meeting(session, meeting_id)
+    group = session.get_one(Group, meeting.group_id)
+    member = add_member(session, display_name)
+    enroll(session, member, group, meeting.local_date)
+    mark(session, meeting_id, member.id, AttendanceStatus.present, at=at)
+    return member
+
+
+# --------------------------------------------------------------------------- stories and follow-ups
+
+
+def add_story(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, text: str, *, at: dt.datetime | None = None,
+    author_id: uuid.UUID | None = None,
+) -> StoryNote:
+    editable_meeting(session, meeting_id)
+    body = clean(text).strip()[:STORY_MAX]
+    note = StoryNote(meeting_id=meeting_id, member_id=member_id, recorded_at=at or utcnow(), text=body, author_id=author_id)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def update_story(session: Session, story_id: uuid.UUID, text: str) -> StoryNote | None:
+    """Replace a story note's text; an empty text deletes the note. Returns None when deleted."""
+    note = session.get(StoryNote, story_id)
+    if note is None:
+        raise NotFound("that story note no longer exists")
+    editable_meeting(session, note.meeting_id)
+    body = clean(text).strip()[:STORY_MAX]
+    if not body:
+        session.delete(note)
+        return None
+    note.text = body
+    session.add(note)
+    return note
+
+
+def add_follow_up(
+    session: Session,
+    member_id: uuid.UUID,
+    reason: str,
+    *,
+    meeting_id: uuid.UUID | None = None,
+    due: dt.date | None = None,
+    created_by_id: uuid.UUID | None = None,
+) -> FollowUp:
+    text = clean_line(reason)
+    if not text:
+        raise InvalidInput("a follow-up needs a reason")
+    if due is None:
+        tz = get_settings(session).timezone
+        from iop_facilitator.clock import local_today
+
+        due = local_today(tz) + dt.timedelta(days=1)
+    item = FollowUp(member_id=member_id, meeting_id=meeting_id, reason=text, due_date=due, created_by_id=created_by_id)
+    session.add(item)
+    session.flush()
+    audit.record(session, "follow_up.add", record_type="follow_up", record_id=item.id, member=member_id)
+    return item
+
+
+def complete_follow_up(session: Session, follow_up_id: uuid.UUID) -> FollowUp:
+    item = session.get(FollowUp, follow_up_id)
+    if item is None:
+        raise NotFound("that follow-up no longer exists")
+    item.done, item.done_at = True, utcnow()
+    session.add(item)
+    audit.record(session, "follow_up.done", record_type="follow_up", record_id=item.id)
+    return item
+
+
+# --------------------------------------------------------------------------- topic
+
+
+def choose_topic(session: Session, meeting_id: uuid.UUID, loaded: Any) -> GroupMeeting:
+    from iop_facilitator.services.topics import use_topic
+
+    meeting = editable_meeting(session, meeting_id)
+    if meeting.topic_id != loaded.topic.id:
+        meeting.prompts_done = []
+    return use_topic(session, meeting, loaded)
+
+
+def set_topic_notes(session: Session, meeting_id: uuid.UUID, text: str) -> None:
+    meeting = editable_meeting(session, meeting_id)
+    meeting.topic_notes = clean(text)
+    session.add(meeting)
+
+
+def toggle_prompt(session: Session, meeting_id: uuid.UUID, index: int) -> list[int]:
+    meeting = editable_meeting(session, meeting_id)
+    done = set(meeting.prompts_done or [])
+    done ^= {index}
+    meeting.prompts_done = sorted(done)
+    session.add(meeting)
+    return meeting.prompts_done
+
+
+# --------------------------------------------------------------------------- check-out and finish
+
+
+def set_checkout(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, *, mood: int | None = UNSET, takeaway: str = UNSET
+) -> Attendance:
+    editable_meeting(session, meeting_id)
+    row = _attendance(session, meeting_id, member_id)
+    if row is None or row.status not in ATTENDED:
+        raise InvalidInput("check-out is for members who attended")
+    if mood is not UNSET:
+        row.checkout_mood = _rating(mood, "closing rating")
+    if takeaway is not UNSET:
+        row.checkout_takeaway = clean(takeaway).strip()
+    session.add(row)
+    return row
+
+
+def set_left_early(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime | None
+) -> Attendance:
+    """Record that a member left early at ``at`` (None undoes it: back to present)."""
+    meeting = editable_meeting(session, meeting_id)
+    row = _attendance(session, meeting_id, member_id)
+    if row is None or row.status not in ATTENDED:
+        raise InvalidInput("only a member who attended can leave early")
+    if at is None:
+        row.status = AttendanceStatus.present if row.status == AttendanceStatus.left_early else row.status
+        row.left_at = None
+    else:
+        if row.arrived_at is not None and at < row.arrived_at:
+            raise InvalidInput("the time the member left is before they arrived")
+        row.status, row.left_at = AttendanceStatus.left_early, at
+    if meeting.actual_end is not None:
+        row.minutes_attended = minutes_for(row, meeting)
+    session.add(row)
+    return row
+
+
+def set_homework(session: Session, meeting_id: uuid.UUID, text: str) -> None:
+    meeting = editable_meeting(session, meeting_id)
+    meeting.homework = clean(text).strip()
+    session.add(meeting)
+
+
+def set_narrative(session: Session, meeting_id: uuid.UUID, text: str) -> None:
+    meeting = editable_meeting(session, meeting_id)
+    meeting.group_narrative = clean(text)
+    session.add(meeting)
+
+
+def minutes_for(row: Attendance, meeting: GroupMeeting) -> int:
+    if row.status not in ATTENDED or meeting.actual_start is None:
+        return 0
+    start = max(row.arrived_at or meeting.actual_start, meeting.actual_start)
+    end = row.left_at or meeting.actual_end
+    if end is None:
+        return 0
+    if meeting.actual_end is not None:
+        end = min(end, meeting.actual_end)
+    return max(0, int((end - start).total_seconds() // 60))
+
+
+def set_times(
+    session: Session, meeting_id: uuid.UUID, *, start: dt.datetime | None = UNSET, end: dt.datetime | None = UNSET
+) -> GroupMeeting:
+    """Correct the meeting's actual start or stop time; minutes attended follow."""
+    meeting = editable_meeting(session, meeting_id)
+    if start is not UNSET:
+        meeting.actual_start = start
+    if end is not UNSET:
+        meeting.actual_end = end
+    if meeting.actual_start and meeting.actual_end and meeting.actual_end <= meeting.actual_start:
+        raise InvalidInput("the stop time must be after the start time")
+    for row in session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id)):
+        row.minutes_attended = minutes_for(row, meeting)
+        session.add(row)
+    session.add(meeting)
+    return meeting
+
+
+def finish_meeting(session: Session, meeting_id: uuid.UUID, *, at: dt.datetime | None = None) -> GroupMeeting:
+    """The group has ended: record the stop time, compute minutes, move on to the notes."""
+    meeting = editable_meeting(session, meeting_id)
+    if meeting.actual_end is None:
+        meeting.actual_end = at or utcnow()
+    meeting.status = MeetingStatus.completed
+    if meeting.flow_step in ("", FlowStep.checkin, FlowStep.stories, FlowStep.topic, FlowStep.checkout):
+        meeting.flow_step = FlowStep.notes.value
+    set_times(session, meeting_id)
+    audit.record(session, "meeting.finish", record_type="meeting", record_id=meeting.id)
+    return meeting
+
+
+# --------------------------------------------------------------------------- the snapshot the screens show
+
+
+@dataclass(frozen=True)
+class GoalView:
+    id: str
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class StoryView:
+    id: uuid.UUID
+    recorded_at: dt.datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class NoteView:
+    goal_ids: tuple[str, ...]
+    intervention: str
+    response: str
+    plan: str
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.goal_ids and self.intervention.strip() and self.response.strip() and self.plan.strip())
+
+
+@dataclass(frozen=True)
+class MemberLine:
+    member_id: uuid.UUID
+    display_name: str
+    enrolled: bool
+    status: AttendanceStatus | None
+    drop_in: bool
+    arrived_at: dt.datetime | None
+    left_at: dt.datetime | None
+    minutes: int
+    mood: int | None
+    urge: int | None
+    feeling: str
+    safety_concern: bool
+    checkout_mood: int | None
+    takeaway: str
+    absences: int  # absences in the program's attendance window, including today
+    near_limit: bool
+    over_limit: bool
+    goals: tuple[GoalView, ...]
+    stories: tuple[StoryView, ...]
+    note: NoteView | None
+
+    @property
+    def attended(self) -> bool:
+        return self.status in ATTENDED
+
+
+@dataclass(frozen=True)
+class SafetyView:
+    id: uuid.UUID
+    member_id: uuid.UUID | None
+    occurred_at: dt.datetime
+    concern: str
+    risk_level: str
+    disposition: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    meeting_id: uuid.UUID
+    group_id: uuid.UUID
+    group_name: str
+    group_type: str
+    level_of_care: str
+    timezone: str
+    local_date: dt.date
+    status: MeetingStatus
+    flow_step: str
+    scheduled_start: dt.datetime
+    scheduled_end: dt.datetime
+    actual_start: dt.datetime | None
+    actual_end: dt.datetime | None
+    modality: str
+    location: str
+    facilitator: str | None
+    facilitator_credentials: str
+    co_facilitator: str | None
+    topic_id: str | None
+    topic_version: str | None
+    topic_hash: str | None
+    topic_notes: str
+    prompts_done: tuple[int, ...]
+    homework: str
+    narrative: str
+    note_format: str
+    signed_at: dt.datetime | None
+    signer: str | None
+    max_absences: int
+    members: tuple[MemberLine, ...]
+    safety_events: tuple[SafetyView, ...] = field(default=())
+
+    @property
+    def present(self) -> int:
+        return sum(1 for m in self.members if m.status in (AttendanceStatus.present, AttendanceStatus.left_early))
+
+    @property
+    def late(self) -> int:
+        return sum(1 for m in self.members if m.status == AttendanceStatus.late)
+
+    @property
+    def absent(self) -> int:
+        return sum(1 for m in self.members if m.status in ABSENT)
+
+    @property
+    def unmarked(self) -> int:
+        return sum(1 for m in self.members if m.status is None)
+
+    @property
+    def attended(self) -> tuple[MemberLine, ...]:
+        return tuple(m for m in self.members if m.attended)
+
+    def member(self, member_id: uuid.UUID) -> MemberLine:
+        return next(m for m in self.members if m.member_id == member_id)
+
+
+def absence_counts(
+    session: Session, member_ids: list[uuid.UUID], *, until: dt.date, weeks: int
+) -> dict[uuid.UUID, int]:
+    """Absences (excused or not) per member in the ``weeks`` weeks up to ``until``, across groups."""
+    out = {m: 0 for m in member_ids}
+    if not member_ids:
+        return out
+    since = until - dt.timedelta(weeks=weeks)
+    rows = session.exec(
+        select(Attendance.member_id)
+        .join(GroupMeeting, col(GroupMeeting.id) == col(Attendance.meeting_id))
+        .where(col(Attendance.member_id).in_(member_ids), col(Attendance.status).in_(ABSENT))
+        .where(col(GroupMeeting.local_date) > since, col(GroupMeeting.local_date) <= until)
+    ).all()
+    for member_id in rows:
+        out[member_id] += 1
+    return out
+
+
+def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
+    meeting = session.get(GroupMeeting, meeting_id)
+    if meeting is None:
+        raise NotFound("that meeting no longer exists")
+    group = session.get_one(Group, meeting.group_id)
+    program = get_settings(session)
+    enrolled = roster(session, group, meeting.local_date)
+    enrolled_ids = {m.id for m in enrolled}
+    rows = {a.member_id: a for a in session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id))}
+    extra = [session.get_one(Member, mid) for mid in rows if mid not in enrolled_ids]
+    people = list(enrolled) + sorted(extra, key=lambda m: m.display_name.lower())
+    ids = [m.id for m in people]
+    goals: dict[uuid.UUID, list[GoalView]] = {i: [] for i in ids}
+    if ids:
+        for goal in session.exec(
+            select(Goal).where(col(Goal.member_id).in_(ids), col(Goal.active).is_(True)).order_by(col(Goal.position))
+        ):
+            goals[goal.member_id].append(GoalView(str(goal.id), goal.position, goal.text))
+    stories: dict[uuid.UUID, list[StoryView]] = {i: [] for i in ids}
+    for story in session.exec(
+        select(StoryNote).where(StoryNote.meeting_id == meeting_id).order_by(col(StoryNote.recorded_at))
+    ):
+        stories.setdefault(story.member_id, []).append(StoryView(story.id, story.recorded_at, story.text))
+    notes = {
+        n.member_id: NoteView(tuple(n.goal_ids or ()), n.intervention, n.response, n.plan)
+        for n in session.exec(select(ProgressNote).where(ProgressNote.meeting_id == meeting_id))
+    }
+    absences = absence_counts(session, ids, until=meeting.local_date, weeks=program.absence_window_weeks)
+    limit = program.max_absences
+    lines = []
+    for person in people:
+        row = rows.get(person.id)
+        count = absences.get(person.id, 0)
+        lines.append(
+            MemberLine(
+                member_id=person.id,
+                display_name=person.display_name,
+                enrolled=person.id in enrolled_ids,
+                status=row.status if row else None,
+                drop_in=bool(row and row.drop_in),
+                arrived_at=row.arrived_at if row else None,
+                left_at=row.left_at if row else None,
+                minutes=row.minutes_attended if row else 0,
+                mood=row.checkin_mood if row else None,
+                urge=row.checkin_urge if row else None,
+                feeling=row.checkin_feeling if row else "",
+                safety_concern=bool(row and row.safety_concern),
+                checkout_mood=row.checkout_mood if row else None,
+                takeaway=row.checkout_takeaway if row else "",
+                absences=count,
+                near_limit=limit > 0 and count >= max(limit - 1, 1),
+                over_limit=limit > 0 and count > limit,
+                goals=tuple(goals.get(person.id, ())),
+                stories=tuple(stories.get(person.id, ())),
+                note=notes.get(person.id),
+            )
+        )
+    lead = session.get(Staff, meeting.facilitator_id) if meeting.facilitator_id else None
+    co = session.get(Staff, meeting.co_facilitator_id) if meeting.co_facilitator_id else None
+    signer = session.get(Staff, meeting.signed_by_id) if meeting.signed_by_id else None
+    events = tuple(
+        SafetyView(e.id, e.member_id, e.occurred_at, e.concern, e.risk_level.value, e.disposition)
+        for e in session.exec(
+            select(SafetyEvent).where(SafetyEvent.meeting_id == meeting_id).order_by(col(SafetyEvent.occurred_at))
+        )
+    )
+    return Snapshot(
+        meeting_id=meeting.id,
+        group_id=group.id,
+        group_name=group.name,
+        group_type=group.group_type.value,
+        level_of_care=group.level_of_care.value,
+        timezone=program.timezone,
+        local_date=meeting.local_date,
+        status=meeting.status,
+        flow_step=meeting.flow_step or FlowStep.checkin.value,
+        scheduled_start=meeting.scheduled_start,
+        scheduled_end=meeting.scheduled_end,
+        actual_start=meeting.actual_start,
+        actual_end=meeting.actual_end,
+        modality=meeting.modality.value,
+        location=meeting.location,
+        facilitator=lead.name if lead else None,
+        facilitator_credentials=lead.credentials if lead else "",
+        co_facilitator=co.name if co else None,
+        topic_id=meeting.topic_id,
+        topic_version=meeting.topic_version,
+        topic_hash=meeting.topic_hash,
+        topic_notes=meeting.topic_notes,
+        prompts_done=tuple(meeting.prompts_done or ()),
+        homework=meeting.homework,
+        narrative=meeting.group_narrative,
+        note_format=meeting.note_format.value,
+        signed_at=meeting.signed_at,
+        signer=signer.name if signer else None,
+        max_absences=limit,
+        members=tuple(lines),
+        safety_events=events,
+    )
+
+
+def enrolled_not_marked(session: Session, meeting_id: uuid.UUID) -> list[uuid.UUID]:
+    meeting = session.get_one(GroupMeeting, meeting_id)
+    group = session.get_one(Group, meeting.group_id)
+    marked = set(session.exec(select(Attendance.member_id).where(Attendance.meeting_id == meeting_id)).all())
+    return [m.id for m in roster(session, group, meeting.local_date) if m.id not in marked]
+

@@ -1,0 +1,57 @@
+"""Safety events raised in a meeting: recorded at once, resolved with a disposition before signing."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlmodel import Session, select
+
+from iop_facilitator.clock import utcnow
+from iop_facilitator.enums import RiskLevel
+from iop_facilitator.errors import InvalidInput, NotFound
+from iop_facilitator.models import SafetyEvent
+from iop_facilitator.services import audit
+from iop_facilitator.services.live import editable_meeting
+from iop_facilitator.services.text import clean
+
+
+def record_event(
+    session: Session,
+    meeting_id: uuid.UUID,
+    member_id: uuid.UUID | None,
+    concern: str = "",
+    *,
+    recorded_by_id: uuid.UUID | None = None,
+) -> SafetyEvent:
+    editable_meeting(session, meeting_id)
+    event = SafetyEvent(
+        meeting_id=meeting_id, member_id=member_id, concern=clean(concern).strip(), recorded_by_id=recorded_by_id
+    )
+    session.add(event)
+    session.flush()
+    audit.record(session, "safety.event", record_type="safety_event", record_id=event.id, meeting=meeting_id, member=member_id)
+    return event
+
+
+def set_disposition(
+    session: Session, event_id: uuid.UUID, *, risk_level: RiskLevel, disposition: str, concern: str | None = None
+) -> SafetyEvent:
+    event = session.get(SafetyEvent, event_id)
+    if event is None:
+        raise NotFound("that safety event no longer exists")
+    editable_meeting(session, event.meeting_id)
+    text = clean(disposition).strip()
+    if not text:
+        raise InvalidInput("write the disposition: what was done and what happens next")
+    event.risk_level = RiskLevel(risk_level)
+    event.disposition = text
+    event.disposition_at = utcnow()
+    if concern is not None:
+        event.concern = clean(concern).strip()
+    session.add(event)
+    audit.record(session, "safety.disposition", record_type="safety_event", record_id=event.id, risk=event.risk_level.value)
+    return event
+
+
+def open_events(session: Session, meeting_id: uuid.UUID) -> list[SafetyEvent]:
+    return [e for e in session.exec(select(SafetyEvent).where(SafetyEvent.meeting_id == meeting_id)) if not e.disposition]

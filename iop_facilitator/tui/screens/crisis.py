@@ -1,0 +1,96 @@
+"""The crisis panel: the program's crisis lines and steps, and a safety event for a member.
+
+Opened with one key from anywhere. The resources come from the program
+settings (988, 911 and local numbers by default), never from topic files.
+During a meeting the facilitator can record a safety event for a member (or
+for the group); it then needs a disposition before the meeting can be signed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from iop_facilitator.services.text import clean, clean_line
+
+GROUP_OPTION = "__group__"
+
+
+@dataclass(frozen=True)
+class CrisisInfo:
+    resources: tuple[tuple[str, str, str], ...]  # name, contact, when
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SafetyRecord:
+    member_id: uuid.UUID | None
+    concern: str
+
+
+class CrisisScreen(ModalScreen[SafetyRecord | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="crisis.close", tooltip="Close the crisis panel"),
+        Binding("ctrl+s", "record", "Record safety event", id="crisis.record", tooltip="Record a safety event", priority=True),
+    ]
+
+    def __init__(self, info: CrisisInfo, members: list[tuple[uuid.UUID, str]] | None = None) -> None:
+        super().__init__(id="crisis")
+        self.info = info
+        self.members = members
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="crisis-dialog"):
+            yield Static("Crisis resources", id="crisis-title", markup=False)
+            with VerticalScroll(id="crisis-body"):
+                for name, contact, when in self.info.resources:
+                    line = Text()
+                    line.append(clean_line(name), style="bold")
+                    line.append(f": {clean_line(contact)}")
+                    if when:
+                        line.append(f"  ({clean_line(when)})")
+                    yield Static(line, classes="crisis-resource")
+                yield Static("Steps to take", classes="crisis-subtitle", markup=False)
+                for index, step in enumerate(self.info.steps, 1):
+                    yield Static(f"{index}. {clean_line(step)}", classes="crisis-step", markup=False)
+                if self.members is not None:
+                    yield Static("Record a safety event for", classes="crisis-subtitle", markup=False)
+                    options = [Option(clean_line(name), id=str(mid)) for mid, name in self.members]
+                    options.append(Option("The group / not one member", id=GROUP_OPTION))
+                    yield OptionList(*options, id="crisis-member")
+                    yield Input(placeholder="What happened, in a few words (no other names)", id="crisis-concern")
+                    yield Static("Ctrl+S records the event; it needs a disposition before signing. Esc closes.",
+                                 id="crisis-hint", markup=False)
+                else:
+                    yield Static("Esc closes this panel.", id="crisis-hint", markup=False)
+
+    def on_mount(self) -> None:
+        if self.members is not None:
+            self.query_one("#crisis-member", OptionList).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_record(self) -> None:
+        if self.members is None:
+            return
+        chooser = self.query_one("#crisis-member", OptionList)
+        if chooser.highlighted is None:
+            self.notify("Choose the member (or the group) first.", severity="warning", markup=False)
+            return
+        option_id = chooser.get_option_at_index(chooser.highlighted).id
+        member_id = None if option_id == GROUP_OPTION else uuid.UUID(option_id)
+        concern = clean(self.query_one("#crisis-concern", Input).value).strip()
+        self.dismiss(SafetyRecord(member_id, concern))
+
+    def on_input_submitted(self) -> None:
+        self.action_record()

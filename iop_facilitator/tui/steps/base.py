@@ -1,0 +1,104 @@
+"""What every step pane shares: the snapshot it shows, edits it posts, debounced typing.
+
+Contract for a step pane (see docs/ARCHITECTURE.md, "The live meeting"):
+
+* ``snapshot`` (set by the meeting screen after every saved change) holds the
+  whole meeting as plain values; ``library`` is the loaded topic library.
+  Re-render from them in ``watch_snapshot`` without clobbering a field the
+  user is typing in.
+* To change anything, call :meth:`StepPane.edit` with a service function and
+  its arguments; the screen runs it in the background writer, commits, and
+  sends back a fresh snapshot. Text fields call :meth:`StepPane.edit_later`
+  (debounced, at most :data:`DEBOUNCE_SECONDS`), and :meth:`flush_pending`
+  turns pending typing into edits at once (the screen calls it before a step
+  change, on quit and when the terminal closes).
+* Bindings have ids ``<step>.<action>``; user text is shown with markup off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+if TYPE_CHECKING:
+    from iop_facilitator.library.load import Library
+    from iop_facilitator.services.live import Snapshot
+
+DEBOUNCE_SECONDS = 0.6
+
+
+class Edit(Message):
+    """A change for the meeting screen to save: ``op(session)`` runs in the writer thread."""
+
+    def __init__(
+        self,
+        op: Callable[[Any], Any],
+        *,
+        reload: bool = True,
+        done: Callable[[Any], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.op = op
+        self.reload = reload
+        self.done = done
+
+
+class StepPane(Widget):
+    """Base class of the six step widgets."""
+
+    STEP: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+
+    snapshot: reactive[Snapshot | None] = reactive(None, init=False, always_update=True)
+    library: reactive[Library | None] = reactive(None, init=False)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._pending: dict[str, Callable[[Any], Any]] = {}
+        self._timers: dict[str, Any] = {}
+
+    # -- posting changes -------------------------------------------------
+    def edit(self, service: Callable[..., Any], *args: Any, done: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
+        """Save ``service(session, *args, **kwargs)`` now."""
+        self.post_message(Edit(lambda session: service(session, *args, **kwargs), done=done))
+
+    def edit_later(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Save typing after a short pause; a newer edit with the same ``key`` replaces it."""
+        self._pending[key] = lambda session: service(session, *args, **kwargs)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.stop()
+        self._timers[key] = self.set_timer(DEBOUNCE_SECONDS, lambda: self._send(key))
+
+    def _send(self, key: str) -> None:
+        self._timers.pop(key, None)
+        op = self._pending.pop(key, None)
+        if op is not None:
+            self.post_message(Edit(op, reload=False))
+
+    def pending_edits(self) -> list[Callable[[Any], Any]]:
+        """Take the debounced edits not yet sent (the screen saves them synchronously)."""
+        for timer in self._timers.values():
+            timer.stop()
+        self._timers.clear()
+        ops = list(self._pending.values())
+        self._pending.clear()
+        return ops
+
+    def flush_pending(self) -> None:
+        for key in list(self._pending):
+            self._send(key)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def focus_first(self) -> None:
+        """Put the cursor where work starts on this step (override for a better target)."""
+        focusable = [w for w in self.query("*") if w.focusable]
+        if focusable:
+            focusable[0].focus()

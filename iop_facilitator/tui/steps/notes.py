@@ -1,0 +1,16 @@
+"""The Notes step (placeholder until its pane is written)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from iop_facilitator.tui.steps.base import StepPane
+
+
+class NotesPane(StepPane):
+    STEP = "notes"
+    TITLE = "Notes"
+
+    def compose(self) -> ComposeResult:
+        yield Static("Notes", markup=False)

@@ -1,0 +1,117 @@
+"""One background writer per open database: every change, in order, off the UI thread.
+
+Screens hand :meth:`Store.submit` a function of a SQLModel ``Session``; the
+store runs it in its own writer thread, commits, and calls back on the UI
+thread. Changes run strictly in the order they were submitted (a status
+key, then the next one), which parallel workers could not promise.
+:meth:`Store.flush` waits until everything submitted is committed (used when
+the terminal closes or the app quits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from iop_facilitator.db.engine import Database
+
+
+@dataclass
+class _Job:
+    op: Callable[[Any], Any] | None  # None: stop the writer
+    done: Callable[[Any], None] | None = None
+    failed: Callable[[str], None] | None = None
+    write: bool = True
+
+
+class Store:
+    def __init__(self, app: App, database: Database) -> None:
+        self.app = app
+        self.database = database
+        self._jobs: queue.Queue[_Job] = queue.Queue()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._loop = asyncio.get_running_loop()  # the UI thread's loop: callbacks go back to it
+        # A plain daemon thread, not a Textual worker: it lives as long as the database is open,
+        # and tests (and snapshot runs) wait for Textual's workers to complete.
+        self._thread = threading.Thread(target=self._run, name="iop-database-writer", daemon=True)
+        self._thread.start()
+
+    # -- called from the UI thread ------------------------------------------
+    def submit(
+        self,
+        op: Callable[[Any], Any],
+        *,
+        done: Callable[[Any], None] | None = None,
+        failed: Callable[[str], None] | None = None,
+        write: bool = True,
+    ) -> None:
+        """Run ``op(session)`` in the background; commit when ``write``; then ``done(result)`` on the UI thread."""
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._jobs.put(_Job(op, done, failed, write))
+
+    def read(self, op: Callable[[Any], Any], done: Callable[[Any], None], failed: Callable[[str], None] | None = None) -> None:
+        self.submit(op, done=done, failed=failed, write=False)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until every submitted job has run. True when all were done in time."""
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._jobs.put(_Job(None))
+        self._thread.join(timeout)
+
+    def wait_idle(self) -> None:
+        """For tests: block until every submitted job has run and its callback is queued."""
+        self.flush(10.0)
+
+    # -- the writer thread ---------------------------------------------------
+    def _run(self) -> None:
+        from iop_facilitator.tui.messages import describe_problem
+
+        while True:
+            job = self._jobs.get()
+            if job.op is None:
+                return
+            try:
+                if job.write:
+                    with self.database.begin() as session:
+                        result = job.op(session)
+                else:
+                    with self.database.session() as session:
+                        result = job.op(session)
+            except Exception as exc:  # noqa: BLE001 - reported to the user, the writer keeps going
+                problem = describe_problem(exc)
+                callback = job.failed or self._notify_failure
+                self._call(callback, problem)
+            else:
+                if job.done is not None:
+                    self._call(job.done, result)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._idle.set()
+
+    def _call(self, callback: Callable[[Any], None], value: Any) -> None:
+        # Never block on the UI thread (it may itself be waiting in flush()).
+        try:
+            # call_next runs the callback from the app's own message loop (inside the app's context).
+            self._loop.call_soon_threadsafe(self.app.call_next, callback, value)
+        except RuntimeError:  # the loop is closed: the app has shut down
+            pass
+
+    def _notify_failure(self, problem: str) -> None:
+        self.app.notify(problem, title="Not saved", severity="error", timeout=10, markup=False)
