@@ -10,6 +10,7 @@ commit per change) before sending a fresh snapshot down again.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -24,7 +25,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from iop_facilitator.enums import FlowStep, MeetingStatus
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.steps.base import Edit, StepPane
+from iop_facilitator.tui.steps.base import Edit, GotoStep, SegmentChanged, StepPane
 from iop_facilitator.tui.steps.checkin import CheckinPane
 from iop_facilitator.tui.steps.checkout import CheckoutPane
 from iop_facilitator.tui.steps.notes import NotesPane
@@ -53,6 +54,11 @@ class MeetingScreen(Screen[None]):
         ],
         Binding("ctrl+n", "next_step", "Next step", id="meeting.next", tooltip="Next step", show=False),
         Binding("escape", "leave", "Home", id="meeting.home", tooltip="Back to the home screen (the meeting stays open)"),
+    ]
+
+    CSS_PATH: ClassVar[list[str]] = [
+        str(Path(__file__).parent.parent / "steps" / f"{step}.tcss")
+        for step in ("checkin", "stories", "topic", "checkout", "notes", "review")
     ]
 
     snapshot: reactive[Snapshot | None] = reactive(None, init=False, always_update=True)
@@ -143,6 +149,20 @@ class MeetingScreen(Screen[None]):
         self.store.submit(run, done=finished, failed=self._failed)
         if reload:
             self.store.read(lambda session: load_snapshot(session, meeting_id), self._set_snapshot)
+
+    @on(GotoStep)
+    def _goto(self, message: GotoStep) -> None:
+        message.stop()
+        self.action_goto(message.step)
+        if message.member_id is not None:
+            self.query_one(f"#{message.step}", StepPane).focus_member(message.member_id)
+
+    @on(SegmentChanged)
+    def _segment(self, message: SegmentChanged) -> None:
+        message.stop()
+        clock = self.query_one(MeetingClock)
+        clock.segment = message.title
+        clock.segment_left = message.seconds_left
 
     def _failed(self, problem: str) -> None:
         self.notify(problem, title="Not saved", severity="error", timeout=10, markup=False)

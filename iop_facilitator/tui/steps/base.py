@@ -47,6 +47,24 @@ class Edit(Message):
         self.done = done
 
 
+class GotoStep(Message):
+    """Ask the meeting screen to show ``step`` (and, if given, put the cursor on a member there)."""
+
+    def __init__(self, step: str, member_id: Any = None) -> None:
+        super().__init__()
+        self.step = step
+        self.member_id = member_id
+
+
+class SegmentChanged(Message):
+    """The topic timer moved: the clock shows ``title`` and ``seconds_left`` (None: no timer running)."""
+
+    def __init__(self, title: str, seconds_left: float | None) -> None:
+        super().__init__()
+        self.title = title
+        self.seconds_left = seconds_left
+
+
 class StepPane(Widget):
     """Base class of the six step widgets."""
 
@@ -96,6 +114,10 @@ class StepPane(Widget):
     @property
     def has_pending(self) -> bool:
         return bool(self._pending)
+
+    def focus_member(self, member_id: Any) -> None:
+        """Put the cursor on this member's row or section (override where the step lists members)."""
+        self.focus_first()
 
     def focus_first(self) -> None:
         """Put the cursor where work starts on this step (override for a better target)."""
