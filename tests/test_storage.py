@@ -238,3 +238,13 @@ def test_wal_files_inherit_privacy(tmp_path: Path) -> None:
                 assert stat.S_IMODE(side.stat().st_mode) & 0o077 == 0, suffix
     db.dispose()
     assert os.path.exists(target)
+
+
+def test_known_revisions_match_alembic() -> None:
+    """The start-up shortcut (reading revision ids from the files) agrees with Alembic."""
+    from iop_facilitator.db.migrate import _script, known_revisions
+
+    script = _script()
+    revisions, head = known_revisions()
+    assert head == script.get_current_head()
+    assert revisions == {r.revision for r in script.walk_revisions()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from functools import partial
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -113,6 +113,11 @@ class IopApp(App[None]):
 
     # -- start-up ---------------------------------------------------------
     def on_mount(self) -> None:
+        import sys
+
+        # The database writer thread must get the GIL promptly while the UI thread renders:
+        # a status key is committed within a few milliseconds, not after a default 5 ms slice.
+        sys.setswitchinterval(0.0005)
         problems = list(self._startup_problems)
         problems += self._install_themes()
         problems += self._install_keymap()
@@ -146,6 +151,8 @@ class IopApp(App[None]):
     def _install_keymap(self) -> list[str]:
         from iop_facilitator.config import config_path
 
+        if not self.config.keys:
+            return []
         known = known_binding_ids()
         keymap: dict[str, str] = {}
         problems: list[str] = []
@@ -430,20 +437,26 @@ class IopApp(App[None]):
         self.push_screen(HelpScreen(binding_rows(self.screen), config_hint=hint))
 
 
+@lru_cache(maxsize=1)
 def _screens_with_keys() -> tuple[type, ...]:
+    """Every class whose bindings a keymap may name. Imported lazily: the meeting screen and its
+    panes are not needed for the first frame."""
     from iop_facilitator.tui.screens.crisis import CrisisScreen
+    from iop_facilitator.tui.screens.forms import FormScreen
+    from iop_facilitator.tui.screens.groups import GroupsScreen
     from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
+    from iop_facilitator.tui.screens.roster import RosterScreen
+    from iop_facilitator.tui.screens.settings import SettingsScreen
 
-    return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES)
+    return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES,
+            RosterScreen, GroupsScreen, SettingsScreen, FormScreen)
 
-
-SCREENS_WITH_KEYS: tuple[type, ...] = _screens_with_keys()
 
 
 def known_binding_ids() -> set[str]:
     """Every binding id the keymap may name."""
     ids: set[str] = set()
-    for owner in (IopApp, *SCREENS_WITH_KEYS):
+    for owner in (IopApp, *_screens_with_keys()):
         for binding in owner.BINDINGS:
             if isinstance(binding, Binding) and binding.id:
                 ids.add(binding.id)
@@ -459,7 +472,7 @@ def keymap_clashes(keymap: dict[str, str]) -> list[tuple[str, list[str]]]:
     normal = App._normalize_keymap(keymap)
     app_bindings = [b for b in IopApp.BINDINGS if isinstance(b, Binding)]
     found: list[tuple[str, list[str]]] = []
-    for screen_cls in SCREENS_WITH_KEYS:
+    for screen_cls in _screens_with_keys():
         together = [b for b in screen_cls.BINDINGS if isinstance(b, Binding)]
         modal = issubclass(screen_cls, ModalScreen)
         together += [b for b in app_bindings if b.priority or not modal]
