@@ -112,3 +112,39 @@ def overview(session: Session, *, now: dt.datetime | None = None, horizon_days: 
     )
     total = len(list(session.exec(select(Group.id))))
     return Overview(program.clinic_name, program.is_demo, tz, today, tuple(groups_today), open_meetings, follow_ups, total)
+
+
+SIGN_WITHIN_HOURS = 48
+"""A meeting still unsigned this long after its scheduled end is overdue."""
+
+STATUS_WORDS = {
+    "not started": "not started",
+    MeetingStatus.draft.value: "not started",
+    MeetingStatus.in_progress.value: "in progress",
+    MeetingStatus.completed.value: "to sign",
+    MeetingStatus.signed.value: "signed",
+}
+
+
+def status_text(status: str) -> str:
+    """A meeting status in words (the screens never show status by colour alone)."""
+    return STATUS_WORDS.get(status, status.replace("_", " "))
+
+
+def describe_age(hours_since_end: float) -> str:
+    """How long ago a meeting's scheduled end was: "running", "3 h", "1 day", "3 days · OVERDUE"."""
+    if hours_since_end < 0:
+        return "running"
+    if hours_since_end < 1:
+        return "< 1 h"
+    if hours_since_end < 24:
+        return f"{int(hours_since_end)} h"
+    days = int(hours_since_end // 24)
+    text = f"{days} day" if days == 1 else f"{days} days"
+    if hours_since_end > SIGN_WITHIN_HOURS:
+        text += " · OVERDUE"
+    return text
+
+
+def is_overdue(hours_since_end: float) -> bool:
+    return hours_since_end > SIGN_WITHIN_HOURS

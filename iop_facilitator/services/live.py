@@ -40,6 +40,7 @@ UNSET: Any = object()
 ATTENDED = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
 ABSENT = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
 FEELING_MAX = 40
+LATE_GRACE_MINUTES = 10  # undoing "left early" restores "late" for someone who came in after this
 STORY_MAX = 4000
 
 
@@ -337,7 +338,14 @@ def set_left_early(
     if row is None or row.status not in ATTENDED:
         raise InvalidInput("only a member who attended can leave early")
     if at is None:
-        row.status = AttendanceStatus.present if row.status == AttendanceStatus.left_early else row.status
+        if row.status == AttendanceStatus.left_early:
+            # Back to how they arrived: late when they came in after the grace period.
+            late = (
+                row.arrived_at is not None
+                and meeting.actual_start is not None
+                and row.arrived_at - meeting.actual_start > dt.timedelta(minutes=LATE_GRACE_MINUTES)
+            )
+            row.status = AttendanceStatus.late if late else AttendanceStatus.present
         row.left_at = None
     else:
         if row.arrived_at is not None and at < row.arrived_at:
@@ -501,6 +509,8 @@ class Snapshot:
     note_format: str
     signed_at: dt.datetime | None
     signer: str | None
+    signer_credentials: str | None
+    facilitator_id: uuid.UUID | None
     max_absences: int
     members: tuple[MemberLine, ...]
     safety_events: tuple[SafetyView, ...] = field(default=())
@@ -643,6 +653,8 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
         note_format=meeting.note_format.value,
         signed_at=meeting.signed_at,
         signer=signer.name if signer else None,
+        signer_credentials=meeting.signer_credentials,
+        facilitator_id=meeting.facilitator_id,
         max_absences=limit,
         members=tuple(lines),
         safety_events=events,

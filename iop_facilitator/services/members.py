@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from iop_facilitator.enums import Enrollment, ExitReason, MemberStatus
-from iop_facilitator.errors import Conflict, InvalidInput
+from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, Group, GroupEnrollment, GroupMeeting, Member
 from iop_facilitator.services import audit
 from iop_facilitator.services.resolve import resolve
@@ -235,3 +235,113 @@ def resolve_member(session: Session, ref: str) -> Member:
         if by_chart is not None:
             return by_chart
     return resolve(session, Member, text, name_field="display_name", kind="member")
+
+
+# --------------------------------------------------------------------------- editing and the roster view
+
+
+MAX_CHART_ID = 64
+
+
+def update_member(
+    session: Session,
+    member_id: uuid.UUID,
+    *,
+    display_name: str | None = None,
+    external_chart_id: str | None = None,
+    expected_version: int | None = None,
+) -> Member:
+    """Change a member's display name and/or chart id.
+
+    ``None`` leaves a field as it is; an empty ``external_chart_id`` removes the
+    chart id. ``expected_version`` (the version the editor read) refuses to
+    overwrite a change made elsewhere in the meantime.
+    """
+    member = session.get(Member, member_id)
+    if member is None:
+        raise NotFound("that member no longer exists")
+    if expected_version is not None and member.version != expected_version:
+        raise Conflict("this member was changed elsewhere; reopen it and try again")
+    changed: list[str] = []
+    if display_name is not None:
+        name = normalise_display_name(display_name)
+        if name != member.display_name:
+            member.display_name = name
+            changed.append("display_name")
+    if external_chart_id is not None:
+        chart = clean_line(external_chart_id) or None
+        if chart is not None and len(chart) > MAX_CHART_ID:
+            raise InvalidInput(f"a chart id is at most {MAX_CHART_ID} characters")
+        if chart != member.external_chart_id:
+            if chart is not None:
+                clash = session.exec(
+                    select(Member).where(Member.external_chart_id == chart, Member.id != member.id)
+                ).first()
+                if clash is not None:
+                    raise Conflict(f"chart id {chart} already belongs to member {clash.id.hex[:8]}")
+            member.external_chart_id = chart
+            changed.append("external_chart_id")
+    if changed:
+        session.add(member)
+        session.flush()
+        audit.record(session, "member.update", record_type="member", record_id=member.id, fields=changed)
+    return member
+
+
+@dataclass(frozen=True)
+class MemberSummary:
+    """One member as the roster screen shows it (plain values, raw user text)."""
+
+    member_id: uuid.UUID
+    display_name: str
+    chart_id: str
+    status: str
+    groups: tuple[tuple[uuid.UUID, str], ...]  # groups the member is enrolled in now (id, name)
+    goals: tuple[str, ...]  # active treatment-plan goals, in order
+    absences: int  # in the program's absence window up to ``on``
+    version: int
+
+
+def member_summaries(
+    session: Session, *, on: dt.date, include_discharged: bool = True, weeks: int | None = None
+) -> list[MemberSummary]:
+    """Every member with current groups, active goals and recent absences, in a few queries."""
+    from iop_facilitator.services.live import absence_counts
+    from iop_facilitator.services.settings import get_settings
+
+    query = select(Member).order_by(col(Member.display_name), col(Member.id))
+    if not include_discharged:
+        query = query.where(Member.status != MemberStatus.discharged)
+    members = list(session.exec(query))
+    ids = [m.id for m in members]
+    groups: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {i: [] for i in ids}
+    goals: dict[uuid.UUID, list[str]] = {i: [] for i in ids}
+    if ids:
+        for member_id, group_id, name in session.exec(
+            select(GroupEnrollment.member_id, Group.id, Group.name)
+            .join(Group, col(Group.id) == col(GroupEnrollment.group_id))
+            .where(col(GroupEnrollment.member_id).in_(ids), col(GroupEnrollment.exit_date).is_(None))
+            .order_by(col(Group.name))
+        ):
+            groups[member_id].append((group_id, name))
+        for goal in session.exec(
+            select(Goal)
+            .where(col(Goal.member_id).in_(ids), col(Goal.active).is_(True))
+            .order_by(col(Goal.position))
+        ):
+            goals[goal.member_id].append(goal.text)
+    window = weeks if weeks is not None else get_settings(session).absence_window_weeks
+    absences = absence_counts(session, ids, until=on, weeks=window)
+    return [
+        MemberSummary(
+            member_id=m.id,
+            display_name=m.display_name,
+            chart_id=m.external_chart_id or "",
+            status=m.status.value,
+            groups=tuple(groups[m.id]),
+            goals=tuple(goals[m.id]),
+            absences=absences.get(m.id, 0),
+            version=m.version,
+        )
+        for m in members
+    ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sqlmodel import Session, col, select
 
 from iop_facilitator.enums import StaffRole
-from iop_facilitator.errors import InvalidInput
+from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Staff
 from iop_facilitator.services import audit
 from iop_facilitator.services.resolve import resolve
@@ -36,3 +38,54 @@ def resolve_staff(session: Session, ref: str) -> Staff:
 
 def signature_line(person: Staff) -> str:
     return f"{person.name}, {person.credentials}" if person.credentials else person.name
+
+
+MAX_STAFF_NAME = 200
+MAX_CREDENTIALS = 100
+
+
+def update_staff(
+    session: Session,
+    staff_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    credentials: str | None = None,
+    role: StaffRole | None = None,
+    active: bool | None = None,
+    expected_version: int | None = None,
+) -> Staff:
+    """Change a staff member's name, credentials (e.g. "LCSW"), role or active flag; ``None`` keeps a field.
+
+    Credentials may be emptied (a staff member without them cannot sign notes).
+    ``expected_version`` refuses to overwrite a change made elsewhere meanwhile.
+    """
+    person = session.get(Staff, staff_id)
+    if person is None:
+        raise NotFound("that staff member no longer exists")
+    if expected_version is not None and person.version != expected_version:
+        raise Conflict("this staff member was changed elsewhere; reopen it and try again")
+    changes: dict[str, object] = {}
+    if name is not None:
+        text = clean_line(name)
+        if not text:
+            raise InvalidInput("a staff member needs a name")
+        if len(text) > MAX_STAFF_NAME:
+            raise InvalidInput(f"a staff member's name is at most {MAX_STAFF_NAME} characters")
+        changes["name"] = text
+    if credentials is not None:
+        text = clean_line(credentials)
+        if len(text) > MAX_CREDENTIALS:
+            raise InvalidInput(f"credentials are at most {MAX_CREDENTIALS} characters")
+        changes["credentials"] = text
+    if role is not None:
+        changes["role"] = StaffRole(role)
+    if active is not None:
+        changes["active"] = bool(active)
+    changed = sorted(key for key, value in changes.items() if getattr(person, key) != value)
+    for key in changed:
+        setattr(person, key, changes[key])
+    if changed:
+        session.add(person)
+        session.flush()
+        audit.record(session, "staff.update", record_type="staff", record_id=person.id, fields=changed)
+    return person

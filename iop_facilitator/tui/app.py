@@ -20,7 +20,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
@@ -120,6 +120,7 @@ class IopApp(App[None]):
         sys.setswitchinterval(0.0005)
         problems = list(self._startup_problems)
         problems += self._install_themes()
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         problems += self._install_keymap()
         if self.demo:
             self.sub_title = DEMO_MARKER
@@ -147,6 +148,20 @@ class IopApp(App[None]):
                 )
             self.theme = fallback
         return problems
+
+    def _theme_changed(self, theme: object) -> None:
+        """Remember a theme chosen with Ctrl+T (or in Settings) in config.toml."""
+        from iop_facilitator.config import save_config
+
+        name = getattr(theme, "name", "")
+        if not name or self.config.theme == name:
+            return
+        self.config.theme = name
+        try:
+            for problem in save_config(self.config):
+                self.notify(problem, severity="warning", markup=False)
+        except OSError as exc:
+            self.notify(f"Theme not saved: {exc.strerror or exc}", severity="warning", markup=False)
 
     def _install_keymap(self) -> list[str]:
         from iop_facilitator.config import config_path
@@ -448,7 +463,12 @@ def _screens_with_keys() -> tuple[type, ...]:
     from iop_facilitator.tui.screens.roster import RosterScreen
     from iop_facilitator.tui.screens.settings import SettingsScreen
 
-    return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES,
+    from iop_facilitator.tui.steps.checkin import DropInScreen, NewMemberScreen
+    from iop_facilitator.tui.steps.review import ConfirmSign, DispositionDialog, TimesDialog
+    from iop_facilitator.tui.steps.topic import Confirm
+
+    return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
+            ConfirmSign, DispositionDialog, TimesDialog, Confirm,
             RosterScreen, GroupsScreen, SettingsScreen, FormScreen)
 
 

@@ -2,35 +2,58 @@
 
 Each test seeds a database through the services (or leaves it empty), starts
 ``IopApp`` headless and waits until the home screen has loaded or failed.
+Tests that look at dates and ages freeze the clock on Wednesday 5 March 2025,
+15:30 in Chicago (the clinic's timezone).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from rich.text import Text
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, Static
 
 from iop_facilitator.tui.app import IopApp, known_binding_ids
 from iop_facilitator.tui.screens.help import HelpScreen
-from iop_facilitator.tui.screens.home import DEMO_MARKER, EMPTY_HINT, HomeScreen
+from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
+from tests.tui.meeting_kit import make_clinic
+from tests.tui.meeting_kit import settle as settle_store
 
 EVIL_NAME = "[bold]x[/] \x1b]0;evil\x07"
+NOW = dt.datetime(2025, 3, 5, 21, 30, tzinfo=dt.UTC)  # Wed 5 March 2025, 15:30 in Chicago
+TODAY = dt.date(2025, 3, 5)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
 
 
 def seed(target: str, *, clinic_name: str = "Riverside Recovery (fictional)", is_demo: bool = False,
-         evil: bool = False) -> None:
-    """Two groups, three members in one of them, one meeting waiting for signature, one in progress."""
+         evil: bool = False) -> dict[str, object]:
+    """A fictional clinic seen on Wednesday 5 March 2025 (every name is invented).
+
+    Today: Morning Process 09:00 (finished, to sign), Wednesday Family 13:00
+    (signed), Evening Recovery 18:00 (not started). Teen Skills meets on
+    other days. Unsigned: Morning Process today (3 h), Evening Recovery on
+    Monday (1 day) and an in-progress one from last Thursday (OVERDUE).
+    Follow-ups: one overdue, one due today, one tomorrow; one next week and
+    one done are not shown.
+    """
     from iop_facilitator.db.engine import open_database
     from iop_facilitator.enums import Audience, GroupType, MeetingStatus
-    from iop_facilitator.models import Group
-    from iop_facilitator.services import groups, meetings, members, settings, staff
+    from iop_facilitator.models import Group, Member
+    from iop_facilitator.services import groups, live, meetings, members, settings, staff
 
     database = open_database(target, create=True)
+    ids: dict[str, object] = {}
     try:
         with database.begin() as session:
             settings.update_settings(session, clinic_name=clinic_name, timezone="America/Chicago")
@@ -45,16 +68,41 @@ def seed(target: str, *, clinic_name: str = "Riverside Recovery (fictional)", is
                 session, "Teen Skills", group_type=GroupType.skills, weekdays="tue,thu",
                 start_time="16:00", duration_minutes=120, audience=Audience.adolescent,
             )
+            morning = groups.add_group(session, "Morning Process", weekdays="mon,tue,wed,thu,fri", start_time="09:00")
+            family = groups.add_group(session, "Wednesday Family", group_type=GroupType.family, weekdays="wed",
+                                      start_time="13:00", duration_minutes=90)
+            people = {}
             for name in ("Jordan M.", "Sam K.", "Alex P."):
-                members.enroll(session, members.add_member(session, name), evening, dt.date(2024, 1, 8))
-            waiting = meetings.create_meeting(session, evening, dt.date(2024, 3, 4))
-            waiting.status = MeetingStatus.completed
-            live = meetings.create_meeting(session, evening, dt.date(2024, 3, 6))
-            live.status = MeetingStatus.in_progress
+                person = members.add_member(session, name)
+                members.enroll(session, person, evening, dt.date(2024, 1, 8))
+                people[name] = person.id
+            members.enroll(session, session.get_one(Member, people["Jordan M."]), morning, dt.date(2024, 1, 8))
+            for group, day, status in (
+                (morning, TODAY, MeetingStatus.completed),
+                (family, TODAY, MeetingStatus.signed),
+                (evening, dt.date(2025, 3, 3), MeetingStatus.completed),
+                (evening, dt.date(2025, 2, 27), MeetingStatus.in_progress),
+            ):
+                meeting = meetings.create_meeting(session, group, day)
+                meeting.status = status
+                ids[f"{group.name} {day}"] = meeting.id
+            for name, reason, due in (
+                ("Jordan M.", "Call about housing", dt.date(2025, 3, 3)),
+                ("Sam K.", "Check the sleep log", TODAY),
+                ("Alex P.", "Bring the workbook", TODAY + dt.timedelta(days=1)),
+                ("Alex P.", "Next week's thing", TODAY + dt.timedelta(days=7)),
+            ):
+                item = live.add_follow_up(session, people[name], reason, due=due)
+                ids[reason] = item.id
+            done = live.add_follow_up(session, people["Sam K."], "Already done", due=dt.date(2025, 3, 1))
+            live.complete_follow_up(session, done.id)
             if evil:  # bypass the services' own cleaning: the screen must clean too
-                session.add(Group(name=EVIL_NAME, weekdays=["fri"]))
+                session.add(Group(name=EVIL_NAME, weekdays=["wed"], start_time="20:00"))
+                session.get_one(Member, people["Jordan M."]).display_name = "[red]J[/] \x1b[2J"
+            ids.update(evening=evening.id, morning=morning.id, family=family.id, people=people)
     finally:
         database.dispose()
+    return ids
 
 
 def make_empty(target: str) -> None:
@@ -64,11 +112,13 @@ def make_empty(target: str) -> None:
 
 
 async def settle(pilot, timeout: float = 15.0) -> HomeScreen:
-    """Wait for the database worker, then the home screen's load worker, to finish."""
+    """Wait for the database, then the home screen's load, to finish."""
     app = pilot.app
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         await app.workers.wait_for_complete()
+        if app.store is not None:
+            app.store.flush(10.0)
         await pilot.pause()
         home = app.home
         if home.load_state in ("ready", "failed") and not len(app.workers):
@@ -83,6 +133,10 @@ def table_rows(table: DataTable) -> list[list[str]]:
             for i in range(table.row_count)]
 
 
+def rows_of(app: IopApp, table_id: str) -> list[list[str]]:
+    return table_rows(app.home.query_one(f"#{table_id}", DataTable))
+
+
 def warnings(app: IopApp) -> list[str]:
     return [str(n.message) for n in app._notifications if n.severity == "warning"]
 
@@ -95,66 +149,247 @@ def write_config(home: Path, text: str) -> Path:
     return path
 
 
-async def test_groups_appear_from_the_database(db_target: str) -> None:
+# --------------------------------------------------------------------------- what the home screen shows
+
+
+async def test_today_open_meetings_and_follow_ups(db_target: str, frozen: None) -> None:
     seed(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         home = await settle(pilot)
         assert home.load_state == "ready"
-        rows = table_rows(app.screen.query_one("#groups", DataTable))
-        assert rows == [
-            ["Evening Recovery\nrelapse prevention · IOP · adult", "mon,wed,thu 18:00 (180 min)", "3/15", "active"],
-            ["Teen Skills\nskills · IOP · adolescent", "tue,thu 16:00 (120 min)", "0/15", "active"],
+        assert rows_of(app, "today") == [
+            ["1", "09:00–12:00", "Morning Process", "1", "to sign"],
+            ["2", "13:00–14:30", "Wednesday Family", "0", "signed"],
+            ["3", "18:00–21:00", "Evening Recovery", "3", "not started"],
+        ]
+        title = str(app.home.query_one("#today-title", Static).render())
+        assert title == "Today · Wednesday, March 5, 2025 · America/Chicago"
+        assert rows_of(app, "open") == [
+            ["Evening Recovery", "Thu Feb 27", "in progress", "5 days · OVERDUE"],
+            ["Evening Recovery", "Mon Mar 3", "to sign", "1 day"],
+            ["Morning Process", "today", "to sign", "3 h"],
+        ]
+        assert rows_of(app, "follow-ups") == [
+            ["Jordan M.", "Call about housing", "Mon Mar 3 · OVERDUE"],
+            ["Sam K.", "Check the sleep log", "today"],
+            ["Alex P.", "Bring the workbook", "tomorrow"],
         ]
         assert app.title == "Riverside Recovery (fictional)"
-        assert not app.screen.query_one("#empty-hint").display
-        waiting = app.screen.query_one("#open-meetings", Static)
-        assert str(waiting.render()) == "1 waiting for signature · 1 in progress"
-        assert not app.screen.query_one("#demo-banner").display
+        assert not app.home.query_one("#demo-banner").display
+        assert app.focused is app.home.query_one("#today")
         assert warnings(app) == []
 
 
 async def test_empty_database_shows_a_friendly_hint(db_target: str) -> None:
     app = IopApp(db_target=db_target)  # does not exist yet: created on open
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         home = await settle(pilot)
         assert home.load_state == "ready"
-        hint = app.screen.query_one("#empty-hint", Static)
-        assert hint.display and str(hint.render()) == EMPTY_HINT
-        assert not app.screen.query_one("#groups").display
-        assert str(app.screen.query_one("#open-meetings", Static).render()).startswith("Nothing waiting")
+        hint = app.home.query_one("#today-empty", Static)
+        assert hint.display and str(hint.render()) == "No groups yet: press g to open Groups and add one."
+        assert not app.home.query_one("#today").display
+        assert str(app.home.query_one("#open-empty", Static).render()).startswith("Nothing waiting")
+        assert str(app.home.query_one("#follow-empty", Static).render()) == "No follow-ups due."
         assert any("new, empty database" in str(n.message) for n in app._notifications)
 
 
-async def test_user_text_is_shown_literally_without_escapes(db_target: str) -> None:
+async def test_no_group_today_says_so(db_target: str) -> None:
+    seed(db_target)
+    with time_machine.travel(dt.datetime(2025, 3, 9, 18, 0, tzinfo=dt.UTC), tick=False):  # a Sunday
+        app = IopApp(db_target=db_target)
+        async with app.run_test(size=(110, 32)) as pilot:
+            await settle(pilot)
+            hint = app.home.query_one("#today-empty", Static)
+            assert hint.display and str(hint.render()) == "No group meets today. Press g to see every group."
+            await pilot.press("1")
+            await pilot.pause()
+            assert any("no group 1" in str(n.message) for n in app._notifications)
+
+
+async def test_user_text_is_shown_literally_without_escapes(db_target: str, frozen: None) -> None:
     seed(db_target, clinic_name="[red]Clinic[/] \x1b]0;title\x07 \x1b[2J", evil=True)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
-        table = app.screen.query_one("#groups", DataTable)
-        names = [table.get_row_at(i)[0] for i in range(table.row_count)]
-        evil = [cell for cell in names if "bold" in cell.plain]
-        assert len(evil) == 1
-        # Literal brackets: had the name been read as markup they would be gone.
-        assert evil[0].plain == "[bold]x[/]\nprocess · IOP · adult"
+        names = [row[2] for row in rows_of(app, "today")]
+        assert "[bold]x[/]" in names  # literal brackets: had it been markup they would be gone
+        assert rows_of(app, "follow-ups")[0][0] == "[red]J[/]"
         assert app.title == "[red]Clinic[/]"
         screen_text = app.export_screenshot()
         assert "[bold]x[/]" in screen_text and "[red]Clinic[/]" in screen_text
         assert "\x1b" not in screen_text and "\x07" not in screen_text and "evil" not in screen_text
 
 
-async def test_f1_lists_every_binding_of_the_screen(db_target: str) -> None:
+# --------------------------------------------------------------------------- one keystroke to start
+
+
+async def test_digit_starts_todays_group(tmp_path: Path) -> None:
+    from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        assert rows_of(app, "today")[0][2:] == ["Evening IOP", "5", "not started"]
+        await pilot.press("1")
+        await settle_store(app, pilot)
+        assert isinstance(app.screen, MeetingScreen)
+        screen = app.screen
+        for _ in range(50):
+            if screen.snapshot is not None:
+                break
+            await settle_store(app, pilot)
+        assert screen.snapshot is not None and screen.snapshot.group_name == "Evening IOP"
+        assert screen.snapshot.facilitator == "Dana Quinn"  # this laptop's facilitator leads it
+        await pilot.press("escape")  # back home: the list shows the meeting under way
+        await settle(pilot)
+        assert isinstance(app.screen, HomeScreen)
+        assert rows_of(app, "today")[0][4] == "in progress"
+        assert rows_of(app, "open")[0][2] == "in progress"
+
+        await pilot.press("enter")  # Enter on the highlighted group resumes the same meeting
+        await settle_store(app, pilot)
+        assert isinstance(app.screen, MeetingScreen) and app.screen.meeting_id == screen.meeting_id
+
+
+async def test_digit_on_a_signed_group_opens_it_and_enter_opens_an_unsigned_meeting(
+    db_target: str, frozen: None
+) -> None:
+    from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+    ids = seed(db_target)
+    app = IopApp(db_target=db_target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")  # Wednesday Family: signed, opens read-only instead of failing
+        await settle_store(app, pilot)
+        assert isinstance(app.screen, MeetingScreen)
+        assert app.screen.meeting_id == ids[f"Wednesday Family {TODAY}"]
+        await pilot.press("escape")
+        await settle(pilot)
+
+        await pilot.press("tab")  # to the unsigned meetings
+        assert app.focused is app.home.query_one("#open")
+        await pilot.press("down", "enter")  # Evening Recovery, Monday
+        await settle_store(app, pilot)
+        assert isinstance(app.screen, MeetingScreen)
+        assert app.screen.meeting_id == ids["Evening Recovery 2025-03-03"]
+        assert not [n for n in app._notifications if n.severity == "error"]
+
+
+async def test_follow_up_marked_done(db_target: str, frozen: None) -> None:
+    from iop_facilitator.db.engine import open_database
+    from iop_facilitator.models import AuditEvent, FollowUp
+
+    ids = seed(db_target)
+    app = IopApp(db_target=db_target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")  # first: moves to the follow-ups, says what to do
+        assert app.focused is app.home.query_one("#follow-ups")
+        assert rows_of(app, "follow-ups")[0][1] == "Call about housing"
+        await pilot.press("down", "d")  # "Check the sleep log"
+        await settle_store(app, pilot)
+        await settle(pilot)
+        assert [row[1] for row in rows_of(app, "follow-ups")] == ["Call about housing", "Bring the workbook"]
+        assert any(str(n.message) == "Follow-up marked done." for n in app._notifications)
+    database = open_database(db_target)
+    try:
+        with database.session() as session:
+            item = session.get_one(FollowUp, ids["Check the sleep log"])
+            assert item.done and item.done_at is not None
+            assert session.exec(
+                AuditEvent.__table__.select().where(AuditEvent.action == "follow_up.done")  # type: ignore[attr-defined]
+            ).all()
+    finally:
+        database.dispose()
+
+
+async def test_command_palette_has_start_session(tmp_path: Path) -> None:
+    from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CommandPalette)
+        commands = app.screen.query_one(CommandList)
+        titles = {commands.get_option_at_index(i).hit.text for i in range(commands.option_count)}
+        assert {"Start session", "Members (roster)", "Groups", "Refresh the home screen", "Quit"} <= titles
+        assert "Start session: today's group 1" in titles
+        await pilot.press(*"start session", "enter")
+        await pilot.pause(0.3)
+        await settle_store(app, pilot)
+        assert isinstance(app.screen, MeetingScreen)
+
+
+async def test_keys_open_roster_groups_and_settings(tmp_path: Path) -> None:
+    from iop_facilitator.tui.screens.groups import GroupsScreen
+    from iop_facilitator.tui.screens.roster import RosterScreen
+    from iop_facilitator.tui.screens.settings import SettingsScreen
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        for key, screen_type in (("m", RosterScreen), ("g", GroupsScreen), ("s", SettingsScreen)):
+            await pilot.press(key)
+            await settle_store(app, pilot)
+            assert isinstance(app.screen, screen_type)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert isinstance(app.screen, HomeScreen)
+
+
+async def test_home_reloads_when_it_comes_back(tmp_path: Path) -> None:
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        assert rows_of(app, "follow-ups") == []
+        _add_follow_up(clinic.target, clinic.member_ids["Avery T."])
+        await pilot.press("m")  # away and back again
+        await settle_store(app, pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert [row[1] for row in rows_of(app, "follow-ups")] == ["Ask about the new job"]
+
+
+def _add_follow_up(target: str, member_id) -> None:
+    from iop_facilitator.db.engine import open_database
+    from iop_facilitator.services import live
+
+    database = open_database(target)
+    try:
+        with database.begin() as session:
+            live.add_follow_up(session, member_id, "Ask about the new job")
+    finally:
+        database.dispose()
+
+
+# --------------------------------------------------------------------------- the shell
+
+
+async def test_f1_lists_every_binding_of_the_screen(db_target: str, frozen: None) -> None:
     seed(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         rows = table_rows(app.screen.query_one("#help-keys", DataTable))
         by_id = {row[2]: row for row in rows if row[2]}
-        assert set(by_id) == {"app.quit", "app.help", "app.theme", "app.commands", "app.privacy", "app.crisis", "home.refresh"}
+        assert set(by_id) == {
+            "app.quit", "app.help", "app.theme", "app.commands", "app.privacy", "app.crisis",
+            "home.start", *(f"home.start_{n}" for n in range(1, 10)), "home.follow_up_done",
+            "home.roster", "home.groups", "home.settings", "home.refresh",
+        }
         assert by_id["home.refresh"][:2] == ["r", "Refresh"]
+        assert by_id["home.start_3"][0] == "3"
         assert by_id["app.quit"][:2] == ["^q", "Quit"]
         assert any(row[1] == "Cursor down" for row in rows)  # the focused table's keys too
         await pilot.press("escape")
@@ -162,32 +397,15 @@ async def test_f1_lists_every_binding_of_the_screen(db_target: str) -> None:
         assert isinstance(app.screen, HomeScreen)
 
 
-async def test_command_palette_lists_the_apps_actions(db_target: str) -> None:
+async def test_refresh_picks_up_new_groups(db_target: str, frozen: None) -> None:
     seed(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, CommandPalette)
-        commands = app.screen.query_one(CommandList)
-        titles = {commands.get_option_at_index(i).hit.text for i in range(commands.option_count)}
-        assert titles == {"Refresh groups", "Show keys (help)", "Switch theme", "Quit"}
-        await pilot.press(*"keys", "enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, HelpScreen)
-
-
-async def test_refresh_picks_up_new_groups(db_target: str) -> None:
-    seed(db_target)
-    app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        _add_group(db_target, "Morning Process")
+        _add_group(db_target, "Afternoon Process")
         await pilot.press("r")
         await settle(pilot)
-        names = [row[0].split("\n")[0] for row in table_rows(app.screen.query_one("#groups", DataTable))]
-        assert "Morning Process" in names
+        assert "Afternoon Process" in [row[2] for row in rows_of(app, "today")]
 
 
 def _add_group(target: str, name: str) -> None:
@@ -197,33 +415,33 @@ def _add_group(target: str, name: str) -> None:
     database = open_database(target)
     try:
         with database.begin() as session:
-            groups.add_group(session, name, weekdays="fri")
+            groups.add_group(session, name, weekdays="wed", start_time="14:00")
     finally:
         database.dispose()
 
 
-async def test_keymap_from_config_changes_keys(db_target: str, iop_home: Path) -> None:
-    write_config(iop_home, '[keys]\n"home.refresh" = "f5"\n"app.help" = "f2"\n')
+async def test_keymap_from_config_changes_keys(db_target: str, iop_home: Path, frozen: None) -> None:
+    write_config(iop_home, '[keys]\n"home.refresh" = "f5"\n"app.help" = "f10"\n"home.start_1" = "ctrl+1,!"\n')
     seed(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
-        _add_group(db_target, "Morning Process")
+        _add_group(db_target, "Afternoon Process")
         await pilot.press("r")  # no longer bound
         await settle(pilot)
-        assert len(table_rows(app.screen.query_one("#groups", DataTable))) == 2
+        assert len(rows_of(app, "today")) == 3
         await pilot.press("f5")
         await settle(pilot)
-        assert len(table_rows(app.screen.query_one("#groups", DataTable))) == 3
+        assert len(rows_of(app, "today")) == 4
 
         await pilot.press("f1")  # no longer bound either
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("f2")
+        await pilot.press("f10")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         rows = {row[2]: row[0] for row in table_rows(app.screen.query_one("#help-keys", DataTable)) if row[2]}
-        assert rows["home.refresh"] == "f5" and rows["app.help"] == "f2"
+        assert rows["home.refresh"] == "f5" and rows["app.help"] == "f10"
         assert warnings(app) == []
 
 
@@ -231,14 +449,15 @@ async def test_unknown_keymap_id_and_clash_are_warnings(db_target: str, iop_home
     write_config(iop_home, '[keys]\n"home.refrsh" = "f5"\n"app.help" = "r"\n"app.theme" = "ctrl+q"\n')
     seed(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         home = await settle(pilot)
         await pilot.pause()
         found = warnings(app)
         assert any("'home.refrsh'" in w for w in found)
         assert any("key 'r' to more than one action: app.help, home.refresh" in w for w in found)
+        assert any("key 'r' to more than one action: app.help, roster.refresh" in w for w in found)
         assert any("key 'ctrl+q' to more than one action: app.quit, app.theme" in w for w in found)
-        assert len(found) == 3  # Textual's own clash report is not repeated
+        assert len(found) == len(set(found))  # Textual's own clash report is not repeated
         assert home.load_state == "ready"
 
 
@@ -250,7 +469,7 @@ async def test_bad_theme_file_and_config_are_notifications(db_target: str, iop_h
     (user_themes / "[red]markup[-].toml").write_text("= nonsense", encoding="utf-8")
     seed(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         home = await settle(pilot)
         assert home.load_state == "ready"  # still runs
         assert app.theme == "iop-dark"
@@ -266,7 +485,7 @@ async def test_theme_from_config_and_user_theme(db_target: str, iop_home: Path) 
     write_config(iop_home, 'theme = "iop-high-contrast"\n')
     make_empty(db_target)
     app = IopApp(db_target=db_target)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
         assert app.theme == "iop-high-contrast"
         assert {"iop-dark", "iop-light", "iop-high-contrast"} <= set(app.available_themes)
@@ -276,15 +495,19 @@ async def test_database_problem_is_one_line_and_app_can_quit(tmp_path: Path) -> 
     target = tmp_path / "notes.txt"
     target.write_text("not a database\n", encoding="utf-8")
     app = IopApp(db_target=str(target))
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         home = await settle(pilot)
         assert home.load_state == "failed"
-        status = app.screen.query_one("#status", Static)
+        status = app.home.query_one("#status", Static)
         text = str(status.render())
         assert status.display and "is not an iop-facilitator database" in text
         assert "\n" not in text and "Traceback" not in text
         assert "press r to try again, ^q to quit" in text
-        assert not app.screen.query_one("#groups").display
+        assert not app.home.query_one("#today").display
+        await pilot.press("1")  # nothing to start: no crash
+        await pilot.press("m")  # no database: the roster does not open
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
         await pilot.press("r")  # retry: same file, same message, no crash
         home = await settle(pilot)
         assert home.load_state == "failed"
@@ -295,10 +518,10 @@ async def test_database_problem_is_one_line_and_app_can_quit(tmp_path: Path) -> 
 
 async def test_missing_database_without_create_is_a_message(tmp_path: Path) -> None:
     app = IopApp(db_target=str(tmp_path / "absent.db"), create=False)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         home = await settle(pilot)
         assert home.load_state == "failed"
-        assert "no database at" in str(app.screen.query_one("#status", Static).render())
+        assert "no database at" in str(app.home.query_one("#status", Static).render())
     assert not (tmp_path / "absent.db").exists()
 
 
@@ -306,9 +529,9 @@ async def test_missing_database_without_create_is_a_message(tmp_path: Path) -> N
 async def test_demo_marker(db_target: str, how: str) -> None:
     seed(db_target, is_demo=how == "database")
     app = IopApp(db_target=db_target, demo=how == "flag")
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
-        banner = app.screen.query_one("#demo-banner", Static)
+        banner = app.home.query_one("#demo-banner", Static)
         assert banner.display and str(banner.render()) == DEMO_MARKER
         assert app.sub_title == DEMO_MARKER
 
@@ -316,10 +539,14 @@ async def test_demo_marker(db_target: str, how: str) -> None:
 def test_every_binding_has_an_id() -> None:
     from textual.binding import Binding
 
-    for owner in (IopApp, HomeScreen, HelpScreen):
+    from iop_facilitator.tui.app import _screens_with_keys
+
+    for owner in (IopApp, *_screens_with_keys()):
         for binding in owner.BINDINGS:
             assert isinstance(binding, Binding) and binding.id, (owner, binding)
-    assert "home.refresh" in known_binding_ids()
+    assert {"home.refresh", "home.start", "home.start_9", "home.roster", "home.groups", "home.settings"} <= (
+        known_binding_ids()
+    )
 
 
 def test_tui_module_does_not_import_the_database_layer() -> None:

@@ -1,27 +1,33 @@
-"""The home screen: the program's groups and what is waiting for a signature.
+"""The home screen: today's groups (one key starts one), unsigned meetings, follow-ups due.
 
 Data flow ("attributes down, messages up"): the app sets :attr:`HomeScreen.database`
-(or :attr:`HomeScreen.problem`); the screen loads its rows in a thread worker,
-which posts :class:`HomeScreen.Loaded` / :class:`HomeScreen.LoadFailed` back.
-No SQL runs on the UI thread, and no ORM object outlives the worker's session.
+(or :attr:`HomeScreen.problem`); the screen reads
+:func:`iop_facilitator.services.home.overview` through the app's background
+store, so a reload always sees every change submitted before it (a meeting
+just left, a follow-up just marked done). No SQL runs on the UI thread, and
+no ORM object outlives the store's session: the overview is plain values.
+
+Keys: digits 1-9 start (or resume) the Nth group of today's list, Enter the
+highlighted one (or opens the highlighted unsigned meeting); ``d`` marks the
+highlighted follow-up done; ``m``, ``g``, ``s`` open the roster, the groups and
+the settings. The screen reloads whenever it comes back to the top.
 
 Everything read from the database is user text: it is cleaned with
 :func:`~iop_facilitator.services.text.clean_line` and shown as plain
-``rich.text.Text`` (never markup).
+``rich.text.Text`` (never markup). Status is always written out in words
+("in progress", "OVERDUE"), never shown by colour alone.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+import datetime as dt
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -31,75 +37,16 @@ from iop_facilitator.tui import messages
 
 if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
+    from iop_facilitator.services.home import Overview
 
 DEMO_MARKER = "DEMO — fictional data"
-EMPTY_HINT = "No groups yet: add one with `iop group add`"
+EMPTY_HINT = "No groups yet: press {key} to open Groups and add one."
+NOTHING_TODAY = "No group meets today. Press {key} to see every group."
+NOTHING_OPEN = "Nothing waiting for a signature, nothing in progress."
+NO_FOLLOW_UPS = "No follow-ups due."
+DIGITS = 9
 
 LoadState = Literal["waiting", "loading", "ready", "failed"]
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    """One group as the home screen shows it (plain values, raw: cleaned when shown)."""
-
-    key: str
-    name: str
-    group_type: str
-    level_of_care: str
-    audience: str
-    schedule: str
-    enrolled: int
-    capacity: int
-    status: str
-
-
-@dataclass(frozen=True)
-class HomeData:
-    clinic_name: str
-    is_demo: bool
-    groups: tuple[GroupRow, ...]
-    in_progress: int
-    waiting_for_signature: int
-
-
-def load_home_data(database: Database) -> HomeData:
-    """Read everything the home screen shows. Runs in a worker thread; writes nothing."""
-    from iop_facilitator.clock import local_today
-    from iop_facilitator.enums import MeetingStatus
-    from iop_facilitator.services import groups as group_service
-    from iop_facilitator.services import meetings as meeting_service
-    from iop_facilitator.services.settings import get_settings
-
-    with database.session() as session:
-        try:
-            program = get_settings(session)  # may add a default row: rolled back below
-            today = local_today(program.timezone)
-            counts = group_service.enrolled_counts(session, today)
-            rows = tuple(
-                GroupRow(
-                    key=str(group.id),
-                    name=group.name,
-                    group_type=str(group.group_type.value).replace("_", " "),
-                    level_of_care=str(group.level_of_care.value),
-                    audience=str(group.audience.value),
-                    schedule=group_service.schedule_text(group),
-                    enrolled=counts.get(group.id, 0),
-                    capacity=group.capacity,
-                    status=str(group.status.value),
-                )
-                for group in group_service.list_groups(session)
-            )
-            open_meetings = meeting_service.open_meetings(session)
-            data = HomeData(
-                clinic_name=program.clinic_name,
-                is_demo=bool(program.is_demo),
-                groups=rows,
-                in_progress=sum(1 for m in open_meetings if m.status == MeetingStatus.in_progress),
-                waiting_for_signature=sum(1 for m in open_meetings if m.status == MeetingStatus.completed),
-            )
-        finally:
-            session.rollback()
-    return data
 
 
 def plain(value: object) -> Text:
@@ -107,79 +54,104 @@ def plain(value: object) -> Text:
     return Text(clean_line(str(value)))
 
 
-def group_details(row: GroupRow) -> str:
-    return f"{row.group_type} · {row.level_of_care} · {row.audience}"
+def day_text(day: dt.date | None, today: dt.date) -> str:
+    """``Wed Mar 5`` (with the year when it is not this year's), or "today" / "tomorrow"."""
+    if day is None:
+        return "no date"
+    if day == today:
+        return "today"
+    if day == today + dt.timedelta(days=1):
+        return "tomorrow"
+    if day == today - dt.timedelta(days=1):
+        return "yesterday"
+    text = f"{day:%a} {day:%b} {day.day}"
+    return text if day.year == today.year else f"{text}, {day.year}"
 
 
-def group_cell(row: GroupRow) -> Text:
-    """The group's name (bold), and below it its type, level of care and audience.
+def _read_overview(session: Any) -> Overview:
+    from iop_facilitator.services.home import overview
 
-    No "dim" on the second line: it would fade text in the high-contrast theme.
-    """
-    return Text.assemble((clean_line(row.name), "bold"), "\n", clean_line(group_details(row)))
+    return overview(session)
 
 
 class HomeScreen(Screen[None]):
-    """Groups at a glance. The full home screen (today's meetings, follow-ups) comes later."""
+    """Today at a glance, and the way into everything else."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Refresh groups"),
+        Binding("enter", "start", "Start", id="home.start", tooltip="Start session", priority=True),
+        *[
+            Binding(
+                str(n), f"start_nth({n})", f"Start {n}", id=f"home.start_{n}",
+                tooltip=f"Start session: today's group {n}", show=False,
+            )
+            for n in range(1, DIGITS + 1)
+        ],
+        Binding("d", "follow_up_done", "Mark done", id="home.follow_up_done",
+                tooltip="Mark the highlighted follow-up done", show=False),  # its key is in the section title
+        Binding("m", "roster", "Members", id="home.roster", tooltip="Members (roster)"),
+        Binding("g", "groups", "Groups", id="home.groups", tooltip="Groups"),
+        Binding("s", "settings", "Settings", id="home.settings", tooltip="Settings (theme, who you are, program)"),
+        Binding("r", "refresh", "Refresh", id="home.refresh", tooltip="Refresh the home screen", show=False),
     ]
 
     database: reactive[Database | None] = reactive(None, init=False, always_update=True)
     """Set by the app once the database is open; setting it (re)loads the screen."""
     problem: reactive[str] = reactive("", init=False)
-    """A one-line problem to show instead of the groups (set by the app or by a failed load)."""
+    """A one-line problem to show instead of the lists (set by the app or by a failed load)."""
     demo: reactive[bool] = reactive(False, init=False)
     """Show the demo marker (set by the app)."""
-
-    class Loaded(Message):
-        def __init__(self, data: HomeData) -> None:
-            super().__init__()
-            self.data = data
-
-    class LoadFailed(Message):
-        def __init__(self, problem: str) -> None:
-            super().__init__()
-            self.problem = problem
 
     def __init__(self, *, demo: bool = False) -> None:
         super().__init__(id="home")
         self.set_reactive(HomeScreen.demo, demo)
         self.load_state: LoadState = "waiting"
-        self.data: HomeData | None = None
+        self.data: Overview | None = None
+        self._focused_once = False
 
     def compose(self) -> ComposeResult:
         yield Header(icon="≡")
         yield Static(DEMO_MARKER, id="demo-banner", markup=False)
         with Vertical(id="home-body"):
             yield Static("Opening the database…", id="status", markup=False)
-            yield Static("Groups", id="groups-title", classes="section-title", markup=False)
-            yield DataTable(id="groups", cursor_type="row", zebra_stripes=True)
-            yield Static(EMPTY_HINT, id="empty-hint", markup=False)
-            yield Static(
-                "Waiting for signature / in progress",
-                id="open-title",
-                classes="section-title",
-                markup=False,
-            )
-            yield Static("", id="open-meetings", markup=False)
+            yield Static("Today", id="today-title", classes="section-title", markup=False)
+            yield DataTable(id="today", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="today-empty", classes="empty-hint", markup=False)
+            yield Static("Waiting for a signature / in progress", id="open-title", classes="section-title", markup=False)
+            yield DataTable(id="open", cursor_type="row", zebra_stripes=True)
+            yield Static(NOTHING_OPEN, id="open-empty", classes="empty-hint", markup=False)
+            yield Static("Follow-ups due", id="follow-title", classes="section-title", markup=False)
+            yield DataTable(id="follow-ups", cursor_type="row", zebra_stripes=True)
+            yield Static(NO_FOLLOW_UPS, id="follow-empty", classes="empty-hint", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#groups", DataTable)
-        # Two lines per group (name, then type · level · audience) so the table fits 100 columns.
-        table.add_column("Group", key="group")
-        table.add_column("Schedule", key="schedule")
-        table.add_column("Enrolled", key="enrolled")
-        table.add_column("Status", key="status")
+        today = self.query_one("#today", DataTable)
+        today.add_column("Key", key="key")
+        today.add_column("Time", key="time")
+        today.add_column("Group", key="group")
+        today.add_column("Enrolled", key="enrolled")
+        today.add_column("Status", key="status")
+        open_table = self.query_one("#open", DataTable)
+        open_table.add_column("Group", key="group")
+        open_table.add_column("Date", key="date")
+        open_table.add_column("Status", key="status")
+        open_table.add_column("Since it ended", key="age")
+        follow = self.query_one("#follow-ups", DataTable)
+        follow.add_column("Member", key="member")
+        follow.add_column("Reason", key="reason")
+        follow.add_column("Due", key="due")
         self._show_sections(False)
         self.query_one("#demo-banner").display = self.demo
-        table.focus()
+        today.focus()
         if self.problem:
             self.watch_problem(self.problem)
         elif self.database is not None:
             self.watch_database(self.database)
+
+    def on_screen_resume(self) -> None:
+        """Back on top (a meeting, a roster edit, a setting): show what changed."""
+        if self.database is not None and self.load_state != "failed":
+            self.reload()
 
     # -- attributes down -------------------------------------------------
     def watch_database(self, database: Database | None) -> None:
@@ -210,67 +182,87 @@ class HomeScreen(Screen[None]):
 
     # -- loading ---------------------------------------------------------
     def reload(self) -> None:
-        if self.database is None:
+        store = getattr(self.app, "store", None)
+        if self.database is None or store is None:
             return
         self.load_state = "loading"
-        self._load(self.database)
+        store.read(_read_overview, self._loaded, self._load_failed)
 
-    @work(thread=True, exclusive=True, group="home-load", exit_on_error=False)
-    def _load(self, database: Database) -> None:
-        try:
-            data = load_home_data(database)
-        except Exception as exc:
-            if os.environ.get("IOP_DEBUG") and not _is_known(exc):
-                raise
-            self.post_message(self.LoadFailed(messages.describe_problem(exc)))
+    def _loaded(self, data: Overview) -> None:
+        if not self.is_mounted:
             return
-        self.post_message(self.Loaded(data))
-
-    @on(Loaded)
-    def _loaded(self, message: Loaded) -> None:
-        self.data = message.data
+        self.data = data
         self.problem = ""
-        status = self.query_one("#status", Static)
-        status.display = False
-        self._fill_table(message.data)
+        self.query_one("#status", Static).display = False
+        self._fill(data)
         self._show_sections(True)
         self.load_state = "ready"
-        self.post_message(messages.ProgramLoaded(message.data.clinic_name, message.data.is_demo))
+        if not self._focused_once:
+            self._focused_once = True
+            for selector in ("#today", "#open", "#follow-ups"):
+                table = self.query_one(selector, DataTable)
+                if table.row_count:
+                    table.focus()
+                    break
+        self.post_message(messages.ProgramLoaded(data.clinic_name, data.is_demo))
 
-    @on(LoadFailed)
-    def _load_failed(self, message: LoadFailed) -> None:
-        self.problem = message.problem
+    def _load_failed(self, problem: str) -> None:
+        self.problem = problem
 
-    def _fill_table(self, data: HomeData) -> None:
-        table = self.query_one("#groups", DataTable)
-        cursor_key = None
-        if table.row_count:
-            try:
-                cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-            except Exception:  # noqa: BLE001 - no valid cursor
-                cursor_key = None
-        table.clear()
-        for row in data.groups:
-            table.add_row(
-                group_cell(row),
-                plain(row.schedule),
-                Text(f"{row.enrolled}/{row.capacity}", justify="right"),
-                plain(row.status),
-                key=row.key,
-                height=2,
-            )
-        if cursor_key is not None and cursor_key in table.rows:
-            table.move_cursor(row=table.get_row_index(cursor_key))
-        self.query_one("#empty-hint").display = not data.groups
-        table.display = bool(data.groups)
-        self.query_one("#open-meetings", Static).update(_open_meetings_text(data))
+    def _fill(self, data: Overview) -> None:
+        from iop_facilitator.services.home import describe_age, status_text
+
+        today = self.query_one("#today", DataTable)
+        with _keep_cursor(today):
+            for index, row in enumerate(data.groups_today, start=1):
+                today.add_row(
+                    Text(str(index) if index <= DIGITS else "", justify="center"),
+                    Text(f"{row.starts}–{row.ends}"),
+                    plain(row.name),
+                    Text(str(row.enrolled), justify="right"),
+                    Text(status_text(row.status)),
+                    key=str(row.group_id),
+                )
+        open_table = self.query_one("#open", DataTable)
+        with _keep_cursor(open_table):
+            for meeting in data.open_meetings:
+                open_table.add_row(
+                    plain(meeting.group_name),
+                    Text(day_text(meeting.local_date, data.today)),
+                    Text(status_text(meeting.status)),
+                    Text(describe_age(meeting.hours_since_end)),
+                    key=str(meeting.meeting_id),
+                )
+        follow = self.query_one("#follow-ups", DataTable)
+        with _keep_cursor(follow):
+            for item in data.follow_ups:
+                due = day_text(item.due, data.today)
+                follow.add_row(
+                    plain(item.member),
+                    plain(item.reason),
+                    Text(f"{due} · OVERDUE" if item.overdue else due),
+                    key=str(item.follow_up_id),
+                )
+        weekday = f"{data.today:%A}, {data.today:%B} {data.today.day}, {data.today.year}"
+        self.query_one("#today-title", Static).update(Text(f"Today · {weekday} · {clean_line(data.timezone)}"))
+        done_key = self._key_for("home.follow_up_done", "d")
+        follow_title = f"Follow-ups due  ({done_key}: mark the highlighted one done)" if data.follow_ups else "Follow-ups due"
+        self.query_one("#follow-title", Static).update(Text(follow_title))
+        groups_key = self._key_for("home.groups", "g")
+        hint = EMPTY_HINT if not data.group_count else NOTHING_TODAY
+        self.query_one("#today-empty", Static).update(Text(hint.format(key=groups_key)))
 
     def _show_sections(self, shown: bool) -> None:
-        for selector in ("#groups-title", "#groups", "#empty-hint", "#open-title", "#open-meetings"):
+        for selector in ("#today-title", "#open-title", "#follow-title"):
             self.query_one(selector).display = shown
-        if shown and self.data is not None:
-            self.query_one("#empty-hint").display = not self.data.groups
-            self.query_one("#groups").display = bool(self.data.groups)
+        data = self.data if shown else None
+        for table_id, empty_id, rows in (
+            ("#today", "#today-empty", data.groups_today if data else ()),
+            ("#open", "#open-empty", data.open_meetings if data else ()),
+            ("#follow-ups", "#follow-empty", data.follow_ups if data else ()),
+        ):
+            self.query_one(table_id).display = shown and bool(rows)
+            self.query_one(empty_id).display = shown and not rows
 
     def _key_for(self, binding_id: str, default: str) -> str:
         for active in self.active_bindings.values():
@@ -286,16 +278,137 @@ class HomeScreen(Screen[None]):
         else:
             self.reload()
 
+    def action_start(self) -> None:
+        """Enter: start (or resume) the highlighted group of today, or open the highlighted unsigned meeting."""
+        if self.data is None:
+            self.notify("The database is not open yet.", markup=False)
+            return
+        focused = self.focused
+        if isinstance(focused, DataTable) and focused.id == "open":
+            self._open_highlighted()
+        elif isinstance(focused, DataTable) and focused.id == "follow-ups":
+            key = self._key_for("home.follow_up_done", "d")
+            self.notify(f"Press {key} to mark the highlighted follow-up done.", markup=False)
+        else:
+            index = self._cursor_index(self.query_one("#today", DataTable))
+            if index is None:
+                self.notify("No group meets today.", markup=False)
+            else:
+                self._start(index)
 
-def _open_meetings_text(data: HomeData) -> Text:
-    if not data.in_progress and not data.waiting_for_signature:
-        return Text("Nothing waiting for a signature, nothing in progress.")
-    return Text(
-        f"{data.waiting_for_signature} waiting for signature · {data.in_progress} in progress"
-    )
+    def action_start_nth(self, number: int) -> None:
+        if self.data is None:
+            self.notify("The database is not open yet.", markup=False)
+            return
+        if not 1 <= number <= len(self.data.groups_today):
+            self.notify(f"Today's list has no group {number}.", markup=False)
+            return
+        self.query_one("#today", DataTable).move_cursor(row=number - 1)
+        self._start(number - 1)
+
+    def _start(self, index: int) -> None:
+        from iop_facilitator.enums import MeetingStatus
+
+        if self.data is None or not 0 <= index < len(self.data.groups_today):
+            return
+        row = self.data.groups_today[index]
+        if row.status == MeetingStatus.signed.value and row.meeting_id is not None:
+            self.app.open_meeting(row.meeting_id)  # type: ignore[attr-defined]
+        else:
+            self.app.start_meeting(row.group_id)  # type: ignore[attr-defined]
+
+    def _open_highlighted(self) -> None:
+        index = self._cursor_index(self.query_one("#open", DataTable))
+        if self.data is not None and index is not None and index < len(self.data.open_meetings):
+            self.app.open_meeting(self.data.open_meetings[index].meeting_id)  # type: ignore[attr-defined]
+
+    @on(DataTable.RowSelected, "#today")
+    def _today_clicked(self, event: DataTable.RowSelected) -> None:
+        self._start(event.cursor_row)
+
+    @on(DataTable.RowSelected, "#open")
+    def _open_clicked(self, event: DataTable.RowSelected) -> None:
+        self._open_highlighted()
+
+    def action_follow_up_done(self) -> None:
+        table = self.query_one("#follow-ups", DataTable)
+        store = getattr(self.app, "store", None)
+        if self.data is None or store is None or not self.data.follow_ups:
+            self.notify("No follow-ups due.", markup=False)
+            return
+        if self.focused is not table:
+            table.focus()
+            key = self._key_for("home.follow_up_done", "d")
+            self.notify(f"Highlight the follow-up that is done, then press {key}.", markup=False)
+            return
+        index = self._cursor_index(table)
+        if index is None or index >= len(self.data.follow_ups):
+            return
+        follow_up_id = self.data.follow_ups[index].follow_up_id
+
+        def done(session: Any) -> None:
+            from iop_facilitator.services.live import complete_follow_up
+
+            complete_follow_up(session, follow_up_id)
+
+        def saved(_result: object) -> None:
+            self.notify("Follow-up marked done.", markup=False)
+            self.reload()
+
+        store.submit(done, done=saved)
+
+    def _push(self, screen_type: type[Screen]) -> None:
+        if getattr(self.app, "store", None) is None:
+            self.notify("The database is not open yet.", severity="warning", markup=False)
+            return
+        self.app.push_screen(screen_type())
+
+    def action_roster(self) -> None:
+        from iop_facilitator.tui.screens.roster import RosterScreen
+
+        self._push(RosterScreen)
+
+    def action_groups(self) -> None:
+        from iop_facilitator.tui.screens.groups import GroupsScreen
+
+        self._push(GroupsScreen)
+
+    def action_settings(self) -> None:
+        from iop_facilitator.tui.screens.settings import SettingsScreen
+
+        self._push(SettingsScreen)
+
+    @staticmethod
+    def _cursor_index(table: DataTable) -> int | None:
+        if not table.row_count:
+            return None
+        return min(max(table.cursor_row, 0), table.row_count - 1)
 
 
-def _is_known(exc: BaseException) -> bool:
-    from iop_facilitator.errors import IopError
+class _keep_cursor:
+    """Refill a table and put the cursor back on the same row (by key) if it is still there."""
 
-    return isinstance(exc, IopError)
+    def __init__(self, table: DataTable) -> None:
+        self.table = table
+        self.key: Any = None
+        self.row = 0
+
+    def __enter__(self) -> DataTable:
+        table = self.table
+        self.row = table.cursor_row
+        if table.row_count:
+            try:
+                self.key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+            except Exception:  # noqa: BLE001 - no valid cursor
+                self.key = None
+        table.clear()
+        return table
+
+    def __exit__(self, *exc: object) -> None:
+        table = self.table
+        if not table.row_count:
+            return
+        if self.key is not None and self.key in table.rows:
+            table.move_cursor(row=table.get_row_index(self.key), animate=False)
+        else:
+            table.move_cursor(row=min(max(self.row, 0), table.row_count - 1), animate=False)

@@ -49,7 +49,11 @@ class MeetingScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *[
-            Binding(key, f"goto('{pane.STEP}')", pane.TITLE, id=f"meeting.{pane.STEP}", tooltip=f"Go to {pane.TITLE}")
+            # Priority: text areas bind F6/F7 themselves (select line / all), yet the step keys must always work.
+            Binding(
+                key, f"goto('{pane.STEP}')", pane.TITLE, id=f"meeting.{pane.STEP}", tooltip=f"Go to {pane.TITLE}",
+                priority=True,
+            )
             for key, pane in zip(STEP_KEYS, PANES)
         ],
         Binding("ctrl+n", "next_step", "Next step", id="meeting.next", tooltip="Next step", show=False),
@@ -131,9 +135,9 @@ class MeetingScreen(Screen[None]):
     @on(Edit)
     def _edit(self, message: Edit) -> None:
         message.stop()
-        self.save(message.op, reload=message.reload, done=message.done)
+        self.save(message.op, reload=message.reload, done=message.done, failed=message.failed)
 
-    def save(self, op: Any, *, reload: bool = True, done: Any = None) -> None:
+    def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None) -> None:
         """Commit ``op(session)`` in the background, then refresh the snapshot."""
         from iop_facilitator.services.live import load_snapshot
 
@@ -146,7 +150,14 @@ class MeetingScreen(Screen[None]):
             if done is not None:
                 done(result)
 
-        self.store.submit(run, done=finished, failed=self._failed)
+        def problem(text: str) -> None:
+            if failed is not None:
+                failed(text)
+                self.reload()
+            else:
+                self._failed(text)
+
+        self.store.submit(run, done=finished, failed=problem)
         if reload:
             self.store.read(lambda session: load_snapshot(session, meeting_id), self._set_snapshot)
 
@@ -191,6 +202,7 @@ class MeetingScreen(Screen[None]):
             return
         self.flush_drafts()
         self.step = step
+        self.reload()  # after the flushed drafts: the new step shows what was just typed
         snapshot = self.snapshot
         if snapshot is not None and snapshot.status != MeetingStatus.signed:
             from iop_facilitator.services.live import set_step

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from iop_facilitator.services.live import Snapshot
 
 DEBOUNCE_SECONDS = 0.6
+MAX_WAIT_SECONDS = 1.0  # non-stop typing is still saved at least this often
 
 
 class Edit(Message):
@@ -40,11 +41,13 @@ class Edit(Message):
         *,
         reload: bool = True,
         done: Callable[[Any], None] | None = None,
+        failed: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.op = op
         self.reload = reload
         self.done = done
+        self.failed = failed
 
 
 class GotoStep(Message):
@@ -77,32 +80,51 @@ class StepPane(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._pending: dict[str, Callable[[Any], Any]] = {}
-        self._timers: dict[str, Any] = {}
+        # Not "_timers": Textual keeps its own timers in that attribute.
+        self._debounce_timers: dict[str, Any] = {}
+        self._cap_timers: dict[str, Any] = {}
 
     # -- posting changes -------------------------------------------------
-    def edit(self, service: Callable[..., Any], *args: Any, done: Callable[[Any], None] | None = None, **kwargs: Any) -> None:
-        """Save ``service(session, *args, **kwargs)`` now."""
-        self.post_message(Edit(lambda session: service(session, *args, **kwargs), done=done))
+    def edit(
+        self,
+        service: Callable[..., Any],
+        *args: Any,
+        done: Callable[[Any], None] | None = None,
+        failed: Callable[[str], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Save ``service(session, *args, **kwargs)`` now; ``failed`` gets a one-line problem instead of a toast."""
+        self.post_message(Edit(lambda session: service(session, *args, **kwargs), done=done, failed=failed))
 
     def edit_later(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Save typing after a short pause; a newer edit with the same ``key`` replaces it."""
+        """Save typing after a short pause (and at least every second while typing goes on).
+
+        A newer edit with the same ``key`` replaces the pending one.
+        """
         self._pending[key] = lambda session: service(session, *args, **kwargs)
-        timer = self._timers.pop(key, None)
+        timer = self._debounce_timers.pop(key, None)
         if timer is not None:
             timer.stop()
-        self._timers[key] = self.set_timer(DEBOUNCE_SECONDS, lambda: self._send(key))
+        self._debounce_timers[key] = self.set_timer(DEBOUNCE_SECONDS, lambda: self._send(key))
+        if key not in self._cap_timers:
+            self._cap_timers[key] = self.set_timer(MAX_WAIT_SECONDS, lambda: self._send(key))
+
+    def _stop_timers(self, key: str) -> None:
+        for timers in (self._debounce_timers, self._cap_timers):
+            timer = timers.pop(key, None)
+            if timer is not None:
+                timer.stop()
 
     def _send(self, key: str) -> None:
-        self._timers.pop(key, None)
+        self._stop_timers(key)
         op = self._pending.pop(key, None)
         if op is not None:
             self.post_message(Edit(op, reload=False))
 
     def pending_edits(self) -> list[Callable[[Any], Any]]:
         """Take the debounced edits not yet sent (the screen saves them synchronously)."""
-        for timer in self._timers.values():
-            timer.stop()
-        self._timers.clear()
+        for key in list(self._debounce_timers) + list(self._cap_timers):
+            self._stop_timers(key)
         ops = list(self._pending.values())
         self._pending.clear()
         return ops

@@ -1,16 +1,668 @@
-"""The Notes step (placeholder until its pane is written)."""
+"""The Notes step: one individualized note per member who attended, and the group narrative.
+
+Left, the list: the group narrative first, then every member who attended
+(``snapshot.attended``; absent members get no note), each with its state in
+words ("✓ complete" / "missing: response, plan"). Right, the editor of the
+highlighted entry.
+
+A member's note is drafted from that member's own line of the snapshot only
+(:func:`~iop_facilitator.services.notes.draft_response` and
+:func:`~iop_facilitator.services.notes.draft_plan` take one ``MemberLine``), so
+nothing another member said can reach it. Drafting fills empty fields only:
+text the facilitator wrote is never replaced. Drafts are computed in the
+writer thread from a freshly loaded snapshot, after the typing still waiting
+for its debounce has been queued, so they see everything saved so far.
+
+Typing is saved with :meth:`StepPane.edit_later`. Debounced saves do not
+reload the snapshot, so the pane keeps what was typed (``_typed``) and shows
+that over the snapshot until a snapshot catches up; a refresh never replaces a
+field that is focused (with text in it) or still waiting to be saved.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from iop_facilitator.tui.steps.base import StepPane
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, OptionList, SelectionList, Static, TextArea
+from textual.widgets.option_list import Option, OptionDoesNotExist
+from textual.widgets.selection_list import Selection
+
+from iop_facilitator.enums import AttendanceStatus, MeetingStatus
+from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.steps.base import Edit, StepPane
+
+if TYPE_CHECKING:
+    from iop_facilitator.library.model import LoadedTopic
+    from iop_facilitator.services.live import MemberLine, Snapshot
+
+NARRATIVE = "narrative"
+INDENT = "  "
+TEXT_FIELDS = ("intervention", "response", "plan")
+LOCKED_MESSAGE = "This meeting is signed and locked; corrections are made as addenda."
+
+
+# --------------------------------------------------------------------------- note formats
+#
+# Every format is stored in the same four fields of a ProgressNote
+# (goal_ids, intervention, response, plan); the format only changes the labels
+# and the order in which the editor shows them:
+#
+#   GIRP  Goal = goal_ids · Intervention = intervention · Response = response · Plan = plan
+#   BIRP  Behavior = goal_ids (the treatment-plan goal whose behaviour the group targeted;
+#         what the member actually did is written in Response) · Intervention · Response · Plan
+#   DAP   Data = intervention (what the group provided) + response (what the member said and did)
+#         · Assessment = goal_ids (the goals addressed; progress is described in the response)
+#         · Plan = plan
+#   SOAP  Subjective = response (the member's own report) · Objective = intervention (what the
+#         clinician did and observed) · Assessment = goal_ids · Plan = plan
+
+
+@dataclass(frozen=True)
+class FieldLabel:
+    field: str  # "goals" or one of TEXT_FIELDS
+    title: str  # the editor's label
+    short: str  # in "missing: ..."
+
+
+FORMATS: dict[str, tuple[FieldLabel, ...]] = {
+    "GIRP": (
+        FieldLabel("goals", "G · Goal: treatment-plan goal(s) addressed (at least one)", "goal"),
+        FieldLabel("intervention", "I · Intervention", "intervention"),
+        FieldLabel("response", "R · Response: this member's own participation", "response"),
+        FieldLabel("plan", "P · Plan", "plan"),
+    ),
+    "BIRP": (
+        FieldLabel("goals", "B · Behavior: treatment-plan goal(s) targeted (at least one)", "behavior goal"),
+        FieldLabel("intervention", "I · Intervention", "intervention"),
+        FieldLabel("response", "R · Response: this member's own participation", "response"),
+        FieldLabel("plan", "P · Plan", "plan"),
+    ),
+    "DAP": (
+        FieldLabel("intervention", "D · Data: interventions provided", "data (intervention)"),
+        FieldLabel("response", "D · Data: this member's own report and participation", "data (response)"),
+        FieldLabel("goals", "A · Assessment: treatment-plan goal(s) addressed (at least one)", "assessment goal"),
+        FieldLabel("plan", "P · Plan", "plan"),
+    ),
+    "SOAP": (
+        FieldLabel("response", "S · Subjective: this member's own report", "subjective"),
+        FieldLabel("intervention", "O · Objective: interventions and observations", "objective"),
+        FieldLabel("goals", "A · Assessment: treatment-plan goal(s) addressed (at least one)", "assessment goal"),
+        FieldLabel("plan", "P · Plan", "plan"),
+    ),
+}
+
+
+def format_fields(note_format: str) -> tuple[FieldLabel, ...]:
+    return FORMATS.get(str(note_format).upper(), FORMATS["GIRP"])
+
+
+# --------------------------------------------------------------------------- drafting
+
+
+def draft_narrative(snapshot: Snapshot, topic: LoadedTopic | None) -> str:
+    """The shared group narrative: topic, counts, methods. Never a member's name."""
+    from iop_facilitator.clock import to_local
+    from iop_facilitator.services.notes import draft_intervention
+
+    kind = snapshot.group_type.replace("_", " ")
+    where = "by telehealth" if snapshot.modality == "telehealth" else "in person"
+    title = topic.topic.title if topic is not None else (snapshot.topic_id or "")
+    opening = f"{snapshot.level_of_care} {kind} group met {where}"
+    parts = [f"{opening} for \"{clean_line(title)}\";" if title else f"{opening};"]
+    attended = snapshot.attended
+    late = sum(1 for m in attended if m.status == AttendanceStatus.late)
+    left = sum(1 for m in attended if m.status == AttendanceStatus.left_early)
+    counts = f"{len(attended)} of {len(snapshot.members)} members attended"
+    extras = []
+    if late:
+        extras.append(f"{late} arrived late")
+    if left:
+        extras.append(f"{left} left early")
+    if snapshot.absent:
+        extras.append(f"{snapshot.absent} absent")
+    parts.append(counts + (f" ({', '.join(extras)})." if extras else "."))
+    start, end = to_local(snapshot.actual_start, snapshot.timezone), to_local(snapshot.actual_end, snapshot.timezone)
+    if start is not None and end is not None:
+        minutes = int((end - start).total_seconds() // 60)
+        parts.append(f"Group ran {start.format('HH:mm')}-{end.format('HH:mm')} {end.format('zz')} ({minutes} minutes).")
+    parts.append(draft_intervention(snapshot, topic))
+    parts.append("Members checked in with mood and urge ratings, shared with supportive peer feedback, "
+                 "and checked out with a takeaway.")
+    if snapshot.safety_events:
+        count = len(snapshot.safety_events)
+        parts.append(f"{count} safety concern{'s were' if count > 1 else ' was'} addressed per program crisis "
+                     "procedures (see the safety event record).")
+    if snapshot.homework.strip():
+        parts.append(f"Homework: {clean_line(snapshot.homework)}")
+    return " ".join(parts)
+
+
+def empty_field_drafts(line: MemberLine, snapshot: Snapshot, topic: LoadedTopic | None) -> dict[str, Any]:
+    """Drafts for the fields of ``line``'s note that are empty, from that member's own data only."""
+    from iop_facilitator.services.notes import draft_note
+
+    draft = draft_note(line, snapshot, topic)
+    note = line.note
+    changes: dict[str, Any] = {}
+    if not (note and note.goal_ids) and draft.goal_ids:
+        changes["goal_ids"] = list(draft.goal_ids)
+    for field in TEXT_FIELDS:
+        if not (getattr(note, field) if note else "").strip():
+            changes[field] = getattr(draft, field)
+    return changes
+
+
+class NoteArea(TextArea):
+    """A TextArea that leaves F6 and F7 to the meeting screen (step keys), not to line/all selection."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("select_line", "select_all"):
+            return False  # the key then goes on to the screen's binding
+        return super().check_action(action, parameters)
+
+
+KEY_NAMES = {"ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "up": "↑", "down": "↓", "left": "←", "right": "→",
+             "escape": "Esc", "enter": "Enter", "space": "Space", "tab": "Tab"}
+
+
+def key_label(node: Any, owner: type, binding_id: str) -> str:
+    """How to write the key of ``binding_id`` (a binding of class ``owner``) after the user's keymap."""
+    for binding in owner.BINDINGS:
+        if isinstance(binding, Binding) and binding.id == binding_id:
+            keymap = getattr(node.app, "_keymap", None) or {}
+            first = keymap.get(binding_id, binding.key).split(",")[0].strip()
+            return "+".join(KEY_NAMES.get(part, part.upper()) for part in first.split("+"))
+    return "?"
+
+
+def _nothing(_session: Any) -> None:
+    """An edit that changes nothing: asks the screen for a fresh snapshot after queued saves."""
+
+
+# --------------------------------------------------------------------------- the pane
 
 
 class NotesPane(StepPane):
     STEP = "notes"
     TITLE = "Notes"
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "draft", "Draft", id="notes.draft",
+                tooltip="Draft the empty fields of the selected note (or the narrative)"),
+        Binding("ctrl+g", "draft_all", "Draft all", id="notes.draft_all",
+                tooltip="Draft the empty fields of every attending member's note and the narrative"),
+        Binding("ctrl+down", "next_member", "Next note", id="notes.next", tooltip="Next note", show=False),
+        Binding("ctrl+up", "previous_member", "Previous note", id="notes.previous", tooltip="Previous note",
+                show=False),
+    ]
+
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._current: str | None = None  # NARRATIVE or a member id (str) shown in the editor
+        self._typed: dict[str, str] = {}  # edit key -> text typed here, until a snapshot shows it
+        self._goals_local: dict[uuid.UUID, tuple[str, ...]] = {}
+        self._order: tuple[str, ...] = ()  # the format's field order the editor is laid out in
+
     def compose(self) -> ComposeResult:
-        yield Static("Notes", markup=False)
+        with Horizontal(id="notes-body"):
+            with Vertical(id="notes-left"):
+                yield Static("Notes", id="notes-heading", markup=False)
+                yield OptionList(id="notes-list")
+                yield Static("", id="notes-hint", markup=False)
+            with ContentSwitcher(id="notes-editor", initial="notes-narrative-box"):
+                with Vertical(id="notes-narrative-box"):
+                    yield Static("Group narrative", classes="notes-title", markup=False)
+                    yield Static(
+                        "What the group did as a whole: topic, counts, methods. No member names here; "
+                        "each member's own participation goes in their note.",
+                        classes="notes-help",
+                        markup=False,
+                    )
+                    yield NoteArea(id="notes-narrative", soft_wrap=True)
+                with VerticalScroll(id="notes-member-box"):
+                    yield Static("", id="notes-member-title", classes="notes-title", markup=False)
+                    with Vertical(id="notes-field-goals", classes="notes-field"):
+                        yield Static("", id="notes-label-goals", classes="notes-label", markup=False)
+                        yield SelectionList[str](id="notes-goals")
+                        yield Static("", id="notes-goals-none", classes="notes-help", markup=False)
+                    for field in TEXT_FIELDS:
+                        with Vertical(id=f"notes-field-{field}", classes="notes-field"):
+                            yield Static("", id=f"notes-label-{field}", classes="notes-label", markup=False)
+                            yield NoteArea(id=f"notes-{field}", soft_wrap=True)
+
+    def on_mount(self) -> None:
+        key = partial(key_label, self, NotesPane)
+        self.query_one("#notes-hint", Static).update(Text(
+            f"{key('notes.draft')} drafts the empty fields · {key('notes.draft_all')} drafts every note · "
+            f"{key('notes.previous')}/{key('notes.next')} other note · Space ticks a goal · Tab moves on"
+        ))
+        response = self.query_one("#notes-response", NoteArea)
+        response.placeholder = "Drafted only from this member's check-in and story notes"
+        self.query_one("#notes-goals-none", Static).display = False
+
+    def on_show(self) -> None:
+        # Other steps save typing without reloading: ask for a fresh snapshot when the step opens.
+        if self.snapshot is not None:
+            self.post_message(Edit(_nothing))
+
+    # -- state -----------------------------------------------------------------
+    @property
+    def locked(self) -> bool:
+        return self.snapshot is not None and self.snapshot.status == MeetingStatus.signed
+
+    def _line(self, member_id: uuid.UUID) -> MemberLine | None:
+        if self.snapshot is None:
+            return None
+        return next((m for m in self.snapshot.attended if m.member_id == member_id), None)
+
+    def _saved_text(self, key: str) -> str:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return ""
+        if key == NARRATIVE:
+            return snapshot.narrative
+        member, field = key.split(":")
+        line = self._line(uuid.UUID(member))
+        note = line.note if line else None
+        return getattr(note, field) if note else ""
+
+    def text_of(self, key: str) -> str:
+        """What the field ``key`` holds now: typed here (maybe not saved yet) or else saved."""
+        if key in self._typed:
+            return self._typed[key]
+        return self._saved_text(key)
+
+    def goals_of(self, member_id: uuid.UUID) -> tuple[str, ...]:
+        if member_id in self._goals_local:
+            return self._goals_local[member_id]
+        line = self._line(member_id)
+        return tuple(line.note.goal_ids) if line and line.note else ()
+
+    def missing_of(self, member_id: uuid.UUID) -> list[str]:
+        """The format's names of the fields of this member's note that are still empty."""
+        gaps = []
+        for label in format_fields(self.snapshot.note_format if self.snapshot else "GIRP"):
+            if label.field == "goals":
+                if not self.goals_of(member_id):
+                    gaps.append(label.short)
+            elif not self.text_of(f"{member_id}:{label.field}").strip():
+                gaps.append(label.short)
+        return gaps
+
+    def _topic(self) -> LoadedTopic | None:
+        snapshot, library = self.snapshot, self.library
+        if snapshot is None or snapshot.topic_id is None or library is None:
+            return None
+        return library.topics.get(snapshot.topic_id.strip().lower())
+
+    def _forget_saved(self) -> None:
+        """Drop typed text the snapshot now holds (and goal picks it now shows)."""
+        for key in list(self._typed):
+            if key not in self._pending and self._saved_text(key) == self._typed[key]:
+                del self._typed[key]
+        for member_id in list(self._goals_local):
+            line = self._line(member_id)
+            if line is None or (line.note and tuple(line.note.goal_ids) == self._goals_local[member_id]):
+                del self._goals_local[member_id]
+
+    # -- snapshot ----------------------------------------------------------------
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None or not self.is_mounted:
+            return
+        self._forget_saved()
+        self._layout_format()
+        self._render_list()
+        self._load_editor(force=False)
+        self._apply_lock()
+
+    def watch_library(self) -> None:
+        if self.snapshot is not None and self.is_mounted:
+            self._render_list()
+
+    def _layout_format(self) -> None:
+        assert self.snapshot is not None
+        labels = format_fields(self.snapshot.note_format)
+        order = tuple(label.field for label in labels)
+        if order == self._order:
+            return
+        self._order = order
+        box = self.query_one("#notes-member-box", VerticalScroll)
+        previous: Any = self.query_one("#notes-member-title", Static)
+        for label in labels:
+            container = self.query_one(f"#notes-field-{label.field}", Vertical)
+            box.move_child(container, after=previous)
+            previous = container
+            self.query_one(f"#notes-label-{label.field}", Static).update(Text(label.title))
+
+    def _entry_prompt(self, key: str) -> Text:
+        text = Text()
+        if key == NARRATIVE:
+            text.append("Group narrative", style="bold")
+            done = bool(self.text_of(NARRATIVE).strip())
+            text.append(f"\n{INDENT}✓ written" if done else f"\n{INDENT}missing: narrative")
+            return text
+        member_id = uuid.UUID(key)
+        line = self._line(member_id)
+        text.append(clean_line(line.display_name if line else "?"), style="bold")
+        if line is not None and line.status in (AttendanceStatus.late, AttendanceStatus.left_early):
+            text.append(f"{INDENT}(late)" if line.status == AttendanceStatus.late else f"{INDENT}(left early)")
+        gaps = self.missing_of(member_id)
+        text.append(f"\n{INDENT}✓ complete" if not gaps else f"\n{INDENT}missing: {', '.join(gaps)}")
+        return text
+
+    def _render_list(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        heading = f"Notes · {snapshot.note_format} · {len(snapshot.attended)} attended"
+        if self.locked:
+            heading += " · SIGNED (read only)"
+        self.query_one("#notes-heading", Static).update(Text(heading))
+        listing = self.query_one("#notes-list", OptionList)
+        keys = (NARRATIVE, *(str(m.member_id) for m in snapshot.attended))
+        current_keys = tuple(o.id for o in listing.options)
+        if keys == current_keys:
+            for key in keys:
+                listing.replace_option_prompt(key, self._entry_prompt(key))
+            return
+        highlighted = listing.highlighted_option.id if listing.highlighted_option else self._current
+        listing.clear_options()
+        listing.add_options([Option(self._entry_prompt(key), id=key) for key in keys])
+        index = keys.index(highlighted) if highlighted in keys else 0
+        listing.highlighted = index
+        self._show(keys[index])
+
+    def _show(self, key: str) -> None:
+        """Put entry ``key`` (the narrative or a member's note) in the editor."""
+        if key == self._current:
+            return
+        self._current = key
+        switcher = self.query_one("#notes-editor", ContentSwitcher)
+        switcher.current = "notes-narrative-box" if key == NARRATIVE else "notes-member-box"
+        self._load_editor(force=True)
+
+    def _set_area(self, area: TextArea, key: str, *, force: bool) -> None:
+        value = self.text_of(key)
+        if area.text == value:
+            return
+        if not force:
+            if key in self._pending:
+                return  # typing not saved yet: the snapshot is older than the screen
+            if area.has_focus and area.text.strip():
+                return  # never move text under the cursor
+        with area.prevent(TextArea.Changed):
+            area.load_text(value)
+
+    def _load_editor(self, *, force: bool) -> None:
+        snapshot, key = self.snapshot, self._current
+        if snapshot is None or key is None:
+            return
+        if key == NARRATIVE:
+            self._set_area(self.query_one("#notes-narrative", NoteArea), NARRATIVE, force=force)
+            return
+        line = self._line(uuid.UUID(key))
+        if line is None:
+            return
+        title = Text()
+        title.append(clean_line(line.display_name), style="bold")
+        title.append(f" · {snapshot.note_format} note")
+        if line.drop_in:
+            title.append(" · drop-in")
+        self.query_one("#notes-member-title", Static).update(title)
+        self._load_goals(line, force=force)
+        for field in TEXT_FIELDS:
+            self._set_area(self.query_one(f"#notes-{field}", NoteArea), f"{key}:{field}", force=force)
+
+    def _load_goals(self, line: MemberLine, *, force: bool) -> None:
+        goals = self.query_one("#notes-goals", SelectionList)
+        picked = set(self.goals_of(line.member_id))
+        wanted = [(g.id, g.text) for g in line.goals]
+        shown = [(str(o.value), str(o.prompt)) for o in goals.options]
+        none = self.query_one("#notes-goals-none", Static)
+        none.display = not line.goals
+        if not line.goals:
+            none.update(Text("No active treatment-plan goals on file for this member: add them in the member's "
+                             "record (iop member goals) to complete this note."))
+        with goals.prevent(SelectionList.SelectedChanged):
+            if force or shown != [(gid, clean_line(text)) for gid, text in wanted]:
+                highlighted = goals.highlighted
+                goals.clear_options()
+                goals.add_options([
+                    Selection(clean_line(text), gid, gid in picked) for gid, text in wanted
+                ])
+                if wanted:
+                    goals.highlighted = 0 if force or highlighted is None else min(highlighted, len(wanted) - 1)
+            elif set(goals.selected) != picked:
+                for gid, _text in wanted:
+                    (goals.select if gid in picked else goals.deselect)(gid)
+
+    def _apply_lock(self) -> None:
+        locked = self.locked
+        for area in self.query(NoteArea):
+            area.read_only = locked
+        self.query_one("#notes-goals", SelectionList).disabled = locked
+
+    # -- typing --------------------------------------------------------------------
+    def _key_of(self, area: TextArea) -> str | None:
+        if area.id == "notes-narrative":
+            return NARRATIVE
+        field = (area.id or "").removeprefix("notes-")
+        if field in TEXT_FIELDS and self._current not in (None, NARRATIVE):
+            return f"{self._current}:{field}"
+        return None
+
+    @on(TextArea.Changed)
+    def _typed_text(self, event: TextArea.Changed) -> None:
+        event.stop()
+        snapshot = self.snapshot
+        key = self._key_of(event.text_area)
+        if snapshot is None or key is None or self.locked:
+            return
+        text = event.text_area.text
+        if text == self.text_of(key):
+            return
+        self._typed[key] = text
+        if key == NARRATIVE:
+            from iop_facilitator.services.live import set_narrative
+
+            self.edit_later(key, set_narrative, snapshot.meeting_id, text)
+        else:
+            from iop_facilitator.services.notes import save_note
+
+            member, field = key.split(":")
+            self.edit_later(key, save_note, snapshot.meeting_id, uuid.UUID(member), **{field: text})
+        self._refresh_prompt(NARRATIVE if key == NARRATIVE else key.split(":")[0])
+
+    @on(SelectionList.SelectedChanged, "#notes-goals")
+    def _goals_changed(self, event: SelectionList.SelectedChanged) -> None:
+        event.stop()
+        snapshot, key = self.snapshot, self._current
+        if snapshot is None or key in (None, NARRATIVE) or self.locked:
+            return
+        member_id = uuid.UUID(key)
+        line = self._line(member_id)
+        if line is None:
+            return
+        picked = {str(v) for v in event.selection_list.selected}
+        if picked == set(self.goals_of(member_id)):
+            return
+        ordered = tuple(g.id for g in line.goals if g.id in picked)
+        self._goals_local[member_id] = ordered
+        from iop_facilitator.services.notes import save_note
+
+        self.edit(save_note, snapshot.meeting_id, member_id, goal_ids=list(ordered))
+        self._refresh_prompt(key)
+
+    def _refresh_prompt(self, key: str) -> None:
+        listing = self.query_one("#notes-list", OptionList)
+        if any(option.id == key for option in listing.options):
+            listing.replace_option_prompt(key, self._entry_prompt(key))
+
+    @on(OptionList.OptionHighlighted, "#notes-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id:
+            self._show(event.option.id)
+
+    @on(OptionList.OptionSelected, "#notes-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self._show(event.option.id)
+            self._focus_entry(event.option.id)
+
+    # -- focus -------------------------------------------------------------------
+    def _first_incomplete(self) -> str | None:
+        if self.snapshot is None:
+            return None
+        if not self.text_of(NARRATIVE).strip():
+            return NARRATIVE
+        for line in self.snapshot.attended:
+            if self.missing_of(line.member_id):
+                return str(line.member_id)
+        return None
+
+    def _highlight(self, key: str) -> None:
+        listing = self.query_one("#notes-list", OptionList)
+        try:
+            listing.highlighted = listing.get_option_index(key)
+        except OptionDoesNotExist:  # not listed (did not attend)
+            return
+        self._show(key)
+
+    def _focus_entry(self, key: str) -> None:
+        """Put the cursor in the first empty field of the entry (or its first field)."""
+        if key == NARRATIVE:
+            self.query_one("#notes-narrative", NoteArea).focus()
+            return
+        member_id = uuid.UUID(key)
+        labels = format_fields(self.snapshot.note_format if self.snapshot else "GIRP")
+        for label in labels:
+            if label.field == "goals":
+                if not self.goals_of(member_id) and self._line(member_id) and self._line(member_id).goals:
+                    self.query_one("#notes-goals", SelectionList).focus()
+                    return
+            elif not self.text_of(f"{key}:{label.field}").strip():
+                self.query_one(f"#notes-{label.field}", NoteArea).focus()
+                return
+        first = labels[0].field
+        self.query_one("#notes-goals" if first == "goals" else f"#notes-{first}").focus()
+
+    def focus_first(self) -> None:
+        key = self._first_incomplete()
+        if key is not None:
+            self._highlight(key)
+        self.query_one("#notes-list", OptionList).focus()
+
+    def focus_member(self, member_id: Any) -> None:
+        key = str(member_id)
+        if self._line(uuid.UUID(key)) is None:
+            self.focus_first()
+            return
+        self._highlight(key)
+        self._focus_entry(key)
+
+    def _step(self, delta: int) -> None:
+        listing = self.query_one("#notes-list", OptionList)
+        if not listing.option_count:
+            return
+        in_list = listing.has_focus
+        index = (listing.highlighted or 0) + delta
+        listing.highlighted = max(0, min(index, listing.option_count - 1))
+        option = listing.highlighted_option
+        if option is not None and option.id:
+            self._show(option.id)
+            if not in_list:
+                self._focus_entry(option.id)
+
+    def action_next_member(self) -> None:
+        self._step(1)
+
+    def action_previous_member(self) -> None:
+        self._step(-1)
+
+    # -- drafting ------------------------------------------------------------------
+    def _can_draft(self) -> bool:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return False
+        if self.locked:
+            self.notify(LOCKED_MESSAGE, severity="warning", markup=False)
+            return False
+        if snapshot.topic_id is not None and self.library is None:
+            self.notify("The topic library is still loading; draft again in a moment.", markup=False)
+            return False
+        return True
+
+    def action_draft(self) -> None:
+        if not self._can_draft() or self._current is None:
+            return
+        if self._current == NARRATIVE:
+            if self.text_of(NARRATIVE).strip():
+                self.notify("The narrative already has text; clear it to draft it again.", markup=False)
+                return
+            self._draft([], narrative=True)
+        else:
+            self._draft([uuid.UUID(self._current)], narrative=False)
+
+    def action_draft_all(self) -> None:
+        if not self._can_draft():
+            return
+        assert self.snapshot is not None
+        self._draft([m.member_id for m in self.snapshot.attended], narrative=True)
+
+    def _draft(self, member_ids: list[uuid.UUID], *, narrative: bool) -> None:
+        assert self.snapshot is not None
+        meeting_id, topic = self.snapshot.meeting_id, self._topic()
+        self.flush_pending()  # typed text is saved first, so only truly empty fields are drafted
+
+        def op(session: Any) -> tuple[dict[uuid.UUID, dict[str, Any]], str | None]:
+            from iop_facilitator.services.live import load_snapshot, set_narrative
+            from iop_facilitator.services.notes import save_note
+
+            fresh = load_snapshot(session, meeting_id)
+            filled: dict[uuid.UUID, dict[str, Any]] = {}
+            for member_id in member_ids:
+                line = next((m for m in fresh.attended if m.member_id == member_id), None)
+                if line is None:
+                    continue
+                changes = empty_field_drafts(line, fresh, topic)
+                if changes:
+                    save_note(session, meeting_id, member_id, **changes)
+                    filled[member_id] = changes
+            text = None
+            if narrative and not fresh.narrative.strip():
+                text = clean(draft_narrative(fresh, topic))
+                set_narrative(session, meeting_id, text)
+            return filled, text
+
+        self.post_message(Edit(op, done=self._drafted))
+
+    def _drafted(self, result: tuple[dict[uuid.UUID, dict[str, Any]], str | None]) -> None:
+        filled, narrative = result
+        for member_id, changes in filled.items():
+            for field in TEXT_FIELDS:
+                if field in changes:
+                    self._typed.pop(f"{member_id}:{field}", None)
+            if "goal_ids" in changes:
+                self._goals_local.pop(member_id, None)
+        if narrative is not None:
+            self._typed.pop(NARRATIVE, None)
+        parts = []
+        if filled:
+            parts.append(f"{len(filled)} note{'s' if len(filled) != 1 else ''}")
+        if narrative is not None:
+            parts.append("the group narrative")
+        if parts:
+            self.notify(f"Drafted {' and '.join(parts)}. Read and individualize before signing.", markup=False)
+        else:
+            self.notify("Nothing to draft: every field already has text.", markup=False)

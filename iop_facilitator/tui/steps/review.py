@@ -1,16 +1,682 @@
-"""The Review and sign step (placeholder until its pane is written)."""
+"""The Review and sign step: the payer-ready checklist, the meeting summary, safety events, signing.
+
+* The checklist is :func:`iop_facilitator.services.notes.checklist`, each item
+  as ``[✓]`` / ``[ ]`` text; one key goes to the first missing item
+  (a :class:`GotoStep` to the step that fixes it), Enter goes to the item under
+  the cursor.
+* Safety events need a risk level and a disposition before signing (a dialog).
+* Start and stop times can be corrected (HH:MM in the program's timezone), and
+  the group finished if nobody did at check-out.
+* Signing asks first ("Sign as <name>, <credentials>? ..."); the signer is this
+  laptop's facilitator (``app.facilitator_id()``) or else the meeting's.
+  :func:`~iop_facilitator.services.notes.sign` refuses while anything is
+  missing. A signed meeting shows "SIGNED by ... at ..." and refuses edits.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, OptionList, RadioButton, RadioSet, Static, TextArea
+from textual.widgets.option_list import Option, OptionDoesNotExist
+
+from iop_facilitator.enums import AttendanceStatus, MeetingStatus, RiskLevel
+from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.steps.base import Edit, GotoStep
 from iop_facilitator.tui.steps.base import StepPane
+from iop_facilitator.tui.steps.notes import key_label
+
+if TYPE_CHECKING:
+    from iop_facilitator.services.live import SafetyView, Snapshot
+    from iop_facilitator.services.notes import CheckItem
+
+LOCKED_MESSAGE = "This meeting is signed and locked; corrections are made as addenda."
+HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+RISK_LABELS = {
+    RiskLevel.not_assessed: "Not assessed",
+    RiskLevel.low: "Low",
+    RiskLevel.moderate: "Moderate",
+    RiskLevel.high: "High",
+    RiskLevel.imminent: "Imminent",
+}
+MODALITY_LABELS = {"in_person": "In person", "telehealth": "Telehealth"}
+
+
+def _nothing(_session: Any) -> None:
+    """An edit that changes nothing: asks the screen for a fresh snapshot after queued saves."""
+
+
+def local_hhmm(value: dt.datetime | None, tz: str) -> str:
+    from iop_facilitator.clock import to_local
+
+    local = to_local(value, tz)
+    return local.format("HH:mm") if local is not None else ""
+
+
+def parse_hhmm(text: str, day: dt.date, tz: str) -> dt.datetime:
+    """``HH:MM`` on ``day`` in ``tz``, as aware UTC. Raises ValueError for anything else."""
+    import pendulum
+
+    match = HHMM.match(text)
+    if match is None:
+        raise ValueError("times are HH:MM, 24-hour (e.g. 09:05 or 13:30)")
+    local = pendulum.datetime(day.year, day.month, day.day, int(match[1]), int(match[2]), tz=tz)
+    return local.in_tz("UTC")
+
+
+def zone_name(snapshot: Snapshot) -> str:
+    """The timezone's abbreviation on the meeting's day (e.g. CST)."""
+    from iop_facilitator.clock import to_local
+
+    local = to_local(snapshot.actual_start or snapshot.scheduled_start, snapshot.timezone)
+    return local.format("zz") if local is not None else snapshot.timezone
+
+
+def risk_label(value: str) -> str:
+    try:
+        return RISK_LABELS[RiskLevel(value)]
+    except ValueError:
+        return clean_line(value)
+
+
+def member_name(snapshot: Snapshot, member_id: uuid.UUID | None) -> str:
+    if member_id is None:
+        return "the group"
+    line = next((m for m in snapshot.members if m.member_id == member_id), None)
+    return clean_line(line.display_name) if line else "a former member"
+
+
+@dataclass(frozen=True)
+class Signer:
+    id: uuid.UUID
+    name: str
+    credentials: str
+
+
+# --------------------------------------------------------------------------- dialogs
+
+
+class DispositionDialog(ModalScreen["tuple[RiskLevel, str] | None"]):
+    """Risk level and disposition of one safety event."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="review.dialog_save", tooltip="Save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="review.dialog_cancel", tooltip="Cancel"),
+    ]
+
+    def __init__(self, heading: str, concern: str, risk: str, disposition: str) -> None:
+        super().__init__(id="review-disposition-dialog")
+        self.heading = heading
+        self.concern = concern
+        try:
+            self.risk = RiskLevel(risk)
+        except ValueError:
+            self.risk = RiskLevel.not_assessed
+        self.disposition = disposition
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="review-dialog"):
+            yield Static(self.heading, classes="review-dialog-title", markup=False)
+            yield Static(Text(f"Concern: {clean_line(self.concern) or '(not described)'}"), classes="review-dialog-text")
+            yield Static("Risk level", classes="review-dialog-label", markup=False)
+            with RadioSet(id="review-risk"):
+                for level, label in RISK_LABELS.items():
+                    yield RadioButton(label, value=level == self.risk, id=f"review-risk-{level.value}")
+            yield Static("Disposition: what was done and what happens next", classes="review-dialog-label",
+                         markup=False)
+            area = TextArea(clean(self.disposition), id="review-disposition-text", soft_wrap=True)
+            yield area
+            yield Static("", id="review-dialog-problem", markup=False)
+            yield Static("Ctrl+S saves · Esc cancels · arrows choose the risk level", classes="review-dialog-hint",
+                         markup=False)
+            with Horizontal(classes="review-dialog-buttons"):
+                yield Button("Save", id="review-dialog-save", variant="primary")
+                yield Button("Cancel", id="review-dialog-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#review-risk", RadioSet).focus()
+
+    def action_save(self) -> None:
+        risk_set = self.query_one("#review-risk", RadioSet)
+        pressed = risk_set.pressed_button
+        level = RiskLevel((pressed.id or "").removeprefix("review-risk-")) if pressed else RiskLevel.not_assessed
+        text = clean(self.query_one("#review-disposition-text", TextArea).text).strip()
+        if not text:
+            self.query_one("#review-dialog-problem", Static).update(
+                Text("Write the disposition: what was done and what happens next.")
+            )
+            self.query_one("#review-disposition-text", TextArea).focus()
+            return
+        self.dismiss((level, text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#review-dialog-save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#review-dialog-cancel")
+    def _cancel_pressed(self) -> None:
+        self.action_cancel()
+
+
+class TimesDialog(ModalScreen["tuple[str, str] | None"]):
+    """Correct the actual start and stop time (HH:MM, program timezone)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="review.times_save", tooltip="Save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="review.times_cancel", tooltip="Cancel"),
+    ]
+
+    def __init__(self, start: str, stop: str, zone: str) -> None:
+        super().__init__(id="review-times-dialog")
+        self.start, self.stop, self.zone = start, stop, zone
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="review-dialog"):
+            yield Static(f"Correct the group's times ({self.zone})", classes="review-dialog-title", markup=False)
+            yield Static("Start (HH:MM)", classes="review-dialog-label", markup=False)
+            yield Input(self.start, placeholder="09:00", id="review-start", max_length=5)
+            yield Static("Stop (HH:MM)", classes="review-dialog-label", markup=False)
+            yield Input(self.stop, placeholder="12:00", id="review-stop", max_length=5)
+            yield Static("", id="review-times-problem", markup=False)
+            yield Static("Enter or Ctrl+S saves · Esc cancels · leave Stop empty if the group has not ended",
+                         classes="review-dialog-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#review-start", Input).focus()
+
+    def action_save(self) -> None:
+        start = self.query_one("#review-start", Input).value.strip()
+        stop = self.query_one("#review-stop", Input).value.strip()
+        for value in (start, stop):
+            if value and not HHMM.match(value):
+                self.query_one("#review-times-problem", Static).update(
+                    Text(f"{value!r} is not a time: use HH:MM, 24-hour (e.g. 09:05 or 13:30).")
+                )
+                return
+        self.dismiss((start, stop))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "review-start":
+            self.query_one("#review-stop", Input).focus()
+        else:
+            self.action_save()
+
+
+class ConfirmSign(ModalScreen[bool]):
+    """"Sign as <name>, <credentials>? Signing locks the meeting." Y signs, N or Esc does not."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Sign", id="review.confirm_sign", tooltip="Sign and lock"),
+        Binding("n,escape", "answer(False)", "Cancel", id="review.cancel_sign", tooltip="Do not sign"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__(id="review-confirm-dialog")
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="review-dialog review-confirm"):
+            yield Static(Text(self.question), id="review-confirm-question")
+            yield Static("Y signs · N or Esc cancels", classes="review-dialog-hint", markup=False)
+            with Horizontal(classes="review-dialog-buttons"):
+                yield Button("Sign and lock", id="review-confirm-yes", variant="warning")
+                yield Button("Cancel", id="review-confirm-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#review-confirm-no", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "review-confirm-yes")
+
+
+# --------------------------------------------------------------------------- the pane
 
 
 class ReviewPane(StepPane):
     STEP = "review"
     TITLE = "Review and sign"
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "first_missing", "First missing", id="review.first_missing",
+                tooltip="Go to the first missing checklist item"),
+        Binding("d", "disposition", "Disposition", id="review.disposition",
+                tooltip="Set a safety event's risk level and disposition"),
+        Binding("t", "times", "Times", id="review.times", tooltip="Correct the start and stop times"),
+        Binding("f", "finish", "Finish", id="review.finish", tooltip="Finish the group (record the stop time)"),
+        Binding("s", "sign", "Sign", id="review.sign", tooltip="Sign and lock the meeting"),
+    ]
+
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._signer_credentials: dict[uuid.UUID, str] = {}
+
     def compose(self) -> ComposeResult:
-        yield Static("Review and sign", markup=False)
+        yield Static("", id="review-status")
+        with Horizontal(id="review-body"):
+            with VerticalScroll(id="review-left"):
+                yield Static("Meeting", classes="review-title", markup=False)
+                yield Static("", id="review-summary")
+                yield Static("Safety events", classes="review-title", markup=False)
+                yield Static("", id="review-events-none", markup=False)
+                yield OptionList(id="review-events")
+            with Vertical(id="review-right"):
+                yield Static("Payer-ready checklist", classes="review-title", markup=False)
+                yield OptionList(id="review-checklist")
+        yield Static("", id="review-hint", markup=False)
+
+    def on_mount(self) -> None:
+        key = self._key
+        self.query_one("#review-hint", Static).update(Text(
+            f"{key('review.first_missing')} first missing · Enter goes to an item · "
+            f"{key('review.disposition')} safety disposition · {key('review.times')} correct times · "
+            f"{key('review.finish')} finish group · {key('review.sign')} sign and lock"
+        ))
+
+    def _key(self, binding_id: str) -> str:
+        return key_label(self, ReviewPane, binding_id)
+
+    def on_show(self) -> None:
+        # Other steps save typing without reloading: ask for a fresh snapshot when the step opens.
+        if self.snapshot is not None:
+            self.post_message(Edit(_nothing))
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def locked(self) -> bool:
+        return self.snapshot is not None and self.snapshot.status == MeetingStatus.signed
+
+    def items(self) -> list[CheckItem]:
+        from iop_facilitator.services.notes import checklist
+
+        return checklist(self.snapshot) if self.snapshot is not None else []
+
+    def _refuse_if_locked(self) -> bool:
+        if self.locked:
+            self.notify(LOCKED_MESSAGE, severity="warning", markup=False)
+            return True
+        return self.snapshot is None
+
+    # -- rendering -----------------------------------------------------------------
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is None or not self.is_mounted:
+            return
+        self._render_status()
+        self._render_summary()
+        self._render_events()
+        self._render_checklist()
+        if self.locked and snapshot.meeting_id not in self._signer_credentials:
+            self._read_signer_credentials(snapshot.meeting_id)
+
+    def watch_library(self) -> None:
+        if self.snapshot is not None and self.is_mounted:
+            self._render_summary()
+
+    def _render_status(self) -> None:
+        snapshot = self.snapshot
+        assert snapshot is not None
+        status = self.query_one("#review-status", Static)
+        status.set_class(self.locked, "-signed")
+        if self.locked:
+            from iop_facilitator.clock import to_local
+
+            credentials = self._signer_credentials.get(snapshot.meeting_id, "")
+            who = clean_line(snapshot.signer or "?") + (f", {clean_line(credentials)}" if credentials else "")
+            signed = to_local(snapshot.signed_at, snapshot.timezone)
+            when = signed.format("YYYY-MM-DD HH:mm zz") if signed else "?"
+            status.update(Text(f"SIGNED by {who} at {when} · locked: corrections are made as addenda"))
+            return
+        gaps = [item for item in self.items() if not item.ok]
+        if gaps:
+            status.update(Text(f"Not ready to sign: {len(gaps)} item{'s' if len(gaps) != 1 else ''} missing "
+                               f"(first: {clean_line(gaps[0].label)}). {self._key('review.first_missing')} goes there."))
+        else:
+            status.update(Text(f"Ready to sign: every item is complete. {self._key('review.sign')} signs and locks "
+                               "the meeting."))
+
+    def _render_summary(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        tz = snapshot.timezone
+        rows: list[tuple[str, str]] = []
+        rows.append(("Date", snapshot.local_date.strftime("%a %Y-%m-%d")))
+        start, stop = local_hhmm(snapshot.actual_start, tz), local_hhmm(snapshot.actual_end, tz)
+        times = f"{start or 'not started'} – {stop or 'not finished'} {zone_name(snapshot)}"
+        if snapshot.actual_start and snapshot.actual_end:
+            times += f" ({int((snapshot.actual_end - snapshot.actual_start).total_seconds() // 60)} min)"
+        rows.append(("Time", times))
+        scheduled = f"{local_hhmm(snapshot.scheduled_start, tz)} – {local_hhmm(snapshot.scheduled_end, tz)}"
+        rows.append(("Scheduled", f"{scheduled} {zone_name(snapshot)}"))
+        modality = MODALITY_LABELS.get(snapshot.modality, snapshot.modality)
+        if snapshot.location.strip():
+            modality += f" · {clean_line(snapshot.location)}"
+        rows.append(("Modality", modality))
+        kind = snapshot.group_type.replace("_", " ")
+        rows.append(("Group", f"{clean_line(snapshot.group_name)} · {kind} · {snapshot.level_of_care}"))
+        if snapshot.topic_id is None:
+            rows.append(("Topic", "not chosen"))
+        else:
+            loaded = self.library.topics.get(snapshot.topic_id.strip().lower()) if self.library else None
+            title = clean_line(loaded.topic.title) if loaded else clean_line(snapshot.topic_id)
+            rows.append(("Topic", title))
+            rows.append(("Guide", f"{clean_line(snapshot.topic_id)} v{clean_line(snapshot.topic_version or '?')}"))
+        lead = clean_line(snapshot.facilitator or "none")
+        credentials = clean_line(snapshot.facilitator_credentials)
+        rows.append(("Facilitator", f"{lead}, {credentials}" if credentials else f"{lead} (no credentials on file)"))
+        if snapshot.co_facilitator:
+            rows.append(("Co-facilitator", clean_line(snapshot.co_facilitator)))
+        attended = snapshot.attended
+        late = sum(1 for m in attended if m.status == AttendanceStatus.late)
+        left = sum(1 for m in attended if m.status == AttendanceStatus.left_early)
+        extras = [f"{late} late"] if late else []
+        if left:
+            extras.append(f"{left} left early")
+        present = f"{len(attended)} of {len(snapshot.members)} members"
+        if extras:
+            present += f" ({', '.join(extras)})"
+        if snapshot.absent:
+            present += f" · {snapshot.absent} absent"
+        if snapshot.unmarked:
+            present += f" · {snapshot.unmarked} not marked"
+        rows.append(("Present", present))
+        rows.append(("Note format", snapshot.note_format))
+        text = Text()
+        for index, (label, value) in enumerate(rows):
+            if index:
+                text.append("\n")
+            text.append(f"{label:<15}", style="bold")
+            text.append(value)
+        self.query_one("#review-summary", Static).update(text)
+
+    def _event_prompt(self, event: SafetyView) -> Text:
+        snapshot = self.snapshot
+        assert snapshot is not None
+        text = Text()
+        text.append(f"{local_hhmm(event.occurred_at, snapshot.timezone)}  ")
+        text.append(member_name(snapshot, event.member_id), style="bold")
+        text.append(f": {clean_line(event.concern) or '(concern not described)'}")
+        if event.disposition.strip():
+            text.append(f"\n  risk: {risk_label(event.risk_level)} · disposition: {clean_line(event.disposition)}")
+        else:
+            text.append(f"\n  [ ] disposition needed ({self._key('review.disposition')})")
+        return text
+
+    def _render_events(self) -> None:
+        snapshot = self.snapshot
+        assert snapshot is not None
+        events = self.query_one("#review-events", OptionList)
+        none = self.query_one("#review-events-none", Static)
+        none.display = not snapshot.safety_events
+        events.display = bool(snapshot.safety_events)
+        none.update(Text(f"None recorded ({key_label(self, type(self.app), 'app.crisis')} records one)."))
+        self._refill(events, [Option(self._event_prompt(e), id=str(e.id)) for e in snapshot.safety_events])
+
+    def _render_checklist(self) -> None:
+        checklist = self.query_one("#review-checklist", OptionList)
+        options = []
+        for item in self.items():
+            text = Text("[✓] " if item.ok else "[ ] ", style="bold" if not item.ok else "")
+            text.append(clean_line(item.label))
+            options.append(Option(text, id=item.key))
+        self._refill(checklist, options)
+
+    @staticmethod
+    def _refill(listing: OptionList, options: list[Option]) -> None:
+        """Replace the options, keeping the cursor on the same item when it is still there."""
+        old = listing.highlighted_option.id if listing.highlighted_option else None
+        index = listing.highlighted
+        ids = [o.id for o in options]
+        if ids == [o.id for o in listing.options]:
+            for option in options:
+                listing.replace_option_prompt(option.id or "", option.prompt)
+            return
+        listing.clear_options()
+        listing.add_options(options)
+        if not options:
+            return
+        if old in ids:
+            listing.highlighted = ids.index(old)
+        else:
+            listing.highlighted = min(index or 0, len(options) - 1)
+
+    def _read_signer_credentials(self, meeting_id: uuid.UUID) -> None:
+        store = getattr(self.app, "store", None)
+        if store is None:
+            return
+
+        def read(session: Any) -> str:
+            from iop_facilitator.models import GroupMeeting
+
+            meeting = session.get(GroupMeeting, meeting_id)
+            return (meeting.signer_credentials or "") if meeting else ""
+
+        def got(credentials: str) -> None:
+            self._signer_credentials[meeting_id] = credentials
+            if self.snapshot is not None and self.is_mounted:
+                self._render_status()
+
+        store.read(read, got)
+
+    # -- focus -----------------------------------------------------------------------
+    def focus_first(self) -> None:
+        checklist = self.query_one("#review-checklist", OptionList)
+        items = self.items()
+        first = next((i for i, item in enumerate(items) if not item.ok), None)
+        if first is not None and first < checklist.option_count:
+            checklist.highlighted = first
+        checklist.focus()
+
+    def focus_member(self, member_id: Any) -> None:
+        """A checklist item here for a member: their safety event (the first one needing a disposition)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        mine = [e for e in snapshot.safety_events if e.member_id == member_id]
+        target = next((e for e in mine if not e.disposition.strip()), mine[0] if mine else None)
+        if target is None:
+            self.focus_first()
+            return
+        self._focus_event(target.id)
+
+    def _focus_event(self, event_id: uuid.UUID) -> None:
+        events = self.query_one("#review-events", OptionList)
+        try:
+            events.highlighted = events.get_option_index(str(event_id))
+        except OptionDoesNotExist:  # not listed yet
+            return
+        events.focus()
+
+    # -- going to a checklist item -------------------------------------------------------
+    def _go_to(self, item: CheckItem) -> None:
+        from iop_facilitator.enums import FlowStep
+
+        if item.step != FlowStep.review:
+            self.post_message(GotoStep(item.step.value, item.member_id))
+            return
+        if item.key.startswith("safety:"):
+            self._focus_event(uuid.UUID(item.key.split(":", 1)[1]))
+            self.notify(f"Press {self._key('review.disposition')} to set this safety event's risk level and "
+                        "disposition.", markup=False)
+        elif item.key == "facilitator":
+            self.notify("The meeting's facilitator needs credentials on file (staff records) before signing.",
+                        severity="warning", markup=False)
+
+    def action_first_missing(self) -> None:
+        if self.snapshot is None:
+            return
+        gaps = [item for item in self.items() if not item.ok]
+        if not gaps:
+            self.notify("Nothing is missing: the meeting is ready to sign." if not self.locked
+                        else "Nothing is missing.", markup=False)
+            return
+        self._go_to(gaps[0])
+
+    @on(OptionList.OptionSelected, "#review-checklist")
+    def _item_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        item = next((i for i in self.items() if i.key == event.option.id), None)
+        if item is not None and not item.ok:
+            self._go_to(item)
+
+    @on(OptionList.OptionSelected, "#review-events")
+    def _event_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_disposition()
+
+    # -- safety dispositions -----------------------------------------------------------
+    def action_disposition(self) -> None:
+        if self._refuse_if_locked():
+            return
+        snapshot = self.snapshot
+        assert snapshot is not None
+        if not snapshot.safety_events:
+            self.notify("No safety events were recorded in this meeting.", markup=False)
+            return
+        events = self.query_one("#review-events", OptionList)
+        target = None
+        if events.has_focus and events.highlighted_option is not None:
+            target = next((e for e in snapshot.safety_events if str(e.id) == events.highlighted_option.id), None)
+        if target is None:
+            target = next((e for e in snapshot.safety_events if not e.disposition.strip()), snapshot.safety_events[0])
+        heading = (f"Safety event: {member_name(snapshot, target.member_id)} at "
+                   f"{local_hhmm(target.occurred_at, snapshot.timezone)}")
+        event_id = target.id
+
+        def chosen(result: tuple[RiskLevel, str] | None) -> None:
+            if result is None or self.locked:
+                return
+            from iop_facilitator.services.safety import set_disposition
+
+            level, text = result
+            self.edit(set_disposition, event_id, risk_level=level, disposition=text)
+
+        self.app.push_screen(DispositionDialog(heading, target.concern, target.risk_level, target.disposition), chosen)
+
+    # -- times and finishing ----------------------------------------------------------------
+    def action_times(self) -> None:
+        if self._refuse_if_locked():
+            return
+        snapshot = self.snapshot
+        assert snapshot is not None
+        tz = snapshot.timezone
+        dialog = TimesDialog(local_hhmm(snapshot.actual_start, tz), local_hhmm(snapshot.actual_end, tz),
+                             f"{tz}, {zone_name(snapshot)}")
+
+        def chosen(result: tuple[str, str] | None) -> None:
+            if result is None or self.snapshot is None or self.locked:
+                return
+            self.correct_times(*result)
+
+        self.app.push_screen(dialog, chosen)
+
+    def correct_times(self, start: str, stop: str) -> None:
+        """Save ``HH:MM`` start and stop (empty: unchanged) in the program's timezone."""
+        from iop_facilitator.services.live import UNSET, set_times
+
+        snapshot = self.snapshot
+        if snapshot is None or self._refuse_if_locked():
+            return
+        try:
+            begin = parse_hhmm(start, snapshot.local_date, snapshot.timezone) if start else UNSET
+            end = parse_hhmm(stop, snapshot.local_date, snapshot.timezone) if stop else UNSET
+        except ValueError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        if begin is UNSET and end is UNSET:
+            return
+        self.edit(set_times, snapshot.meeting_id, start=begin, end=end,
+                  done=lambda _m: self.notify("Times corrected.", markup=False))
+
+    def action_finish(self) -> None:
+        if self._refuse_if_locked():
+            return
+        snapshot = self.snapshot
+        assert snapshot is not None
+        if snapshot.actual_end is not None:
+            self.notify(f"The group already finished at {local_hhmm(snapshot.actual_end, snapshot.timezone)}; "
+                        f"{self._key('review.times')} corrects the times.", markup=False)
+            return
+        from iop_facilitator.services.live import finish_meeting
+
+        self.edit(finish_meeting, snapshot.meeting_id,
+                  done=lambda _m: self.notify("Group finished: stop time recorded.", markup=False))
+
+    # -- signing ---------------------------------------------------------------------------
+    def action_sign(self) -> None:
+        if self._refuse_if_locked():
+            return
+        snapshot = self.snapshot
+        assert snapshot is not None
+        gaps = [item for item in self.items() if not item.ok]
+        if gaps:
+            # The same refusal services.notes.sign gives (it checks again when signing).
+            self.notify(f"cannot sign yet: {len(gaps)} item(s) missing, first: {clean_line(gaps[0].label)}",
+                        title="Not signed", severity="error", timeout=10, markup=False)
+            return
+        store = getattr(self.app, "store", None)
+        if store is None:
+            return
+        me = self.app.facilitator_id() if hasattr(self.app, "facilitator_id") else None
+        meeting_id = snapshot.meeting_id
+
+        def who(session: Any) -> Signer | None:
+            from iop_facilitator.models import GroupMeeting, Staff
+
+            staff = session.get(Staff, me) if me else None
+            if staff is None:
+                meeting = session.get(GroupMeeting, meeting_id)
+                staff = session.get(Staff, meeting.facilitator_id) if meeting and meeting.facilitator_id else None
+            return Signer(staff.id, staff.name, staff.credentials) if staff else None
+
+        store.read(who, self._confirm_sign)
+
+    def _confirm_sign(self, signer: Signer | None) -> None:
+        if self.snapshot is None or self.locked:
+            return
+        if signer is None:
+            self.notify("Nobody to sign as: set facilitator_id in config.toml or give the meeting a facilitator.",
+                        severity="error", markup=False)
+            return
+        credentials = clean_line(signer.credentials)
+        if not credentials:
+            self.notify(f"{clean_line(signer.name)} has no credentials on file; add them before signing.",
+                        severity="error", markup=False)
+            return
+        question = f"Sign as {clean_line(signer.name)}, {credentials}? Signing locks the meeting."
+        meeting_id = self.snapshot.meeting_id
+
+        def answered(yes: bool | None) -> None:
+            if not yes or self.locked:
+                return
+            from iop_facilitator.services.notes import sign
+
+            self.edit(sign, meeting_id, signer.id, done=lambda _m: self._signed(meeting_id, credentials))
+
+        self.app.push_screen(ConfirmSign(question), answered)
+
+    def _signed(self, meeting_id: uuid.UUID, credentials: str) -> None:
+        self._signer_credentials[meeting_id] = credentials
+        self.notify("Signed and locked.", markup=False)

@@ -1,16 +1,638 @@
-"""The Stories step (placeholder until its pane is written)."""
+"""The Stories step: timestamped notes while each member shares.
+
+Pick the member by their roll-call number (digit keys; two digits typed
+quickly reach 10-15) or by name (``/`` filters the list), then Enter (or
+``n``) and type. Enter adds the note, stamped with the time typing began.
+
+Nothing typed is lost: the note being typed is saved as the member's story
+note after :data:`~iop_facilitator.tui.steps.base.DEBOUNCE_SECONDS` of quiet
+and updated as typing goes on (``edit_later``), so leaving the step, quitting
+or a closed terminal (the screen takes :meth:`pending_edits`) keeps it.
+
+``ctrl+f`` turns a concern into a follow-up for the member: the text being
+typed, else the highlighted note, else the member's latest note becomes the
+reason. ``e`` edits a note (Enter saves; an empty text deletes it), ``delete``
+pressed twice deletes one. Only the chosen member's notes are on screen.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.widgets import Static
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from iop_facilitator.tui.steps.base import StepPane
+from rich.text import Text
+from textual import on
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from iop_facilitator.enums import AttendanceStatus, MeetingStatus
+from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS, Edit, StepPane
+from iop_facilitator.tui.steps.checkin import SIGNED_MESSAGE, local_hhmm
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from sqlmodel import Session
+    from textual.timer import Timer
+
+    from iop_facilitator.services.live import MemberLine, Snapshot, StoryView
+
+NUMBER_WINDOW = 1.0  # seconds in which a second digit extends the number (1 then 2: member 12)
+DELETE_WINDOW = 3.0  # seconds in which a second Delete confirms
+MAX_UNSAVED = 1.0  # seconds: typing without a pause is still saved at least this often
+DRAFT_KEY = "draft"
+EDIT_KEY = "edit"
+
+
+
+def key_hint(count: int) -> str:
+    numbers = f"1-{count} member number" + (" (two digits quickly)" if count >= 10 else "") if count else "no members"
+    return (
+        f"Pick: {numbers} · / find by name · Enter or n: write\n"
+        "Write: Enter adds the note (saved as you type) · Esc back to the list\n"
+        "Notes: ctrl+f follow-up · e edit · Delete twice deletes · Tab next · F1 keys"
+    )
+
+
+SHORT_STATUS = {
+    AttendanceStatus.absent_unexcused: "absent",
+    AttendanceStatus.absent_excused: "excused",
+    AttendanceStatus.cancelled: "cancelled",
+    AttendanceStatus.left_early: "left",
+    AttendanceStatus.late: "late",
+}
+
+
+@dataclass
+class _Draft:
+    """The note being typed. ``story_id`` is set by the writer thread once it is saved."""
+
+    member_id: uuid.UUID
+    started: dt.datetime
+    story_id: uuid.UUID | None = None
+
+
+def save_draft(session: Session, meeting_id: uuid.UUID, draft: _Draft, text: str) -> uuid.UUID | None:
+    """Save the typed text as the draft's story note: add it, update it, or (empty) delete it.
+
+    Runs in the store's writer thread, in order with every other change.
+    """
+    from iop_facilitator.models import StoryNote
+    from iop_facilitator.services.live import add_story, update_story
+
+    if draft.story_id is not None and session.get(StoryNote, draft.story_id) is not None:
+        if update_story(session, draft.story_id, text) is None:
+            draft.story_id = None
+        return draft.story_id
+    draft.story_id = None
+    if not clean(text).strip():
+        return None
+    note = add_story(session, meeting_id, draft.member_id, text, at=draft.started)
+    draft.story_id = note.id
+    return note.id
+
+
+def save_edit(session: Session, story_id: uuid.UUID, text: str) -> None:
+    """Keep an edit in progress (never deletes: only Enter on an empty text does)."""
+    from iop_facilitator.services.live import update_story
+
+    if clean(text).strip():
+        update_story(session, story_id, text)
 
 
 class StoriesPane(StepPane):
+    """Member list on the left; the chosen member's notes and the note field on the right."""
+
     STEP = "stories"
     TITLE = "Stories"
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *[
+            Binding(str(d), f"number({d})", f"Member {d}", id=f"stories.number_{d}", show=False,
+                    tooltip=f"Member number {d} (two digits quickly: 10 and up)")
+            for d in range(10)
+        ],
+        Binding("slash", "filter", "Find", id="stories.filter", tooltip="Find a member by name"),
+        Binding("n", "write", "Write", id="stories.write", tooltip="Write a note for this member"),
+        Binding("ctrl+f", "follow_up", "Follow-up", id="stories.follow_up", priority=True,
+                tooltip="Make the note (or the text being typed) a follow-up for this member"),
+        Binding("e", "edit_note", "Edit note", id="stories.edit", tooltip="Edit the highlighted (or latest) note"),
+        Binding("delete", "delete_note", "Delete note", id="stories.delete",
+                tooltip="Delete the highlighted note (press twice)"),
+        Binding("escape", "back", "Back", id="stories.back", show=False, tooltip="Back to the member list"),
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # The draft note keeps its own debounce (edit_later/_send/pending_edits below): it also
+        # saves at least once a second while typing never pauses.
+        self._debounce: dict[str, Timer] = {}
+        self._unsaved_since: dict[str, float] = {}
+        self._row_ids: list[uuid.UUID] = []
+        self._shown: dict[uuid.UUID, tuple[str, str, str]] = {}
+        self._member_id: uuid.UUID | None = None
+        self._want_member: uuid.UUID | None = None
+        self._notes_shown: tuple[tuple[uuid.UUID, str, bool], ...] | None = None
+        self._draft: _Draft | None = None
+        self._editing: StoryView | None = None
+        self._digits = ""
+        self._digit_at = 0.0
+        self._confirm: tuple[uuid.UUID, float] | None = None
+
     def compose(self) -> ComposeResult:
-        yield Static("Stories", markup=False)
+        with Vertical(id="stories-left"):
+            yield Input(placeholder="Name…", id="stories-filter", select_on_focus=False)
+            table: DataTable[Text] = DataTable(id="stories-members", cursor_type="row", zebra_stripes=True)
+            yield table
+        with Vertical(id="stories-right"):
+            yield Static("", id="stories-heading", markup=False)
+            yield OptionList(id="stories-notes")
+            yield Static("", id="stories-label", markup=False)
+            # select_on_focus off: coming back to a half-typed note must not let one key replace it all
+            yield Input(placeholder="Type while they share; Enter adds the note", id="stories-input",
+                        select_on_focus=False)
+            yield Static(key_hint(0), id="stories-hint", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#stories-members", DataTable)
+        table.add_column(Text("#"), width=3, key="num")
+        table.add_column(Text("Member"), width=22, key="name")
+        table.add_column(Text("Notes"), width=5, key="notes")
+        if self.snapshot is not None:
+            self._show_snapshot(self.snapshot)
+
+    # -- debounced typing (StepPane's contract, with a one-second cap for non-stop typing) --------
+    def edit_later(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Debounced like the base class, but never held back longer than :data:`MAX_UNSAVED`.
+
+        Someone typing without a pause would otherwise keep resetting the timer, and a crash
+        (power, SIGKILL: no chance to save) could lose all of it.
+        """
+        from iop_facilitator.clock import monotonic
+
+        self._pending[key] = lambda session: service(session, *args, **kwargs)
+        timer = self._debounce.pop(key, None)
+        if timer is not None:
+            timer.stop()
+        first = self._unsaved_since.setdefault(key, monotonic())
+        if monotonic() - first >= MAX_UNSAVED:
+            self._send(key)
+        else:
+            self._debounce[key] = self.set_timer(DEBOUNCE_SECONDS, lambda: self._send(key))
+
+    def _send(self, key: str) -> None:
+        self._unsaved_since.pop(key, None)
+        self._debounce.pop(key, None)
+        op = self._pending.pop(key, None)
+        if op is not None:
+            self.post_message(Edit(op, reload=False))
+
+    def pending_edits(self) -> list[Callable[[Any], Any]]:
+        for timer in self._debounce.values():
+            timer.stop()
+        self._debounce.clear()
+        self._unsaved_since.clear()
+        ops = list(self._pending.values())
+        self._pending.clear()
+        return ops
+
+    def _cancel_later(self, key: str) -> None:
+        """Drop debounced typing that a final save replaces."""
+        timer = self._debounce.pop(key, None)
+        if timer is not None:
+            timer.stop()
+        self._pending.pop(key, None)
+        self._unsaved_since.pop(key, None)
+
+    # -- pieces ---------------------------------------------------------------------
+    @property
+    def _table(self) -> DataTable[Text]:
+        return self.query_one("#stories-members", DataTable)
+
+    @property
+    def _notes(self) -> OptionList:
+        return self.query_one("#stories-notes", OptionList)
+
+    @property
+    def _input(self) -> Input:
+        return self.query_one("#stories-input", Input)
+
+    @property
+    def _filter(self) -> Input:
+        return self.query_one("#stories-filter", Input)
+
+    @property
+    def _signed(self) -> bool:
+        return self.snapshot is not None and self.snapshot.status == MeetingStatus.signed
+
+    def _line(self, member_id: uuid.UUID | None) -> MemberLine | None:
+        if member_id is None or self.snapshot is None:
+            return None
+        return next((m for m in self.snapshot.members if m.member_id == member_id), None)
+
+    def _number(self, member_id: uuid.UUID) -> int:
+        assert self.snapshot is not None
+        return next(i for i, m in enumerate(self.snapshot.members, 1) if m.member_id == member_id)
+
+    def _set_input(self, value: str) -> None:
+        """Change the note field without it counting as typing."""
+        field = self._input
+        with field.prevent(Input.Changed):
+            field.value = value
+        field.cursor_position = len(value)
+
+    # -- reading the snapshot -------------------------------------------------------
+    def watch_snapshot(self, snapshot: Snapshot | None) -> None:
+        if snapshot is not None and self.is_mounted:
+            self._show_snapshot(snapshot)
+
+    def _show_snapshot(self, snapshot: Snapshot) -> None:
+        self._fill_members(snapshot)
+        if self._member_id is None and self._row_ids:
+            self._member_id = self._row_ids[self._table.cursor_row] if self._table.row_count else None
+        if snapshot.status == MeetingStatus.signed and not self._input.disabled:
+            if self._input.has_focus:
+                self._table.focus()
+            self._input.disabled = True
+        elif snapshot.status != MeetingStatus.signed:
+            self._input.disabled = False
+        self.query_one("#stories-hint", Static).update(Text(key_hint(len(snapshot.members))))
+        self._show_member()
+
+    def _fill_members(self, snapshot: Snapshot) -> None:
+        table = self._table
+        needle = clean_line(self._filter.value).lower() if self._filter.has_class("-open") else ""
+        rows: dict[uuid.UUID, tuple[str, str, str]] = {}
+        for number, line in enumerate(snapshot.members, 1):
+            name = clean_line(line.display_name)
+            if needle and needle not in name.lower():
+                continue
+            status = SHORT_STATUS.get(line.status) if line.status is not None else None
+            if status in ("absent", "excused", "cancelled"):
+                name = f"{name} ({status})"
+            rows[line.member_id] = (str(number), name, str(len(line.stories)) if line.stories else "")
+        ids = list(rows)
+        if ids == self._row_ids:
+            for member_id, cells in rows.items():
+                old = self._shown.get(member_id)
+                for key, new, before in zip(("num", "name", "notes"), cells, old or ("", "", "")):
+                    if new != before:
+                        table.update_cell(str(member_id), key, Text(new, no_wrap=True, overflow="ellipsis"))
+        else:
+            keep = self._want_member or self._member_id
+            table.clear()
+            for member_id, cells in rows.items():
+                table.add_row(*(Text(c, no_wrap=True, overflow="ellipsis") for c in cells), key=str(member_id))
+            self._row_ids = ids
+            if keep in ids:
+                table.move_cursor(row=ids.index(keep), animate=False)
+        if self._want_member in ids:
+            table.move_cursor(row=ids.index(self._want_member), animate=False)
+            self._want_member = None
+        self._shown = rows
+
+    def _show_member(self) -> None:
+        """The heading, notes and note label for the member under the cursor."""
+        line = self._line(self._member_id)
+        heading = self.query_one("#stories-heading", Static)
+        label = self.query_one("#stories-label", Static)
+        if line is None or self.snapshot is None:
+            heading.update(Text("No member chosen"))
+            label.update(Text(""))
+            self._fill_notes(())
+            return
+        tz = self.snapshot.timezone
+        parts = [f"#{self._number(line.member_id)}  {clean_line(line.display_name)}"]
+        if line.status is None:
+            parts.append("not marked yet")
+        elif line.status in (AttendanceStatus.present, AttendanceStatus.late):
+            parts.append(f"{line.status.value} {local_hhmm(line.arrived_at, tz)}".strip())
+        else:
+            parts.append(SHORT_STATUS.get(line.status, line.status.value))
+        count = len(line.stories)
+        parts.append(f"{count} note{'s' if count != 1 else ''} this meeting" if count else "no notes yet")
+        heading.update(Text("  ·  ".join(parts)))
+        self._fill_notes(line.stories)
+        self._show_label()
+
+    def _show_label(self) -> None:
+        label = self.query_one("#stories-label", Static)
+        line = self._line(self._member_id)
+        who = clean_line(line.display_name) if line else "this member"
+        if self._signed:
+            label.update(Text("Signed and locked: the notes are read-only."))
+        elif self._editing is not None and self.snapshot is not None:
+            at = local_hhmm(self._editing.recorded_at, self.snapshot.timezone)
+            label.update(Text(f"Editing the {at} note of {who}: Enter saves · an empty text deletes it · Esc cancels"))
+        else:
+            label.update(Text(f"New note for {who} (timestamped, saved while you type):"))
+
+    def _fill_notes(self, stories: tuple[StoryView, ...]) -> None:
+        draft_id = self._draft.story_id if self._draft is not None else None
+        shown = tuple((s.id, s.text, s.id == draft_id) for s in stories)
+        if shown == self._notes_shown:
+            return
+        notes = self._notes
+        keep = None
+        if notes.highlighted is not None and notes.option_count:
+            keep = notes.get_option_at_index(notes.highlighted).id
+        tz = self.snapshot.timezone if self.snapshot is not None else "UTC"
+        options = []
+        for story in stories:
+            text = Text()
+            text.append(local_hhmm(story.recorded_at, tz), style="bold")
+            text.append("  " + clean(story.text).strip())
+            if story.id == draft_id:
+                text.append(" · ")
+                text.append("being typed", style="italic")
+            options.append(Option(text, id=str(story.id)))
+        notes.clear_options()
+        notes.add_options(options)
+        ids = [str(s.id) for s in stories]
+        if notes.has_focus and keep in ids:
+            notes.highlighted = ids.index(keep)  # the facilitator is working in the list: stay put
+        elif ids:
+            notes.highlighted = len(ids) - 1  # otherwise the newest note
+        self._notes_shown = shown
+
+    # -- choosing the member ------------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#stories-members")
+    def _row_highlighted(self) -> None:
+        table = self._table
+        if not self._row_ids or not 0 <= table.cursor_row < len(self._row_ids):
+            return
+        self._choose(self._row_ids[table.cursor_row])
+
+    @on(DataTable.RowSelected, "#stories-members")
+    def _row_selected(self) -> None:
+        self.action_write()
+
+    def _choose(self, member_id: uuid.UUID) -> None:
+        if member_id == self._member_id:
+            return
+        self._keep_typing_as_note()
+        self._member_id = member_id
+        self._confirm = None
+        self._notes_shown = None
+        self._show_member()
+
+    def _keep_typing_as_note(self) -> None:
+        """Leaving a member: the text being typed (or edited) for them is kept as it is."""
+        if self._editing is not None:
+            self._finish_edit(keep=True)
+        if self._draft is not None:
+            had_text = bool(clean(self._input.value).strip())
+            line = self._line(self._draft.member_id)
+            self._finish_draft()
+            if had_text and line is not None:
+                self.notify(f"Kept the note being typed as a note of {clean_line(line.display_name)}", markup=False)
+
+    def _move_to(self, member_id: uuid.UUID) -> None:
+        table = self._table
+        if member_id not in self._row_ids:
+            self._close_filter()
+        if member_id in self._row_ids:
+            table.move_cursor(row=self._row_ids.index(member_id), animate=False)
+        self._choose(member_id)
+
+    def focus_first(self) -> None:
+        """The member list, or the note field when a note was left half-typed there."""
+        if (self._draft is not None or self._editing is not None) and self._input.value and not self._signed:
+            self._input.focus()
+        else:
+            self._table.focus()
+
+    def focus_member(self, member_id: Any) -> None:
+        self._table.focus()
+        if self.snapshot is not None and any(m.member_id == member_id for m in self.snapshot.members):
+            self._move_to(member_id)
+        else:
+            self._want_member = member_id
+
+    def action_number(self, digit: int) -> None:
+        from iop_facilitator.clock import monotonic
+
+        if self.snapshot is None:
+            return
+        count = len(self.snapshot.members)
+        now = monotonic()
+        typed = self._digits + str(digit)
+        if self._digits and now - self._digit_at <= NUMBER_WINDOW and int(typed) <= count:
+            self._digits = typed
+        else:
+            self._digits = str(digit)
+        self._digit_at = now
+        number = int(self._digits)
+        if not 1 <= number <= count:
+            self.notify(f"No member number {number}: the list runs from 1 to {count}.", markup=False)
+            self._digits = ""
+            return
+        self._move_to(self.snapshot.members[number - 1].member_id)
+        self._table.focus()
+
+    # -- finding by name ---------------------------------------------------------------------
+    def action_filter(self) -> None:
+        field = self._filter
+        field.add_class("-open")
+        field.focus()
+
+    def _close_filter(self) -> None:
+        field = self._filter
+        if not field.has_class("-open"):
+            return
+        field.remove_class("-open")
+        with field.prevent(Input.Changed):
+            field.value = ""
+        if self.snapshot is not None:
+            self._fill_members(self.snapshot)
+
+    @on(Input.Changed, "#stories-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.snapshot is not None:
+            self._fill_members(self.snapshot)
+            if self._row_ids:
+                self._table.move_cursor(row=0, animate=False)
+                self._choose(self._row_ids[0])
+
+    @on(Input.Submitted, "#stories-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self._row_ids:
+            self.notify("No member on today's list has that name.", markup=False)
+            return
+        member_id = self._row_ids[self._table.cursor_row] if self._table.row_count else self._row_ids[0]
+        self._close_filter()
+        self._move_to(member_id)
+        self.action_write()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _editable(self) -> bool:
+        if self.snapshot is None:
+            return False
+        if self._signed:
+            self.notify(SIGNED_MESSAGE, title="Locked", markup=False)
+            return False
+        return True
+
+    def action_write(self) -> None:
+        if self._member_id is None or not self._editable():
+            return
+        self._input.focus()
+
+    @on(Input.Changed, "#stories-input")
+    def _typed(self, event: Input.Changed) -> None:
+        from iop_facilitator.clock import utcnow
+
+        event.stop()
+        if self.snapshot is None or self._signed:
+            return
+        if self._editing is not None:
+            self.edit_later(EDIT_KEY, save_edit, self._editing.id, event.value)
+            return
+        if self._draft is None:
+            if self._member_id is None or not clean(event.value).strip():
+                return
+            self._draft = _Draft(self._member_id, utcnow())
+        self.edit_later(DRAFT_KEY, save_draft, self.snapshot.meeting_id, self._draft, event.value)
+
+    @on(Input.Submitted, "#stories-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self._editable():
+            return
+        if self._editing is not None:
+            self._finish_edit(keep=True)
+            self._notes.focus()
+            return
+        self._finish_draft()
+
+    def _finish_draft(self) -> None:
+        """Save the typed note now (it keeps the time typing began) and start a fresh one."""
+        draft = self._draft
+        self._draft = None
+        self._cancel_later(DRAFT_KEY)
+        text = self._input.value
+        self._set_input("")
+        if draft is None or self.snapshot is None:
+            return
+        self.edit(save_draft, self.snapshot.meeting_id, draft, text)
+
+    # -- editing and deleting -------------------------------------------------------------------
+    def _chosen_note(self) -> StoryView | None:
+        """The highlighted note when the notes have focus, else the member's latest."""
+        line = self._line(self._member_id)
+        if line is None or not line.stories:
+            return None
+        notes = self._notes
+        if notes.has_focus and notes.highlighted is not None and notes.option_count:
+            wanted = notes.get_option_at_index(notes.highlighted).id
+            return next((s for s in line.stories if str(s.id) == wanted), None)
+        return line.stories[-1]
+
+    def action_edit_note(self) -> None:
+        if not self._editable():
+            return
+        note = self._chosen_note()
+        if note is None:
+            self.notify("No note to edit yet: Enter (or n) writes one.", markup=False)
+            return
+        if self._editing is not None:
+            self._finish_edit(keep=True)
+        if self._draft is not None:
+            self._finish_draft()
+        self._editing = note
+        self._set_input(clean(note.text).strip())
+        self._show_label()
+        self._input.focus()
+
+    def _finish_edit(self, *, keep: bool) -> None:
+        """Enter (keep=True): save the text, an empty one deletes the note. Esc: put the original back."""
+        from iop_facilitator.services.live import update_story
+
+        note = self._editing
+        self._editing = None
+        self._cancel_later(EDIT_KEY)
+        text = self._input.value
+        self._set_input("")
+        self._show_label()
+        if note is None or self.snapshot is None:
+            return
+        if keep:
+            self.edit(update_story, note.id, text)
+            if not clean(text).strip():
+                self.notify("Note deleted.", markup=False)
+        elif text != note.text:
+            self.edit(update_story, note.id, note.text)
+
+    def action_delete_note(self) -> None:
+        from iop_facilitator.clock import monotonic
+        from iop_facilitator.services.live import update_story
+
+        if not self._editable():
+            return
+        notes = self._notes
+        if not notes.has_focus:
+            self.notify("Highlight the note in the list first (Tab), then press Delete twice.", markup=False)
+            return
+        note = self._chosen_note()
+        if note is None:
+            return
+        now = monotonic()
+        if self._confirm is not None and self._confirm[0] == note.id and now - self._confirm[1] <= DELETE_WINDOW:
+            self._confirm = None
+            if self._draft is not None and self._draft.story_id == note.id:
+                self._cancel_later(DRAFT_KEY)
+                self._draft = None
+                self._set_input("")
+            self.edit(update_story, note.id, "")
+            self.notify("Note deleted.", markup=False)
+            return
+        self._confirm = (note.id, now)
+        self.notify("Press Delete again to delete this note.", timeout=DELETE_WINDOW, markup=False)
+
+    # -- follow-up ------------------------------------------------------------------------------
+    def action_follow_up(self) -> None:
+        from iop_facilitator.services.live import add_follow_up
+
+        if not self._editable():
+            return
+        typed = clean_line(self._input.value)
+        member_id = self._draft.member_id if (typed and self._draft is not None) else self._member_id
+        line = self._line(member_id)
+        if line is None:
+            return
+        reason = typed
+        if not reason:
+            note = self._chosen_note()
+            reason = clean_line(note.text) if note is not None else ""
+        if not reason:
+            self.notify("Write the concern as a note first; ctrl+f then makes it a follow-up.", markup=False)
+            return
+        name = clean_line(line.display_name)
+
+        def added(item: Any) -> None:
+            due = f", due {item.due_date.isoformat()}" if getattr(item, "due_date", None) else ""
+            self.notify(f"Follow-up added for {name}{due}.", title="Follow-up", markup=False)
+
+        self.edit(add_follow_up, line.member_id, reason, meeting_id=self.snapshot.meeting_id, done=added)
+
+    # -- leaving a field ------------------------------------------------------------------------
+    def action_back(self) -> None:
+        if self._filter.has_class("-open"):
+            self._close_filter()
+            self._table.focus()
+        elif self._editing is not None:
+            self._finish_edit(keep=False)
+            self._notes.focus()
+        elif self._input.has_focus:
+            self._table.focus()  # the typed text stays (and is saved) until Enter
+        else:
+            raise SkipAction()  # Escape goes on to the meeting screen

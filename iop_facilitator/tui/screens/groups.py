@@ -1,0 +1,289 @@
+"""The groups: every group of the program, and the form to add or edit one.
+
+Rows come from :func:`iop_facilitator.services.groups.group_summaries` through
+the app's background store; adding and editing call
+:func:`~iop_facilitator.services.groups.add_group` and
+:func:`~iop_facilitator.services.groups.update_group` from a
+:class:`~iop_facilitator.tui.screens.forms.FormScreen`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from iop_facilitator.enums import Audience, Enrollment, GroupStatus, GroupType, LevelOfCare
+from iop_facilitator.errors import InvalidInput
+from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_int
+
+
+@dataclass(frozen=True)
+class GroupsData:
+    today: dt.date
+    groups: tuple[Any, ...]  # GroupSummary
+    staff: tuple[tuple[uuid.UUID, str], ...]  # active staff (id, "Name, CRED"), by name
+
+
+def words(value: str) -> str:
+    return value.replace("_", " ")
+
+
+def days_text(weekdays: tuple[str, ...]) -> str:
+    """``mon,wed,thu``; a run of the whole week or the working week in short."""
+    from iop_facilitator.enums import WEEKDAYS
+
+    if not weekdays:
+        return "unscheduled"
+    if tuple(weekdays) == WEEKDAYS:
+        return "every day"
+    if tuple(weekdays) == WEEKDAYS[:5]:
+        return "mon–fri"
+    return ",".join(weekdays)
+
+
+def schedule(group: Any) -> str:
+    return f"{days_text(group.weekdays)}\n{group.start_time} · {group.duration_minutes} min"
+
+
+class GroupsScreen(Screen[None]):
+    """Every group, any status: schedule, enrollment, facilitators."""
+
+    CSS_PATH = ADMIN_CSS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Home", id="groups.back", tooltip="Back to the home screen"),
+        Binding("a", "add", "Add", id="groups.add", tooltip="Add a group"),
+        Binding("e", "edit", "Edit", id="groups.edit", tooltip="Edit the highlighted group"),
+        Binding("r", "refresh", "Refresh", id="groups.refresh", tooltip="Refresh the groups"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="groups-screen")
+        self.data: GroupsData | None = None
+        self._select_after_load: uuid.UUID | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        yield Static("Groups", id="groups-title", classes="admin-title")
+        yield Static("Loading…", id="groups-hint", classes="admin-hint")
+        yield DataTable(id="group-list", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="groups-empty", classes="empty-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#group-list", DataTable)
+        table.add_column("Group", key="group")
+        table.add_column("Schedule", key="schedule")
+        table.add_column("Enrollment", key="enrollment")
+        table.add_column("Enrolled", key="enrolled")
+        table.add_column("Facilitators", key="facilitators")
+        table.add_column("Status", key="status")
+        self.query_one("#groups-empty").display = False
+        table.focus()
+        self.reload()
+
+    # -- data ------------------------------------------------------------------
+    def reload(self) -> None:
+        store = getattr(self.app, "store", None)
+        if store is None:
+            return
+
+        def read(session: Any) -> GroupsData:
+            from iop_facilitator.clock import local_today
+            from iop_facilitator.services.groups import group_summaries
+            from iop_facilitator.services.settings import get_settings
+            from iop_facilitator.services.staff import list_staff, signature_line
+
+            today = local_today(get_settings(session).timezone)
+            return GroupsData(
+                today=today,
+                groups=tuple(group_summaries(session, on=today)),
+                staff=tuple((p.id, signature_line(p)) for p in list_staff(session)),
+            )
+
+        store.read(read, self._loaded, self._failed)
+
+    def _failed(self, problem: str) -> None:
+        self.notify(problem, title="Groups", severity="error", timeout=10, markup=False)
+
+    def _loaded(self, data: GroupsData) -> None:
+        if not self.is_mounted:
+            return
+        self.data = data
+        table = self.query_one("#group-list", DataTable)
+        current = self.selected()
+        wanted = self._select_after_load or (current.group_id if current else None)
+        self._select_after_load = None
+        table.clear()
+        for g in data.groups:
+            table.add_row(
+                Text.assemble(
+                    (clean_line(g.name), "bold"), "\n", f"{words(g.group_type)} · {g.level_of_care} · {g.audience}"
+                ),
+                Text(schedule(g)),
+                Text(g.enrollment),
+                Text(f"{g.enrolled}/{g.capacity}", justify="right"),
+                Text("\n".join(clean_line(name) for _id, name in g.facilitators[:2]) or "none"),
+                Text(words(g.status)),
+                key=str(g.group_id),
+                height=2,
+            )
+        if wanted is not None and str(wanted) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(wanted)), animate=False)
+        empty = self.query_one("#groups-empty", Static)
+        empty.display = not data.groups
+        table.display = bool(data.groups)
+        empty.update(Text(f"No groups yet: press {self._key('groups.add', 'a')} to add one."))
+        active = sum(1 for g in data.groups if g.status == GroupStatus.active.value)
+        self.query_one("#groups-hint", Static).update(
+            Text(f"{len(data.groups)} {'group' if len(data.groups) == 1 else 'groups'}, {active} active"
+                 " · enrolled counts as of today")
+        )
+
+    def selected(self) -> Any:
+        if self.data is None or not self.data.groups:
+            return None
+        table = self.query_one("#group-list", DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - no valid cursor
+            return None
+        return next((g for g in self.data.groups if str(g.group_id) == key), None)
+
+    def _key(self, binding_id: str, default: str) -> str:
+        for active in self.active_bindings.values():
+            if active.binding.id == binding_id:
+                return self.app.get_key_display(active.binding)
+        return default
+
+    # -- actions ---------------------------------------------------------------
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    @on(DataTable.RowSelected, "#group-list")
+    def _row_selected(self) -> None:
+        self.action_edit()
+
+    def action_add(self) -> None:
+        if self.data is None:
+            return
+        self._open_form(None)
+
+    def action_edit(self) -> None:
+        group = self.selected()
+        if group is None:
+            self.notify("Highlight a group first.", markup=False)
+            return
+        self._open_form(group)
+
+    def _open_form(self, group: Any) -> None:
+        from iop_facilitator.services.groups import parse_start_time, parse_weekdays
+
+        assert self.data is not None
+        staff = [(label, staff_id) for staff_id, label in self.data.staff]  # (label, value) for the selects
+        known = {staff_id for staff_id, _label in self.data.staff}
+        lead = co = None
+        if group is not None:
+            people = [staff_id for staff_id, _name in group.facilitators]
+            lead = people[0] if people else None
+            co = people[1] if len(people) > 1 else None
+            for staff_id, name in group.facilitators:  # an inactive facilitator stays choosable
+                if staff_id not in known:
+                    staff.append((f"{name} (inactive)", staff_id))
+        editing = group is not None
+
+        fields = [
+            Field("name", "Name", value=clean_line(group.name) if editing else "", max_length=200),
+            Field("type", "Type", value=group.group_type if editing else GroupType.process.value,
+                  options=[(words(t.value), t.value) for t in GroupType]),
+            Field("weekdays", "Weekdays", value=",".join(group.weekdays) if editing else "",
+                  placeholder="e.g. mon,wed,thu (empty: unscheduled)", check=parse_weekdays),
+            Field("start", "Start time", value=group.start_time if editing else "09:00", placeholder="HH:MM (24-hour)",
+                  max_length=5, check=parse_start_time),
+            Field("minutes", "Minutes", value=str(group.duration_minutes) if editing else "180", integer=True,
+                  max_length=3),
+            Field("level", "Level of care", value=group.level_of_care if editing else LevelOfCare.IOP.value,
+                  options=[(lc.value, lc.value) for lc in LevelOfCare]),
+            Field("audience", "Audience", value=group.audience if editing else Audience.adult.value,
+                  options=[(a.value, a.value) for a in Audience]),
+            Field("enrollment", "Enrollment", value=group.enrollment if editing else Enrollment.open.value,
+                  options=[(e.value, e.value) for e in Enrollment]),
+            Field("capacity", "Capacity", value=str(group.capacity) if editing else "15", integer=True, max_length=3),
+            Field("lead", "Lead facilitator", value=lead, options=staff, allow_blank=True),
+            Field("co", "Co-facilitator", value=co, options=staff, allow_blank=True),
+        ]
+        if editing:
+            fields.append(Field("status", "Status", value=group.status,
+                                options=[(words(s.value), s.value) for s in GroupStatus]))
+        group_id = group.group_id if editing else None
+        version = group.version if editing else None
+        before = (lead, co)
+
+        def build(values: dict[str, Any]) -> Any:
+            name = clean_line(values["name"])
+            if not name:
+                raise InvalidInput("a group needs a name")
+            weekdays = parse_weekdays(values["weekdays"])
+            start = parse_start_time(values["start"])
+            minutes = parse_int(values["minutes"], "the length in minutes")
+            capacity = parse_int(values["capacity"], "the capacity")
+            people = [p for p in (values["lead"], values["co"]) if p is not None]
+            if len(people) == 2 and people[0] == people[1]:
+                raise InvalidInput("the co-facilitator must be someone other than the lead")
+            same_people = (values["lead"], values["co"]) == before
+            kinds = {
+                "group_type": GroupType(values["type"]),
+                "level_of_care": LevelOfCare(values["level"]),
+                "audience": Audience(values["audience"]),
+                "enrollment": Enrollment(values["enrollment"]),
+            }
+            status = GroupStatus(values["status"]) if values.get("status") else None
+
+            def op(session: Any) -> uuid.UUID:
+                from iop_facilitator.models import Staff
+                from iop_facilitator.services.groups import add_group, update_group
+
+                chosen = [session.get_one(Staff, p) for p in people]
+                if group_id is None:
+                    return add_group(
+                        session, name, weekdays=weekdays, start_time=start, duration_minutes=minutes,
+                        capacity=capacity, facilitators=chosen, **kinds,
+                    ).id
+                return update_group(
+                    session, group_id, name=name, weekdays=weekdays, start_time=start, duration_minutes=minutes,
+                    capacity=capacity, status=status, facilitators=None if same_people else chosen,
+                    expected_version=version, **kinds,
+                ).id
+
+            return op
+
+        def finished(result: Any) -> None:
+            if result is None:
+                return
+            if isinstance(result, uuid.UUID):
+                self._select_after_load = result
+            self.notify("Group saved." if editing else "Group added.", markup=False)
+            self.reload()
+
+        form = FormScreen(
+            "Edit group" if editing else "Add a group",
+            fields,
+            build,
+            intro="A new schedule applies to meetings from now on." if editing else "",
+            name="group-edit" if editing else "group-add",
+        )
+        self.app.push_screen(form, callback=finished)
