@@ -40,9 +40,12 @@ def known_revisions() -> tuple[frozenset[str], str]:
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
+    import sys
+
     from alembic.config import Config
 
-    cfg = Config()
+    # Pass the stream now: Alembic's default is whatever sys.stdout was when it was first imported.
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
         cfg.attributes["engine"] = engine

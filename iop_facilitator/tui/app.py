@@ -106,6 +106,7 @@ class IopApp(App[None]):
         self.database: Database | None = None
         self.store: Store | None = None
         self.library: Library | None = None
+        self._library_requested = False
         self.crisis_info: CrisisInfo | None = None
         self.config, self._startup_problems = load_config()
         self._reported_clashes: set[frozenset[str]] = set()
@@ -235,8 +236,9 @@ class IopApp(App[None]):
         self.store = Store(self, database)
         self.home.database = database
         self.load_program()
-        self.load_library()
         self.resume_open_meeting()
+        # The topic library (two dozen guides to parse) is read once the home screen shows its
+        # data (see _program_loaded), or right away if a meeting opens first.
 
     @on(messages.DatabaseFailed)
     def _database_failed(self, message: messages.DatabaseFailed) -> None:
@@ -249,6 +251,9 @@ class IopApp(App[None]):
 
     @on(messages.ProgramLoaded)
     def _program_loaded(self, message: messages.ProgramLoaded) -> None:
+        if self.library is None and not self._library_requested:
+            self._library_requested = True
+            self.load_library()
         self.title = clean_line(message.clinic_name) or APP_TITLE
         if message.is_demo and not self.demo:
             self.demo = True
@@ -332,6 +337,9 @@ class IopApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, MeetingScreen) and screen.meeting_id == meeting_id:
                 return
+        if self.library is None and not self._library_requested:
+            self._library_requested = True
+            self.load_library()
         self.push_screen(MeetingScreen(meeting_id, self.store, self.library), callback=self._meeting_closed)
 
     def _meeting_closed(self, _result: object) -> None:
