@@ -261,6 +261,7 @@ class GroupMeeting(Editable, table=True):
     __table_args__ = (
         sa.Index("ix_meeting_group_date", "group_id", "local_date"),
         sa.Index("ix_meeting_local_date", "local_date"),
+        sa.Index("ix_meeting_status", "status"),
         sa.CheckConstraint("scheduled_end > scheduled_start", name="scheduled_order"),
     )
 
@@ -330,6 +331,8 @@ class FollowUp(Editable, table=True):
     reason: str = Field(sa_type=sa.Text)
     due_date: dt.date | None = Field(default=None, index=True)
     done: bool = Field(default=False, nullable=False)
+
+    __table_args__ = (sa.Index("ix_follow_up_open_due", "done", "due_date"),)
     done_at: dt.datetime | None = None
     created_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
 

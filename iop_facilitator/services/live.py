@@ -70,11 +70,6 @@ def _rating(value: int | None, what: str) -> int | None:
     return value
 
 
-def _touch(meeting: GroupMeeting) -> None:
-    """Mark the meeting as changed (its version moves with every edit of its parts)."""
-    meeting.updated_at = utcnow()
-
-
 # --------------------------------------------------------------------------- start and steps
 
 
@@ -150,8 +145,6 @@ def mark(
     if meeting.actual_end is not None:
         row.minutes_attended = minutes_for(row, meeting)
     session.add(row)
-    _touch(meeting)
-    session.add(meeting)
     return row
 
 
