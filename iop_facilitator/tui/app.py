@@ -128,7 +128,9 @@ class IopApp(App[None]):
         self.push_screen(self.home)
         for problem in problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15, markup=False)
-        self.call_after_refresh(self.open_database)
+        # Open the database just after the first frame is on screen: its imports (SQLAlchemy)
+        # would otherwise compete with painting that frame.
+        self.set_timer(0.03, self.open_database)
         self._install_signal_handlers()
 
     def _install_themes(self) -> list[str]:

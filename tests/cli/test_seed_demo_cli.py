@@ -92,3 +92,16 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     env = dict(os.environ, IOP_HOME=str(tmp_path))
     out = subprocess.run([sys.executable, "-m", "iop_facilitator", "--version"], capture_output=True, text=True, env=env)
     assert out.returncode == 0 and out.stdout.startswith("iop-facilitator ")
+
+
+def test_opening_the_app_skips_typer(monkeypatch: pytest.MonkeyPatch, iop_home: Path) -> None:
+    from iop_facilitator.cli import tui_fast_path
+
+    monkeypatch.delenv("IOP_DB", raising=False)
+    assert tui_fast_path([]) == str(iop_home / "data" / "iop.db")
+    assert tui_fast_path(["--db", "x.db"]) == "x.db"
+    assert tui_fast_path(["--db=postgresql+psycopg://h/db"]) == "postgresql+psycopg://h/db"
+    monkeypatch.setenv("IOP_DB", "env.db")
+    assert tui_fast_path([]) == "env.db"
+    for args in (["--help"], ["group", "list"], ["--db", "x.db", "init"], ["--db="], ["--version"]):
+        assert tui_fast_path(args) is None

@@ -94,7 +94,14 @@ class StepPane(Widget):
         **kwargs: Any,
     ) -> None:
         """Save ``service(session, *args, **kwargs)`` now; ``failed`` gets a one-line problem instead of a toast."""
-        self.post_message(Edit(lambda session: service(session, *args, **kwargs), done=done, failed=failed))
+        self._post_up(Edit(lambda session: service(session, *args, **kwargs), done=done, failed=failed))
+
+    def _post_up(self, message: Edit) -> None:
+        """Post straight to the screen: a status key should not wait for every container between."""
+        try:
+            self.screen.post_message(message)
+        except Exception:  # noqa: BLE001 - not on a screen yet (unit tests of a bare pane)
+            self.post_message(message)
 
     def edit_later(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Save typing after a short pause (and at least every second while typing goes on).
@@ -119,7 +126,7 @@ class StepPane(Widget):
         self._stop_timers(key)
         op = self._pending.pop(key, None)
         if op is not None:
-            self.post_message(Edit(op, reload=False))
+            self._post_up(Edit(op, reload=False))
 
     def pending_edits(self) -> list[Callable[[Any], Any]]:
         """Take the debounced edits not yet sent (the screen saves them synchronously)."""
