@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from iop_facilitator.models import AuditEvent
 from iop_facilitator.services.actor import current_actor
@@ -40,10 +40,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
-
-
-def list_events(session: Session, since: dt.datetime | None = None) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(col(AuditEvent.occurred_at), col(AuditEvent.id))
-    if since is not None:
-        query = query.where(col(AuditEvent.occurred_at) >= since)
-    return list(session.exec(query))

@@ -52,7 +52,7 @@ def editable_meeting(session: Session, meeting_id: uuid.UUID) -> GroupMeeting:
     if meeting is None:
         raise NotFound("that meeting no longer exists")
     if meeting.status == MeetingStatus.signed:
-        raise Conflict("this meeting is signed and locked; corrections are made as addenda")
+        raise Conflict("this meeting is signed and locked; it can no longer be changed")
     return meeting
 
 
@@ -652,11 +652,3 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
         members=tuple(lines),
         safety_events=events,
     )
-
-
-def enrolled_not_marked(session: Session, meeting_id: uuid.UUID) -> list[uuid.UUID]:
-    meeting = session.get_one(GroupMeeting, meeting_id)
-    group = session.get_one(Group, meeting.group_id)
-    marked = set(session.exec(select(Attendance.member_id).where(Attendance.meeting_id == meeting_id)).all())
-    return [m.id for m in roster(session, group, meeting.local_date) if m.id not in marked]
-

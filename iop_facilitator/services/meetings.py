@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 import pendulum
@@ -123,7 +122,3 @@ def open_meetings(session: Session) -> list[GroupMeeting]:
             .order_by(col(GroupMeeting.scheduled_start))
         )
     )
-
-
-def get_meeting(session: Session, meeting_id: uuid.UUID) -> GroupMeeting | None:
-    return session.get(GroupMeeting, meeting_id)

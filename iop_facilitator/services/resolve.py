@@ -6,7 +6,7 @@ import uuid
 from typing import TypeVar
 
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, select
 
 from iop_facilitator.errors import Ambiguous, NotFound
 
@@ -51,11 +51,3 @@ def resolve(session: Session, model: type[T], ref: str, *, name_field: str, kind
             sorted((str(m.id), str(getattr(m, name_field))) for m in matches),  # type: ignore[attr-defined]
         )
     return matches[0]
-
-
-def short_id(ident: uuid.UUID) -> str:
-    return ident.hex[:8]
-
-
-def order_by_name(model: type[T], name_field: str):  # noqa: ANN201
-    return col(getattr(model, name_field))

@@ -73,10 +73,6 @@ class Store:
         self._jobs.put(_Job(None))
         self._thread.join(timeout)
 
-    def wait_idle(self) -> None:
-        """For tests: block until every submitted job has run and its callback is queued."""
-        self.flush(10.0)
-
     # -- the writer thread ---------------------------------------------------
     def _run(self) -> None:
         from iop_facilitator.tui.messages import describe_problem

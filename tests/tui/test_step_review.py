@@ -284,7 +284,7 @@ async def test_signing_locks_the_meeting(tmp_path: Path) -> None:
         assert row["signed_at"] is not None
         signed_at = to_local_text(row["signed_at"], screen.snapshot.timezone)
         assert status_line(pane) == (
-            f"SIGNED by Dana Quinn, LCSW at {signed_at} · locked: corrections are made as addenda"
+            f"SIGNED by Dana Quinn, LCSW at {signed_at} · locked"
         )
 
         # Every change is refused now: review keys...

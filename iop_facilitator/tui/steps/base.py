@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 DEBOUNCE_SECONDS = 0.6
 MAX_WAIT_SECONDS = 1.0  # non-stop typing is still saved at least this often
+LOCKED_MESSAGE = "This meeting is signed and locked; it can no longer be changed."
 
 
 class Edit(Message):

@@ -33,7 +33,7 @@ from textual.widgets.option_list import Option
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.steps.base import Edit, GotoStep, StepPane
+from iop_facilitator.tui.steps.base import Edit, GotoStep, LOCKED_MESSAGE, StepPane
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 CSS_FILE = str(Path(__file__).with_suffix(".tcss"))
 FEELING_MAX = 40  # services.live.FEELING_MAX (not imported: keeps SQLAlchemy out of the first frame)
-SIGNED_MESSAGE = "This meeting is signed and locked; nothing here can change. Corrections are made as addenda."
+SIGNED_MESSAGE = LOCKED_MESSAGE
 ATTENDED = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
 
 KEY_HINT = (

@@ -37,7 +37,7 @@ from textual.widgets.selection_list import Selection
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean, clean_line
-from iop_facilitator.tui.steps.base import Edit, StepPane
+from iop_facilitator.tui.steps.base import Edit, LOCKED_MESSAGE, StepPane
 
 if TYPE_CHECKING:
     from iop_facilitator.library.model import LoadedTopic
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 NARRATIVE = "narrative"
 INDENT = "  "
 TEXT_FIELDS = ("intervention", "response", "plan")
-LOCKED_MESSAGE = "This meeting is signed and locked; corrections are made as addenda."
 
 
 # --------------------------------------------------------------------------- note formats

@@ -32,7 +32,7 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus, RiskLevel
 from iop_facilitator.services.text import clean, clean_line
-from iop_facilitator.tui.steps.base import Edit, GotoStep
+from iop_facilitator.tui.steps.base import Edit, GotoStep, LOCKED_MESSAGE
 from iop_facilitator.tui.steps.base import StepPane
 from iop_facilitator.tui.steps.notes import key_label
 
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from iop_facilitator.services.live import SafetyView, Snapshot
     from iop_facilitator.services.notes import CheckItem
 
-LOCKED_MESSAGE = "This meeting is signed and locked; corrections are made as addenda."
 HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 RISK_LABELS = {
     RiskLevel.not_assessed: "Not assessed",
@@ -346,7 +345,7 @@ class ReviewPane(StepPane):
             who = clean_line(snapshot.signer or "?") + (f", {clean_line(credentials)}" if credentials else "")
             signed = to_local(snapshot.signed_at, snapshot.timezone)
             when = signed.format("YYYY-MM-DD HH:mm zz") if signed else "?"
-            status.update(Text(f"SIGNED by {who} at {when} · locked: corrections are made as addenda"))
+            status.update(Text(f"SIGNED by {who} at {when} · locked"))
             return
         gaps = [item for item in self.items() if not item.ok]
         if gaps:

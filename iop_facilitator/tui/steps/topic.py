@@ -34,13 +34,13 @@ from textual.widgets.option_list import Option
 
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
-from iop_facilitator.tui.steps.base import SegmentChanged, StepPane
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane
 
 if TYPE_CHECKING:
     from iop_facilitator.library.model import LoadedTopic, Segment
     from iop_facilitator.services.live import Snapshot
 
-SIGNED_MESSAGE = "This meeting is signed and locked; corrections are made as addenda."
+SIGNED_MESSAGE = LOCKED_MESSAGE
 SUGGESTED_COUNT = 3
 NOTES_KEY = "topic-notes"
 KIND_LABELS = {

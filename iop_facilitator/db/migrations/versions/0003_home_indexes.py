@@ -8,8 +8,6 @@ Create Date: 2026-11-27 13:51:23.806475
 from typing import Sequence, Union
 
 from alembic import op
-import sqlalchemy as sa
-import sqlmodel
 
 
 # revision identifiers, used by Alembic.
