@@ -32,6 +32,7 @@ from textual.widgets import Input, Select, Static
 
 from iop_facilitator.errors import InvalidInput, IopError
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.keys import key_display
 
 ADMIN_CSS = str(Path(__file__).parent / "admin.tcss")
 
@@ -126,8 +127,8 @@ class FormScreen(ModalScreen[Any]):
         )
 
     def on_mount(self) -> None:
-        save = self._key("form.save", "ctrl+s")
-        cancel = self._key("form.cancel", "escape")
+        save = key_display(self, "form.save", "ctrl+s")
+        cancel = key_display(self, "form.cancel", "escape")
         self.query_one("#form-hint", Static).update(Text(f"Enter or {save} saves · {cancel} closes without saving"))
         for check in self.query(".form-check"):
             check.display = False
@@ -135,12 +136,6 @@ class FormScreen(ModalScreen[Any]):
         first = next(iter(self.query("#form-fields Input, #form-fields Select")), None)
         if first is not None:
             first.focus()
-
-    def _key(self, binding_id: str, default: str) -> str:
-        for active in self.active_bindings.values():
-            if active.binding.id == binding_id:
-                return self.app.get_key_display(active.binding)
-        return default
 
     # -- values --------------------------------------------------------------
     def values(self) -> dict[str, Any]:

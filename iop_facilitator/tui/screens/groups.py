@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from iop_facilitator.enums import Audience, Enrollment, GroupStatus, GroupType, LevelOfCare
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.keys import key_display
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_int
 
 
@@ -142,7 +143,7 @@ class GroupsScreen(Screen[None]):
         empty = self.query_one("#groups-empty", Static)
         empty.display = not data.groups
         table.display = bool(data.groups)
-        empty.update(Text(f"No groups yet: press {self._key('groups.add', 'a')} to add one."))
+        empty.update(Text(f"No groups yet: press {key_display(self, 'groups.add', 'a')} to add one."))
         active = sum(1 for g in data.groups if g.status == GroupStatus.active.value)
         self.query_one("#groups-hint", Static).update(
             Text(f"{len(data.groups)} {'group' if len(data.groups) == 1 else 'groups'}, {active} active"
@@ -160,12 +161,6 @@ class GroupsScreen(Screen[None]):
         except Exception:  # noqa: BLE001 - no valid cursor
             return None
         return next((g for g in self.data.groups if str(g.group_id) == key), None)
-
-    def _key(self, binding_id: str, default: str) -> str:
-        for active in self.active_bindings.values():
-            if active.binding.id == binding_id:
-                return self.app.get_key_display(active.binding)
-        return default
 
     # -- actions ---------------------------------------------------------------
     def action_back(self) -> None:

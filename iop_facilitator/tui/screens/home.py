@@ -34,6 +34,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
+from iop_facilitator.tui.keys import key_display
 
 if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
@@ -170,8 +171,8 @@ class HomeScreen(Screen[None]):
                 status.update(Text("Opening the database…"))
             return
         self.load_state = "failed"
-        quit_key = self._key_for("app.quit", "ctrl+q")
-        retry_key = self._key_for("home.refresh", "r")
+        quit_key = key_display(self, "app.quit", "ctrl+q")
+        retry_key = key_display(self, "home.refresh", "r")
         status.update(Text(f"{clean_line(problem)}  (press {retry_key} to try again, {quit_key} to quit)"))
         status.display = True
         self._show_sections(False)
@@ -245,10 +246,10 @@ class HomeScreen(Screen[None]):
                 )
         weekday = f"{data.today:%A}, {data.today:%B} {data.today.day}, {data.today.year}"
         self.query_one("#today-title", Static).update(Text(f"Today · {weekday} · {clean_line(data.timezone)}"))
-        done_key = self._key_for("home.follow_up_done", "d")
+        done_key = key_display(self, "home.follow_up_done", "d")
         follow_title = f"Follow-ups due  ({done_key}: mark the highlighted one done)" if data.follow_ups else "Follow-ups due"
         self.query_one("#follow-title", Static).update(Text(follow_title))
-        groups_key = self._key_for("home.groups", "g")
+        groups_key = key_display(self, "home.groups", "g")
         hint = EMPTY_HINT if not data.group_count else NOTHING_TODAY
         self.query_one("#today-empty", Static).update(Text(hint.format(key=groups_key)))
 
@@ -263,12 +264,6 @@ class HomeScreen(Screen[None]):
         ):
             self.query_one(table_id).display = shown and bool(rows)
             self.query_one(empty_id).display = shown and not rows
-
-    def _key_for(self, binding_id: str, default: str) -> str:
-        for active in self.active_bindings.values():
-            if active.binding.id == binding_id:
-                return self.app.get_key_display(active.binding)
-        return default
 
     # -- actions ---------------------------------------------------------
     def action_refresh(self) -> None:
@@ -287,7 +282,7 @@ class HomeScreen(Screen[None]):
         if isinstance(focused, DataTable) and focused.id == "open":
             self._open_highlighted()
         elif isinstance(focused, DataTable) and focused.id == "follow-ups":
-            key = self._key_for("home.follow_up_done", "d")
+            key = key_display(self, "home.follow_up_done", "d")
             self.notify(f"Press {key} to mark the highlighted follow-up done.", markup=False)
         else:
             index = self._cursor_index(self.query_one("#today", DataTable))
@@ -338,7 +333,7 @@ class HomeScreen(Screen[None]):
             return
         if self.focused is not table:
             table.focus()
-            key = self._key_for("home.follow_up_done", "d")
+            key = key_display(self, "home.follow_up_done", "d")
             self.notify(f"Highlight the follow-up that is done, then press {key}.", markup=False)
             return
         index = self._cursor_index(table)

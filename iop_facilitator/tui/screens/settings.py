@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.keys import key_display
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen
 
 
@@ -176,18 +177,18 @@ class SettingsScreen(Screen[None]):
             if highlighted is None and me is not None:
                 highlighted = [p.staff_id for p in data.staff].index(me.staff_id)
             staff.highlighted = min(highlighted or 0, len(data.staff) - 1)
-        add_key = self._key("settings.add_staff", "a")
+        add_key = key_display(self, "settings.add_staff", "a")
         if me is not None:
             who = clean_line(me.name) + (f", {clean_line(me.credentials)}" if me.credentials else "")
             text = f"This laptop: {who}."
             if not me.credentials:
-                text += f" No credentials yet: press {self._key('settings.credentials', 'c')} (needed to sign notes)."
+                text += f" No credentials yet: press {key_display(self, 'settings.credentials', 'c')} (needed to sign notes)."
         elif not data.staff:
             text = f"No staff yet: press {add_key} to add yourself."
         else:
             text = f"Nobody chosen yet: highlight your name and press Enter (or {add_key} to add yourself)."
         self.query_one("#me", Static).update(Text(text))
-        program_key = self._key("settings.program", "p")
+        program_key = key_display(self, "settings.program", "p")
         self.query_one("#program", Static).update(
             Text(
                 f"Clinic: {clean_line(data.clinic_name)} · timezone: {clean_line(data.timezone)}"
@@ -214,12 +215,6 @@ class SettingsScreen(Screen[None]):
             self.notify("This laptop's facilitator is saved.", markup=False)
         if self.data is not None:
             self._loaded(self.data)
-
-    def _key(self, binding_id: str, default: str) -> str:
-        for active in self.active_bindings.values():
-            if active.binding.id == binding_id:
-                return self.app.get_key_display(active.binding)
-        return default
 
     # -- actions ---------------------------------------------------------------------
     def action_back(self) -> None:
