@@ -113,8 +113,9 @@ def test_app_starts_shows_groups_help_and_quits(tmux: Tmux, tmp_path: Path) -> N
     tmux.start([sys.executable, "-m", "iop_facilitator", "--db", str(db)], app_env(tmp_path / "home"))
 
     wait_until(lambda: "Tuesday Relapse Prevention" in tmux.screen(), "the group list", tmux)
+    # The header takes the clinic name from the same load, one frame later at most.
+    wait_until(lambda: "Harbor Light IOP (fictional)" in tmux.screen(), "the clinic name in the header", tmux)
     screen = tmux.screen()
-    assert "Harbor Light IOP (fictional)" in screen
     assert "17:30" in screen  # today's groups, with their local start time
 
     tmux.keys("F1")
