@@ -139,6 +139,8 @@ class ProgramSettings(Editable, table=True):
     weekly_hours_adolescent: float = Field(default=6.0)
     per_diem_daily_hours: float = Field(default=3.0)
     is_demo: bool = Field(default=False, nullable=False)
+    # Minutes without a key press before the TUI locks itself (measured on a monotonic clock).
+    idle_lock_minutes: int = Field(default=10, ge=1, le=240, sa_column_kwargs={"server_default": "10"})
 
 
 class Staff(Editable, table=True):
@@ -148,6 +150,8 @@ class Staff(Editable, table=True):
     credentials: str = Field(default="", max_length=100)
     role: StaffRole = Field(default=StaffRole.facilitator, sa_type=enum_type(StaffRole))
     active: bool = Field(default=True, nullable=False)
+    # Interns and unlicensed staff: their signed notes also need a supervisor's co-signature.
+    requires_cosign: bool = Field(default=False, nullable=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Group(Editable, table=True):
@@ -257,6 +261,11 @@ class GroupMeeting(Editable, table=True):
     signed_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
     signed_at: dt.datetime | None = None
     signer_credentials: str | None = Field(default=None, max_length=100)
+    # SHA-256 of the meeting's canonical content at signing (tamper evidence; see services.integrity).
+    content_hash: str | None = Field(default=None, max_length=64)
+    cosigned_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+    cosigned_at: dt.datetime | None = None
+    cosigner_credentials: str | None = Field(default=None, max_length=100)
 
     __table_args__ = (
         sa.Index("ix_meeting_group_date", "group_id", "local_date"),
@@ -376,6 +385,11 @@ class AuditEvent(Record, table=True):
     record_type: str = Field(default="", max_length=64)
     record_id: str | None = Field(default=None, max_length=64)
     details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # Hash chain: each entry's hash covers its own fields and the previous entry's hash,
+    # in ``seq`` order, so a changed, removed or inserted entry breaks the chain.
+    seq: int | None = Field(default=None, sa_column_kwargs={"unique": True})
+    prev_hash: str | None = Field(default=None, max_length=64)
+    entry_hash: str | None = Field(default=None, max_length=64)
 
 
 TABLES: tuple[type[SQLModel], ...] = (
