@@ -11,7 +11,7 @@ from sqlmodel import select
 from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus, RiskLevel
 from iop_facilitator.errors import Conflict, InvalidInput
 from iop_facilitator.library.load import load_library
-from iop_facilitator.models import AuditEvent, FollowUp, GroupMeeting
+from iop_facilitator.models import Attendance, AuditEvent, FollowUp, GroupMeeting
 from iop_facilitator.resources import topics_dir
 from iop_facilitator.services import groups, home, live, members, notes, safety, settings, staff
 
@@ -283,10 +283,23 @@ def test_migration_0002_keeps_existing_meetings(tmp_path) -> None:
             "'0000000000004000800000000000000a', '2026-01-05', '2026-01-05 15:00:00', '2026-01-05 18:00:00', "
             "'in_person', '', 'completed', 'n', 'GIRP', '', '')"
         )
+        # Rows that point at the meeting: later migrations rebuild the meeting table (batch
+        # mode), which must not trip over these references.
+        conn.exec_driver_sql(
+            "INSERT INTO member (id, created_at, updated_at, version, display_name, status) VALUES "
+            "('0000000000004000800000000000000c', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, 'Demo M.', 'active')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO attendance (id, created_at, updated_at, version, meeting_id, member_id, status, "
+            "minutes_attended, drop_in, checkin_feeling, safety_concern, checkout_takeaway) VALUES "
+            "('0000000000004000800000000000000d', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1, "
+            "'0000000000004000800000000000000b', '0000000000004000800000000000000c', 'present', 180, 0, '', 0, '')"
+        )
     engine.dispose()
     database = open_database(target)
     assert database.migrated_from == "0001"
     with database.session() as s:
         meeting = s.exec(select(GroupMeeting)).one()
         assert meeting.topic_notes == "" and meeting.prompts_done == []
+        assert s.exec(select(Attendance)).one().meeting_id == meeting.id
     database.dispose()

@@ -20,14 +20,33 @@ def run_migrations_online() -> None:
         if not url:
             raise SystemExit("pass the database with: alembic -x url=sqlite:///PATH ...")
         engine = create_engine(url)
-    with engine.begin() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        context.run_migrations()
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild a table by copying it, dropping the old one and renaming
+            # the copy; with foreign keys enforced, dropping a table other rows point at fails.
+            # The pragma only takes effect outside a transaction, so set it before beginning,
+            # and check every reference before committing instead.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end SQLAlchemy's autobegun transaction; the pragma stays
+        try:
+            with connection.begin():
+                context.configure(
+                    connection=connection,
+                    target_metadata=target_metadata,
+                    render_as_batch=sqlite,
+                    compare_type=True,
+                )
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        tables = sorted({str(row[0]) for row in broken})
+                        raise RuntimeError(f"migration left broken references in: {', '.join(tables)}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
     if owned:
         engine.dispose()
 
