@@ -1,4 +1,10 @@
-"""The audit trail: who did what, when, to which record. Ids only, never note text."""
+"""The audit trail: who did what, when, to which record. Ids only, never note text.
+
+Entries are hash-chained (see :mod:`iop_facilitator.audit_chain`): :func:`record`
+takes the database's write lock (SQLite) or an advisory lock (PostgreSQL)
+before reading the last entry, so concurrent writers queue instead of forking
+the chain.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
+from iop_facilitator import audit_chain
+from iop_facilitator.clock import utcnow
 from iop_facilitator.models import AuditEvent
 from iop_facilitator.services.actor import current_actor
 
@@ -21,15 +30,51 @@ def record(
     actor: str | None = None,
     **details: Any,
 ) -> AuditEvent:
+    seq, prev = _lock_and_last(session)
     event = AuditEvent(
+        occurred_at=_micro(utcnow()),
         actor=actor or current_actor(),
         action=action,
         record_type=record_type,
         record_id=str(record_id) if record_id is not None else None,
         details={k: _plain(v) for k, v in details.items()},
+        seq=seq,
+        prev_hash=prev,
+    )
+    event.entry_hash = audit_chain.entry_hash(
+        seq, event.occurred_at, event.actor, action, record_type, event.record_id, event.details, prev
     )
     session.add(event)
+    session.flush()
     return event
+
+
+# An arbitrary, fixed key for PostgreSQL's transaction-scoped advisory lock on the audit chain.
+PG_AUDIT_LOCK = 0x10_0AD1
+
+
+def _lock_and_last(session: Session) -> tuple[int, str]:
+    """Take the chain's lock for this transaction, then the next seq and the previous hash."""
+    session.flush()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_AUDIT_LOCK})
+    else:  # SQLite: a no-op write takes the database's write lock now, before the read below
+        conn.execute(sa.text("UPDATE audit_event SET seq = seq WHERE 0"))
+    row = conn.execute(
+        sa.text("SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
+    ).first()
+    if row is None:
+        return 1, audit_chain.GENESIS
+    return int(row[0]) + 1, row[1] or ""
+
+
+def _micro(value: dt.datetime) -> dt.datetime:
+    """A plain aware UTC datetime (what the database hands back), microseconds kept."""
+    return dt.datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
+        tzinfo=dt.UTC,
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -40,3 +85,35 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
+
+
+def list_events(
+    session: Session,
+    *,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+) -> list[AuditEvent]:
+    """Audit entries in chain order (oldest first); ``until`` includes that whole day (UTC).
+
+    ``action`` is an exact action, or a prefix when it ends in ``.`` (``db.`` for every database action).
+    ``limit`` keeps the newest ones.
+    """
+    from sqlmodel import col, select
+
+    query = select(AuditEvent)
+    if since is not None:
+        query = query.where(col(AuditEvent.occurred_at) >= dt.datetime.combine(since, dt.time(), dt.UTC))
+    if until is not None:
+        end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC)
+        query = query.where(col(AuditEvent.occurred_at) < end)
+    if action:
+        if action.endswith("."):
+            query = query.where(col(AuditEvent.action).startswith(action, autoescape=True))
+        else:
+            query = query.where(AuditEvent.action == action)
+    query = query.order_by(col(AuditEvent.seq).desc().nulls_last(), col(AuditEvent.occurred_at).desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(reversed(session.exec(query).all()))

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from iop_facilitator.clock import to_local, utcnow
-from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus
+from iop_facilitator.enums import AttendanceStatus, FlowStep
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
@@ -204,10 +204,10 @@ def sign(session: Session, meeting_id: uuid.UUID, signer_id: uuid.UUID, *, at: d
     gaps = missing(load_snapshot(session, meeting_id))
     if gaps:
         raise Conflict(f"cannot sign yet: {len(gaps)} item(s) missing, first: {gaps[0].label}")
-    meeting.status = MeetingStatus.signed
-    meeting.signed_by_id = signer.id
-    meeting.signed_at = at or utcnow()
-    meeting.signer_credentials = signer.credentials
+    # Status, signer, time and content hash in one UPDATE (the lock triggers refuse a second one).
+    from iop_facilitator.services.integrity import seal
+
+    seal(session, meeting, signer_id=signer.id, signer_credentials=signer.credentials, signed_at=at or utcnow())
     meeting.flow_step = FlowStep.review.value
     session.add(meeting)
     session.flush()

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from iop_facilitator.services import fiction as fx
+from iop_facilitator.services.integrity import StorageHasher
 
 if TYPE_CHECKING:  # the heavy imports stay out of the generator's import path
     from iop_facilitator.db.engine import Database
@@ -82,7 +83,7 @@ MAX_MEMBERS_PER_GROUP = 40
 # Column order of every tuple the generator yields, per table, in foreign-key-safe order.
 # A test checks these against the models so a schema change cannot silently break seeding.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "staff": ("id", "created_at", "updated_at", "version", "name", "credentials", "role", "active"),
+    "staff": ("id", "created_at", "updated_at", "version", "name", "credentials", "role", "active", "requires_cosign"),
     "therapy_group": (
         "id", "created_at", "updated_at", "version", "name", "group_type", "enrollment",
         "weekdays", "start_time", "duration_minutes", "status", "level_of_care", "audience",
@@ -100,7 +101,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "scheduled_end", "actual_start", "actual_end", "modality", "location", "facilitator_id",
         "co_facilitator_id", "topic_id", "topic_version", "topic_hash", "status",
         "group_narrative", "note_format", "homework", "flow_step", "signed_by_id", "signed_at",
-        "signer_credentials", "topic_notes", "prompts_done",
+        "signer_credentials", "topic_notes", "prompts_done", "content_hash", "cosigned_by_id",
+        "cosigned_at", "cosigner_credentials",
     ),
     "attendance": (
         "id", "created_at", "updated_at", "version", "meeting_id", "member_id", "status",
@@ -187,7 +189,12 @@ class SeedSummary:
 
 @dataclass
 class Chunk:
-    """Rows to write in one transaction, table by table in foreign-key order."""
+    """Rows to write in one transaction, table by table.
+
+    Foreign-key order, except that a signed meeting's attendance, story notes
+    and progress notes come *before* the meeting (the lock triggers refuse parts
+    added to a signed meeting); see the writers.
+    """
 
     tables: list[tuple[str, list[tuple[Any, ...]]]]
     groups_done: int  # groups completely generated once this chunk is written
@@ -346,7 +353,8 @@ def generate(
     for role, creds, how_many in people:
         for k in range(how_many):
             sid, cred = uid(), creds[(k + index) % len(creds)]
-            staff_rows.append((sid, staff_created, staff_created, 1, fx.staff_name(index), cred, role, 1))
+            staff_rows.append((sid, staff_created, staff_created, 1, fx.staff_name(index), cred, role, 1,
+                               1 if creds is fx.INTERN_CREDENTIALS else 0))
             if creds is fx.LEAD_CREDENTIALS:
                 leads.append((sid, cred))
             elif creds is fx.INTERN_CREDENTIALS:
@@ -484,6 +492,7 @@ def _generate_group(  # one hot loop, kept flat for speed
     active: list[_Member] = []
     alumni: list[_Member] = []
     cuts = STATUS_CUTS
+    hash_meeting = StorageHasher(COLUMNS)
 
     tables: list[tuple[str, list[tuple[Any, ...]]]] = [
         ("member", member_rows), ("enrollment", enrollment_rows), ("goal", goal_rows)
@@ -526,6 +535,7 @@ def _generate_group(  # one hot loop, kept flat for speed
         opener = pick(fx.INTERVENTION_OPENERS, r()).format(technique=pick(techniques, r()), title=title)
 
         attended: list[tuple[_Member, int, int]] = []  # (member, in, out)
+        first_att, first_note, first_story = len(attendance), len(notes), len(stories)
         seen_notes: set[str] = set()
         for m in roster:
             drop_in = m.exit is not None and m.exit <= day
@@ -658,17 +668,27 @@ def _generate_group(  # one hot loop, kept flat for speed
                      f"{pick(fx.NARRATIVE_MIDDLES, r())} {pick(fx.NARRATIVE_CLOSINGS, r())} "
                      f"{len(attended)} of {len(roster)} members on the roster attended. "
                      "Fictional demo record.")
-        meetings.append((
+        row = (
             mid, stamp(a_start - 900), s_signed or s_end, 1, plan.id, local_iso, stamp(ss), stamp(se),
             s_start, s_end, plan.modality, plan.location, lead_id, co_id, topic, *versions.get(topic, (TOPIC_VERSION, None)),
             "signed" if signed else "completed", narrative, "GIRP", homework, "",
             lead_id if signed else None, s_signed, lead_cred if signed else None, "", "[]",
-        ))
+        )
+        content_hash = None
+        if signed:  # the same canonical content and hash the app computes when signing
+            content_hash = hash_meeting(
+                row, attendance=attendance[first_att:], progress_notes=notes[first_note:],
+                story_notes=stories[first_story:],
+            )
+        meetings.append((*row, content_hash, None, None, None))
 
         last = k + 1 == len(days)
         if len(meetings) >= chunk_meetings or last:
-            tables += [("meeting", meetings), ("attendance", attendance), ("story_note", stories),
-                       ("progress_note", notes), ("follow_up", follow_ups)]
+            # A signed meeting's parts cannot be inserted after it (the lock triggers refuse), so
+            # they go first; SQLite checks their references at commit (defer_foreign_keys), and
+            # the PostgreSQL writer inserts the meetings unsigned and signs them afterwards.
+            tables += [("attendance", attendance), ("story_note", stories), ("progress_note", notes),
+                       ("meeting", meetings), ("follow_up", follow_ups)]
             counts.meetings += len(meetings)
             counts.attendance += len(attendance)
             counts.story_notes += len(stories)
@@ -737,6 +757,7 @@ def _write_sqlite(db: Database, chunks: Iterator[Chunk], progress: Callable[[int
             with conn.begin():
                 cursor = conn.connection.cursor()
                 try:
+                    cursor.execute("PRAGMA defer_foreign_keys=ON")  # parts before their meeting; reset at commit
                     for table, rows in chunk.tables:
                         if rows:
                             cursor.executemany(statements[table], rows)
@@ -746,16 +767,27 @@ def _write_sqlite(db: Database, chunks: Iterator[Chunk], progress: Callable[[int
 
 
 def _write_core(db: Database, chunks: Iterator[Chunk], progress: Callable[[int], None]) -> None:
+    import sqlalchemy as sa
     from sqlmodel import SQLModel
 
     import iop_facilitator.models  # noqa: F401 - registers the tables
 
     tables = {name: SQLModel.metadata.tables[name] for name in TABLES}
     converters = {name: _converters(tables[name]) for name in TABLES}
+    meeting = tables["meeting"]
+    sign = (
+        meeting.update()
+        .where(meeting.c.id == sa.bindparam("b_id"))
+        .values({c: sa.bindparam(f"b_{c}") for c in _SIGN_COLUMNS})
+    )
     with db.engine.connect() as conn:
         for chunk in chunks:
+            signatures: list[dict[str, Any]] = []
+            # Foreign keys are checked at once here: meetings go in first, unsigned, and are
+            # signed (one UPDATE each, which the lock triggers allow) once their parts are in.
+            ordered = sorted(chunk.tables, key=lambda t: t[0] != "meeting")
             with conn.begin():
-                for name, rows in chunk.tables:
+                for name, rows in ordered:
                     if not rows:
                         continue
                     columns, funcs = COLUMNS[name], converters[name]
@@ -763,8 +795,19 @@ def _write_core(db: Database, chunks: Iterator[Chunk], progress: Callable[[int],
                     payload = [
                         {c: (f(v) if f is not None else v) for (c, f), v in zip(pairs, row)} for row in rows
                     ]
+                    if name == "meeting":
+                        for values in payload:
+                            if values["status"] == "signed":
+                                signatures.append({"b_id": values["id"], **{f"b_{c}": values[c] for c in _SIGN_COLUMNS}})
+                                values.update(status="completed", signed_by_id=None, signed_at=None,
+                                              signer_credentials=None, content_hash=None)
                     conn.execute(tables[name].insert(), payload)
+                if signatures:
+                    conn.execute(sign, signatures)
             progress(chunk.groups_done)
+
+
+_SIGN_COLUMNS = ("status", "signed_by_id", "signed_at", "signer_credentials", "content_hash", "updated_at")
 
 
 # --------------------------------------------------------------------------- the service
