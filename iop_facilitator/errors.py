@@ -33,3 +33,11 @@ class Conflict(IopError):
 
 class DatabaseProblem(IopError):
     """The database cannot be opened or used (wrong file, unreachable server, newer schema)."""
+
+
+class PassphraseRequired(DatabaseProblem):
+    """The database is encrypted and no passphrase was given (the TUI then shows its unlock screen)."""
+
+
+class WrongPassphrase(DatabaseProblem):
+    """The passphrase does not open the file (or the file is not a database at all: SQLCipher cannot tell)."""

@@ -38,15 +38,44 @@ def state(ctx: typer.Context) -> CliState:
     return root.obj
 
 
-def open_db(ctx: typer.Context, *, create: bool = False) -> Database:
-    """The command's database (opened once, closed when the command ends)."""
+def open_db(ctx: typer.Context, *, create: bool = False, encrypt: bool = False) -> Database:
+    """The command's database (opened once, closed when the command ends).
+
+    An encrypted file's passphrase comes from ``IOP_PASSPHRASE`` or a hidden prompt
+    (never from the command line, where other users could read it).
+    """
     st = state(ctx)
     if st._db is None:
         from iop_facilitator.db.engine import open_database
 
-        st._db = open_database(st.target(), create=create)
+        st._db = open_database(st.target(), create=create, passphrase=ask_passphrase, encrypt=encrypt)
         ctx.find_root().call_on_close(st._db.dispose)
     return st._db
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def ask_passphrase(new: bool = False, prompt: str = "Passphrase") -> str:
+    """A hidden prompt on the terminal (twice for a new passphrase); refuses when stdin is no terminal."""
+    from iop_facilitator.db.engine import PASSPHRASE_ENV, check_new_passphrase
+    from iop_facilitator.errors import PassphraseRequired
+
+    if not stdin_is_terminal():
+        raise PassphraseRequired(
+            f"the database is encrypted: set {PASSPHRASE_ENV} or run in a terminal to be asked for the passphrase"
+        )
+    if not new:
+        return typer.prompt(prompt, hide_input=True, err=True)
+    first = typer.prompt(f"New {prompt.lower()} (at least 12 characters)", hide_input=True, err=True)
+    check_new_passphrase(first)
+    again = typer.prompt(f"Repeat the new {prompt.lower()}", hide_input=True, err=True)
+    if again != first:
+        from iop_facilitator.errors import InvalidInput
+
+        raise InvalidInput("the two passphrases differ; nothing was changed")
+    return first
 
 
 def parse_date(value: str | None, option: str = "date") -> dt.date | None:

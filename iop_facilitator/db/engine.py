@@ -9,8 +9,10 @@ the newest schema.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +23,20 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
-from iop_facilitator.errors import DatabaseProblem
+from iop_facilitator.errors import DatabaseProblem, PassphraseRequired, WrongPassphrase
 from iop_facilitator.paths import ensure_private_file
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
+
+# -- encryption at rest (SQLCipher through sqlcipher3; see docs/ARCHITECTURE.md) --------------
+CIPHER_DRIVER = "sqlite+pysqlcipher"
+PASSPHRASE_ENV = "IOP_PASSPHRASE"
+WRONG_PASSPHRASE = "wrong passphrase, or not an iop-facilitator database"
+# A passphrase source: the passphrase itself, or a function asked only when an encrypted file
+# needs one; its argument is True when the passphrase is for a *new* encrypted database.
+Passphrase = str | Callable[[bool], "str | None"] | None
 
 
 @dataclass
@@ -43,6 +53,19 @@ class Database:
     @property
     def backend(self) -> str:
         return self.url.get_backend_name()
+
+    @property
+    def encrypted(self) -> bool:
+        """A SQLCipher file (its passphrase lives only in ``url``, whose str/repr hide it)."""
+        return self.url.drivername == CIPHER_DRIVER
+
+    def passphrase_matches(self, candidate: str) -> bool:
+        """Constant-time check of ``candidate`` against the passphrase this database was opened with."""
+        import hmac
+
+        if not self.encrypted:
+            return False
+        return hmac.compare_digest(candidate.encode("utf-8"), (self.url.password or "").encode("utf-8"))
 
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
@@ -94,7 +117,7 @@ def parse_target(target: str | Path) -> URL:
 
 
 def describe(url: URL) -> str:
-    if url.get_backend_name() == "sqlite":
+    if url.get_backend_name() == "sqlite":  # also sqlite+pysqlcipher: only the path, never the password
         return str(url.database)
     return url.render_as_string(hide_password=True)
 
@@ -114,6 +137,20 @@ def create_engine_for(url: URL) -> Engine:
     """An engine with the storage guarantees the app relies on (see docs/ARCHITECTURE.md)."""
     backend = url.get_backend_name()
     try:
+        if url.drivername == CIPHER_DRIVER:
+            load_sqlcipher()
+            # The dialect keys every new connection (``pragma key``) before the listener below
+            # sets the same PRAGMAs as plain SQLite. A queue pool, not the dialect's
+            # one-connection-per-thread default: each new connection costs ~70 ms of key
+            # derivation, so connections are reused across threads.
+            engine = sa.create_engine(
+                url,
+                hide_parameters=True,
+                poolclass=sa.pool.QueuePool,
+                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            return engine
         if backend == "sqlite":
             engine = sa.create_engine(
                 url,
@@ -164,6 +201,133 @@ def _preflight_sqlite(path: Path, create: bool) -> tuple[bool, str | None]:
     return not tables, revision
 
 
+_sqlcipher_lock = threading.Lock()
+_sqlcipher_module = None
+
+
+def load_sqlcipher():  # returns the sqlcipher3 module
+    """Import sqlcipher3 once per process and silence SQLCipher's own logging.
+
+    SQLCipher writes its errors (e.g. "hmac check failed" on a wrong key) straight to
+    stderr, which would garble the TUI and add stray lines to the CLI's one-line errors.
+    """
+    global _sqlcipher_module
+    with _sqlcipher_lock:
+        if _sqlcipher_module is None:
+            try:
+                import sqlcipher3
+            except ImportError:
+                raise DatabaseProblem(
+                    "encrypted databases need the sqlcipher3 package (pip install sqlcipher3)"
+                ) from None
+            conn = sqlcipher3.connect(":memory:")
+            try:
+                conn.execute("PRAGMA cipher_log_level = NONE")
+            finally:
+                conn.close()
+            _sqlcipher_module = sqlcipher3
+        return _sqlcipher_module
+
+
+def key_pragma(passphrase: str, schema: str | None = None) -> str:
+    """``PRAGMA key`` for ``passphrase``, quoted exactly as SQLAlchemy's pysqlcipher dialect does.
+
+    Never pass the result to SQLAlchemy's ``exec_driver_sql`` (its errors quote the
+    statement): run it on a raw DB-API cursor.
+    """
+    quoted = '"' + passphrase.replace('"', '""') + '"'
+    return f"PRAGMA {schema + '.' if schema else ''}key = {quoted}"
+
+
+def cipher_url(path: Path, passphrase: str) -> URL:
+    """The SQLAlchemy URL of an encrypted file (``str``/``repr`` print ``***`` for the password)."""
+    return URL.create(CIPHER_DRIVER, password=passphrase, database=str(path))
+
+
+def sqlite_file_kind(path: Path) -> str:
+    """``"new"`` (missing or empty), ``"plain"`` (SQLite), ``"encrypted"`` (may be SQLCipher) or ``"other"``.
+
+    A SQLCipher file starts with a random 16-byte salt and is a whole number of pages
+    (512..65536 bytes); a text file or another format almost never looks like that.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return "new"
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as exc:
+        raise DatabaseProblem(f"cannot read {path}: {exc.strerror}") from None
+    if header == SQLITE_HEADER:
+        return "plain"
+    size = path.stat().st_size
+    printable = all(32 <= b < 127 or b in (9, 10, 13) for b in header)
+    if size >= 512 and size % 512 == 0 and not printable:
+        return "encrypted"
+    return "other"
+
+
+def resolve_passphrase(passphrase: Passphrase, *, new: bool = False) -> str | None:
+    """The passphrase to use: an explicit one, else ``IOP_PASSPHRASE``, else ask ``passphrase(new)``."""
+    if isinstance(passphrase, str):
+        return passphrase
+    from_env = os.environ.get(PASSPHRASE_ENV, "")
+    if from_env:
+        return from_env
+    if callable(passphrase):
+        return passphrase(new) or None
+    return None
+
+
+MIN_PASSPHRASE = 12
+
+
+def check_new_passphrase(passphrase: str) -> str:
+    """A new passphrase must be long enough and printable (it is typed at a prompt)."""
+    from iop_facilitator.errors import InvalidInput
+
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise InvalidInput(f"the passphrase must be at least {MIN_PASSPHRASE} characters long")
+    if any(ord(c) < 32 or ord(c) == 127 for c in passphrase):
+        raise InvalidInput("the passphrase must not contain control characters")
+    return passphrase
+
+
+def open_cipher_connection(path: Path, passphrase: str, *, read_only: bool = False):  # a DB-API connection
+    """A raw, keyed sqlcipher3 connection whose key is checked (:class:`WrongPassphrase` if not)."""
+    sqlcipher = load_sqlcipher()
+    target = f"{path.as_uri()}?mode=ro" if read_only else str(path)
+    try:
+        conn = sqlcipher.connect(target, uri=read_only, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except sqlcipher.Error:
+        raise DatabaseProblem(f"cannot open {path}") from None
+    try:
+        conn.execute(key_pragma(passphrase))
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher.DatabaseError:
+        conn.close()
+        raise WrongPassphrase(WRONG_PASSPHRASE) from None
+    return conn
+
+
+def _preflight_encrypted(path: Path, passphrase: str) -> tuple[bool, str | None]:
+    """Check an encrypted file read-only (writes nothing), as :func:`_preflight_sqlite` does a plain one."""
+    sqlcipher = load_sqlcipher()
+    conn = open_cipher_connection(path, passphrase, read_only=True)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        revision = None
+        if "alembic_version" in tables:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            revision = row[0] if row else None
+    except sqlcipher.DatabaseError:
+        raise WrongPassphrase(WRONG_PASSPHRASE) from None
+    finally:
+        conn.close()
+    if "alembic_version" not in tables and tables:
+        raise DatabaseProblem(f"{path} is an encrypted database, but not an iop-facilitator one")
+    return not tables, revision
+
+
 def _preflight_server(engine: Engine, url: URL) -> tuple[bool, str | None]:
     try:
         with engine.connect() as conn:
@@ -181,12 +345,24 @@ def _preflight_server(engine: Engine, url: URL) -> tuple[bool, str | None]:
     return not tables, revision
 
 
-def open_database(target: str | Path, *, create: bool = False, migrate: bool = True) -> Database:
+def open_database(
+    target: str | Path,
+    *,
+    create: bool = False,
+    migrate: bool = True,
+    passphrase: Passphrase = None,
+    encrypt: bool = False,
+) -> Database:
     """Open ``target``, refusing anything that is not (or cannot become) our database.
 
     ``create`` allows a new SQLite file (0600, in a 0700 folder) or an empty
     PostgreSQL database to be initialised. With ``migrate`` (the default) the
     schema is brought to the newest version this program knows.
+
+    An encrypted (SQLCipher) file is opened with ``passphrase`` (see
+    :func:`resolve_passphrase`): :class:`PassphraseRequired` when there is none,
+    :class:`WrongPassphrase` when it does not open the file. ``encrypt`` with
+    ``create`` makes a new file an encrypted one.
     """
     from iop_facilitator.db import migrate as migrations
 
@@ -194,12 +370,31 @@ def open_database(target: str | Path, *, create: bool = False, migrate: bool = T
     path: Path | None = None
     if url.get_backend_name() == "sqlite":
         path = Path(url.database)
-        is_new, revision = _preflight_sqlite(path, create)
+        kind = "new" if path.is_dir() else sqlite_file_kind(path)
+        if kind == "encrypted" or (kind == "new" and encrypt and create):
+            secret = resolve_passphrase(passphrase, new=kind == "new")
+            if not secret:
+                raise PassphraseRequired(
+                    f"{path} is encrypted: give its passphrase (or set {PASSPHRASE_ENV} for scripts)"
+                )
+            if kind == "new":
+                check_new_passphrase(secret)
+            url = cipher_url(path, secret)
+            is_new, revision = (True, None) if kind == "new" else _preflight_encrypted(path, secret)
+        else:
+            if encrypt and kind == "plain":
+                raise DatabaseProblem(f"{path} is not encrypted; convert it with: iop --db {path} db encrypt")
+            is_new, revision = _preflight_sqlite(path, create)
         migrations.check_known_revision(revision, describe(url))
         if is_new:
             ensure_private_file(path)
         engine = create_engine_for(url)
     else:
+        if encrypt:
+            raise DatabaseProblem(
+                "encryption at rest is for SQLite files; for PostgreSQL use the server's own disk "
+                "encryption and TLS (sslmode=verify-full)"
+            )
         engine = create_engine_for(url)
         is_new, revision = _preflight_server(engine, url)
         migrations.check_known_revision(revision, describe(url))

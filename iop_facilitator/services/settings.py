@@ -24,7 +24,18 @@ EDITABLE: dict[str, type] = {
     "crisis_resources": list,
     "crisis_steps": list,
     "service_codes": dict,
+    "idle_lock_minutes": int,
 }
+
+# The automatic screen lock (tui/lock.py): minutes without a key press or click.
+IDLE_LOCK_MINUTES = (1, 240)
+
+
+def check_idle_lock_minutes(value: int) -> int:
+    low, high = IDLE_LOCK_MINUTES
+    if not low <= int(value) <= high:
+        raise InvalidInput(f"setting idle_lock_minutes needs a whole number of minutes from {low} to {high}")
+    return int(value)
 
 
 def local_timezone_name() -> str:
@@ -80,8 +91,23 @@ def parse_value(key: str, raw: str) -> Any:
         raise InvalidInput(f"setting {key} needs {article}") from None
     if key == "timezone":
         validate_timezone(value)
+    if key == "idle_lock_minutes":
+        check_idle_lock_minutes(value)
     if key == "absence_window_weeks" and value < 1:
         raise InvalidInput("setting absence_window_weeks needs at least 1")
+    return value
+
+
+def _clean_value(key: str, value: Any) -> Any:
+    """User text in a setting (strings, and strings inside lists and tables) without control sequences."""
+    from iop_facilitator.services.text import clean, clean_line
+
+    if isinstance(value, str):
+        return clean(value).strip() if key == "disclosure_notice" else clean_line(value)
+    if isinstance(value, list):
+        return [_clean_value(key, v) for v in value]
+    if isinstance(value, dict):
+        return {clean_line(str(k)): _clean_value(key, v) for k, v in value.items()}
     return value
 
 
@@ -90,7 +116,9 @@ def update_settings(session: Session, **changes: Any) -> ProgramSettings:
     for key, value in changes.items():
         if key not in EDITABLE:
             raise InvalidInput(f"unknown setting {key!r}")
-        setattr(current, key, value)
+        if key == "idle_lock_minutes":
+            value = check_idle_lock_minutes(value)
+        setattr(current, key, _clean_value(key, value))
     session.add(current)
     audit.record(session, "settings.update", record_type="program_settings", record_id=current.id, keys=sorted(changes))
     return current

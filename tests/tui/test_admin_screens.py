@@ -383,14 +383,19 @@ async def test_settings_program_name_and_timezone(tmp_path: Path) -> None:
         await open_screen(app, pilot, "s")
         await pilot.press("p")
         await pilot.pause()
-        assert form(app).values() == {"clinic": "Test Clinic (fictional)", "timezone": "America/Chicago"}
+        assert form(app).values() == {"clinic": "Test Clinic (fictional)", "timezone": "America/Chicago", "idle": "10"}
         await fill(app, pilot, timezone="Mars/Olympus")
         assert "unknown timezone" in str(form(app).query_one("#check-timezone", Static).render())
         await save(app, pilot)
         assert "unknown timezone 'Mars/Olympus'" in problem(app)
-        await fill(app, pilot, clinic="North Shore IOP (fictional)", timezone="America/Denver")
+        await fill(app, pilot, clinic="North Shore IOP (fictional)", timezone="America/Denver", idle="0")
+        await save(app, pilot)
+        assert "1 to 240" in problem(app)  # the idle lock (minutes) has a range
+        await fill(app, pilot, idle="5")
         await save(app, pilot)
         assert isinstance(app.screen, SettingsScreen)
+        assert app.lock_state.idle_limit_s == 5 * 60
+        assert "locks after 5 min idle" in str(app.screen.query_one("#program", Static).render())
         assert app.title == "North Shore IOP (fictional)"
         assert "timezone: America/Denver" in str(app.screen.query_one("#program", Static).render())
         await pilot.press("escape")
@@ -402,6 +407,7 @@ async def test_settings_program_name_and_timezone(tmp_path: Path) -> None:
         with db.session() as session:
             program = get_settings(session)
             assert (program.clinic_name, program.timezone) == ("North Shore IOP (fictional)", "America/Denver")
+            assert program.idle_lock_minutes == 5
     finally:
         db.dispose()
 

@@ -18,9 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
@@ -43,6 +44,7 @@ class SettingsData:
     timezone: str
     is_demo: bool
     staff: tuple[StaffRow, ...]  # active staff, by name
+    idle_lock_minutes: int = 10  # the automatic screen lock (tui/lock.py)
 
 
 def theme_order(name: str) -> tuple[int, str]:
@@ -83,7 +85,7 @@ class SettingsScreen(Screen[None]):
                 yield Static("", id="me")
         yield Static("Program", classes="admin-title")
         yield Static("Loading…", id="program")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._fill_themes()
@@ -150,6 +152,7 @@ class SettingsScreen(Screen[None]):
                 staff=tuple(
                     StaffRow(p.id, p.name, p.credentials, p.role.value, p.version) for p in list_staff(session)
                 ),
+                idle_lock_minutes=int(program.idle_lock_minutes),
             )
 
         store.read(read, self._loaded, self._failed)
@@ -192,6 +195,7 @@ class SettingsScreen(Screen[None]):
         self.query_one("#program", Static).update(
             Text(
                 f"Clinic: {clean_line(data.clinic_name)} · timezone: {clean_line(data.timezone)}"
+                f" · locks after {data.idle_lock_minutes} min idle"
                 f"  (press {program_key} to change)"
             )
         )
@@ -304,18 +308,29 @@ class SettingsScreen(Screen[None]):
     def action_program(self) -> None:
         if self.data is None:
             return
-        from iop_facilitator.services.settings import validate_timezone
+        from iop_facilitator.services.settings import check_idle_lock_minutes, validate_timezone
+
+        idle_minutes = [self.data.idle_lock_minutes]
+
+        def check_idle(text: str) -> int:
+            try:
+                minutes = int(str(text).strip())
+            except ValueError:
+                raise InvalidInput("the idle lock needs a whole number of minutes (1 to 240)") from None
+            idle_minutes[0] = check_idle_lock_minutes(minutes)
+            return idle_minutes[0]
 
         def build(values: dict[str, Any]) -> Any:
             clinic = clean_line(values["clinic"])
             if not clinic:
                 raise InvalidInput("the clinic needs a name")
             timezone = validate_timezone(values["timezone"].strip())
+            idle = check_idle(values["idle"])
 
             def op(session: Any) -> tuple[str, bool]:
                 from iop_facilitator.services.settings import update_settings
 
-                program = update_settings(session, clinic_name=clinic, timezone=timezone)
+                program = update_settings(session, clinic_name=clinic, timezone=timezone, idle_lock_minutes=idle)
                 return program.clinic_name, bool(program.is_demo)
 
             return op
@@ -327,6 +342,9 @@ class SettingsScreen(Screen[None]):
                 return
             clinic, is_demo = result
             self.post_message(messages.ProgramLoaded(clinic, is_demo))
+            set_idle = getattr(self.app, "set_idle_minutes", None)
+            if set_idle is not None:
+                set_idle(idle_minutes[0])
             self.notify("Program settings saved.", markup=False)
             self.reload()
 
@@ -336,6 +354,8 @@ class SettingsScreen(Screen[None]):
                 Field("clinic", "Clinic name", value=clean_line(self.data.clinic_name), max_length=200),
                 Field("timezone", "Timezone", value=clean_line(self.data.timezone), max_length=64,
                       placeholder="IANA name, e.g. America/Chicago", check=validate_timezone),
+                Field("idle", "Lock after idle (minutes)", value=str(self.data.idle_lock_minutes), max_length=3,
+                      placeholder="1 to 240", check=check_idle, integer=True),
             ],
             build,
             intro="The timezone decides which day is \"today\" for every group.",
