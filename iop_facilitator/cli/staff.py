@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -18,6 +18,11 @@ def add(
     name: Annotated[str, typer.Argument(help="Full name as it appears on a signature.")],
     credentials: Annotated[str, typer.Option("--credentials", "-c", help="e.g. LCSW, LPC, CADC.")] = "",
     role: Annotated[StaffRole, typer.Option("--role")] = StaffRole.facilitator,
+    requires_cosign: Annotated[
+        bool,
+        typer.Option("--requires-cosign/--no-requires-cosign",
+                     help="Their signed notes also need a supervisor's co-signature (interns, unlicensed staff)."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the new record as JSON.")] = False,
 ) -> None:
     """Add a staff member."""
@@ -25,12 +30,47 @@ def add(
 
     database = open_db(ctx)
     with database.begin() as session:
-        person = add_staff(session, name, credentials, role)
+        person = add_staff(session, name, credentials, role, requires_cosign=requires_cosign)
         data = record_dict(person)
     if as_json:
         print_json(data)
     else:
-        say(f"Added {signature_line(person)} ({short(person.id)}) as {person.role.value}")
+        extra = " (notes need a co-signature)" if person.requires_cosign else ""
+        say(f"Added {signature_line(person)} ({short(person.id)}) as {person.role.value}{extra}")
+
+
+@app.command("edit")
+def edit(
+    ctx: typer.Context,
+    staff: Annotated[str, typer.Argument(help="Name or id of the staff member.")],
+    name: Annotated[Optional[str], typer.Option("--name", help="New full name.")] = None,
+    credentials: Annotated[Optional[str], typer.Option("--credentials", "-c", help="e.g. LCSW; '' clears.")] = None,
+    role: Annotated[Optional[StaffRole], typer.Option("--role")] = None,
+    active: Annotated[Optional[bool], typer.Option("--active/--inactive", help="Still working here?")] = None,
+    requires_cosign: Annotated[
+        Optional[bool],
+        typer.Option("--requires-cosign/--no-requires-cosign",
+                     help="Their signed notes also need a supervisor's co-signature."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record as JSON.")] = False,
+) -> None:
+    """Change a staff member's name, credentials, role, active flag or co-signature requirement."""
+    from iop_facilitator.services.staff import resolve_staff, signature_line, update_staff
+
+    database = open_db(ctx)
+    with database.begin() as session:
+        person = resolve_staff(session, staff)
+        person = update_staff(
+            session, person.id, name=name, credentials=credentials, role=role, active=active,
+            requires_cosign=requires_cosign,
+        )
+        data = record_dict(person)
+    if as_json:
+        print_json(data)
+    else:
+        extra = " (notes need a co-signature)" if person.requires_cosign else ""
+        say(f"Updated {signature_line(person)} ({short(person.id)}): {person.role.value}"
+            f"{'' if person.active else ', inactive'}{extra}")
 
 
 @app.command("list")
@@ -49,7 +89,7 @@ def list_(
         return
     print_table(
         "Staff",
-        ["id", "name", "credentials", "role"],
-        [[short(p.id), p.name, p.credentials, p.role.value] for p in people],
+        ["id", "name", "credentials", "role", "co-sign"],
+        [[short(p.id), p.name, p.credentials, p.role.value, "needed" if p.requires_cosign else ""] for p in people],
         empty="No staff yet. Add one with: iop staff add 'Name' --credentials LCSW",
     )

@@ -26,13 +26,15 @@ TopicsDir = Annotated[
 def load(extra: list[Path] | None, *, quiet_problems: bool = False) -> Library:
     """The library from all sources; bad files and overrides reported once on stderr."""
     from iop_facilitator.library.load import load_library
+    from iop_facilitator.services.text import clean_line
 
     library = load_library(extra=extra or [])
     for override in library.overrides:
-        typer.echo(f"iop: note: topic {override.topic_id} from {override.path} replaces {override.replaced}", err=True)
+        typer.echo(clean_line(f"iop: note: topic {override.topic_id} from {override.path} replaces {override.replaced}"),
+                   err=True)
     if not quiet_problems:
         for problem in library.problems:
-            typer.echo(f"iop: warning: skipped {problem}", err=True)
+            typer.echo(clean_line(f"iop: warning: skipped {problem}"), err=True)
     return library
 
 
@@ -140,6 +142,7 @@ def validate(
 ) -> None:
     """Check topic files: exit 0 when all are valid, else one line per problem and exit 1."""
     from iop_facilitator.library.load import load_library, validate_paths
+    from iop_facilitator.services.text import clean_line
 
     if paths:
         good, problems = validate_paths(list(paths))
@@ -148,9 +151,10 @@ def validate(
         library = load_library(extra=topics_dir or [])
         problems, count = library.problems, len(library.topics)
         for override in library.overrides:
-            typer.echo(f"iop: note: topic {override.topic_id} from {override.path} replaces {override.replaced}", err=True)
+            typer.echo(clean_line(f"iop: note: topic {override.topic_id} from {override.path} replaces "
+                                  f"{override.replaced}"), err=True)
     for problem in problems:
-        typer.echo(str(problem), err=True)
+        typer.echo(clean_line(str(problem)), err=True)
     if problems:
         typer.echo(f"{len(problems)} problem(s); {count} valid topic(s)", err=True)
         raise typer.Exit(1)

@@ -101,7 +101,19 @@ def normalise_text(raw: bytes, problems: _Collector) -> str | None:
         line = raw[: exc.start].count(b"\n") + 1
         problems.add("file", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); save the file as UTF-8")
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    control = _CONTROL.search(text)
+    if control is not None:
+        # A guide is reviewed text with a recorded hash: refuse it rather than silently change it.
+        line = text[: control.start()].count("\n") + 1
+        problems.add("file", f"control character U+{ord(control.group()):04X} (terminal escape or similar) on "
+                             f"line {line}; remove it")
+        return None
+    return text
+
+
+# C0 controls except tab and newline, DEL and C1 controls (ESC starts terminal escape sequences).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def content_hash(text: str) -> str:

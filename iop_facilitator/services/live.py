@@ -507,6 +507,16 @@ class Snapshot:
     max_absences: int
     members: tuple[MemberLine, ...]
     safety_events: tuple[SafetyView, ...] = field(default=())
+    # Co-signature and addenda of a signed meeting (services.cosign, services.addenda).
+    cosigner: str | None = None
+    cosigner_credentials: str | None = None
+    cosigned_at: dt.datetime | None = None
+    requires_cosign: bool = False
+    addenda: tuple[Any, ...] = field(default=())  # services.addenda.AddendumView, oldest first
+
+    @property
+    def awaiting_cosign(self) -> bool:
+        return self.status == MeetingStatus.signed and self.requires_cosign and self.cosigned_at is None
 
     @property
     def present(self) -> int:
@@ -549,6 +559,11 @@ def absence_counts(
     for member_id in rows:
         out[member_id] += 1
     return out
+
+
+def absence_flags(count: int, limit: int) -> tuple[bool, bool]:
+    """(near the program's absence limit, past it) for ``count`` absences; no limit when 0."""
+    return limit > 0 and count >= max(limit - 1, 1), limit > 0 and count > limit
 
 
 def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
@@ -601,8 +616,8 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
                 checkout_mood=row.checkout_mood if row else None,
                 takeaway=row.checkout_takeaway if row else "",
                 absences=count,
-                near_limit=limit > 0 and count >= max(limit - 1, 1),
-                over_limit=limit > 0 and count > limit,
+                near_limit=absence_flags(count, limit)[0],
+                over_limit=absence_flags(count, limit)[1],
                 goals=tuple(goals.get(person.id, ())),
                 stories=tuple(stories.get(person.id, ())),
                 note=notes.get(person.id),
@@ -651,4 +666,22 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
         max_absences=limit,
         members=tuple(lines),
         safety_events=events,
+        **_signatures(session, meeting),
     )
+
+
+def _signatures(session: Session, meeting: GroupMeeting) -> dict[str, Any]:
+    """Co-signature and addenda: only a signed meeting has them."""
+    if meeting.status != MeetingStatus.signed:
+        return {}
+    from iop_facilitator.services.addenda import list_addenda
+    from iop_facilitator.services.cosign import needs_cosign
+
+    cosigner = session.get(Staff, meeting.cosigned_by_id) if meeting.cosigned_by_id else None
+    return {
+        "cosigner": cosigner.name if cosigner else None,
+        "cosigner_credentials": meeting.cosigner_credentials,
+        "cosigned_at": meeting.cosigned_at,
+        "requires_cosign": needs_cosign(session, meeting),
+        "addenda": tuple(list_addenda(session, meeting.id)),
+    }

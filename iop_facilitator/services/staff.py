@@ -14,11 +14,21 @@ from iop_facilitator.services.resolve import resolve
 from iop_facilitator.services.text import clean_line
 
 
-def add_staff(session: Session, name: str, credentials: str = "", role: StaffRole = StaffRole.facilitator) -> Staff:
+def add_staff(
+    session: Session,
+    name: str,
+    credentials: str = "",
+    role: StaffRole = StaffRole.facilitator,
+    *,
+    requires_cosign: bool = False,
+) -> Staff:
+    """A new staff member; ``requires_cosign`` marks interns and unlicensed staff (see services.cosign)."""
     name = clean_line(name)
     if not name:
         raise InvalidInput("a staff member needs a name")
-    person = Staff(name=name, credentials=clean_line(credentials), role=StaffRole(role))
+    person = Staff(
+        name=name, credentials=clean_line(credentials), role=StaffRole(role), requires_cosign=bool(requires_cosign)
+    )
     session.add(person)
     session.flush()
     audit.record(session, "staff.add", record_type="staff", record_id=person.id)
@@ -53,6 +63,7 @@ def update_staff(
     role: StaffRole | None = None,
     active: bool | None = None,
     expected_version: int | None = None,
+    requires_cosign: bool | None = None,
 ) -> Staff:
     """Change a staff member's name, credentials (e.g. "LCSW"), role or active flag; ``None`` keeps a field.
 
@@ -81,6 +92,8 @@ def update_staff(
         changes["role"] = StaffRole(role)
     if active is not None:
         changes["active"] = bool(active)
+    if requires_cosign is not None:
+        changes["requires_cosign"] = bool(requires_cosign)
     changed = sorted(key for key, value in changes.items() if getattr(person, key) != value)
     for key in changed:
         setattr(person, key, changes[key])

@@ -11,6 +11,17 @@
   laptop's facilitator (``app.facilitator_id()``) or else the meeting's.
   :func:`~iop_facilitator.services.notes.sign` refuses while anything is
   missing. A signed meeting shows "SIGNED by ... at ..." and refuses edits.
+* Sign-time checks (:mod:`iop_facilitator.services.signcheck`, run in the store
+  after every snapshot): notes too similar to each other or to the member's
+  previous note, and other members' names, are listed under "Before signing"
+  with the repeated sentences highlighted; ``i`` replaces the names by initials.
+  Signing with warnings says so in the confirmation and audits the
+  acknowledgement (counts and kinds only). An open safety event blocks (it is a
+  checklist item).
+* A signed meeting shows its addenda under the original; ``a`` writes one
+  (:class:`AddendumDialog`, author = this laptop's facilitator) and ``c``
+  co-signs when the meeting awaits a co-signature and the facilitator identity
+  is an active supervisor or admin with credentials.
 """
 
 from __future__ import annotations
@@ -32,13 +43,13 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus, RiskLevel
 from iop_facilitator.services.text import clean, clean_line
-from iop_facilitator.tui.steps.base import Edit, GotoStep, LOCKED_MESSAGE
-from iop_facilitator.tui.steps.base import StepPane
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane
 from iop_facilitator.tui.steps.notes import key_label
 
 if TYPE_CHECKING:
     from iop_facilitator.services.live import SafetyView, Snapshot
     from iop_facilitator.services.notes import CheckItem
+    from iop_facilitator.services.signcheck import Finding
 
 HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 RISK_LABELS = {
@@ -250,6 +261,115 @@ class ConfirmSign(ModalScreen[bool]):
         self.dismiss(event.button.id == "review-confirm-yes")
 
 
+class AddendumDialog(ModalScreen["uuid.UUID | None"]):
+    """A correction to a signed meeting: reason, text and (optionally) the member it is about.
+
+    Saved through the app's store; a refusal (no credentials, empty reason) is shown in
+    the dialog and nothing typed is lost. Dismisses with the new addendum's id.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="review.addendum_save", tooltip="Save the addendum", priority=True),
+        Binding("escape", "cancel", "Cancel", id="review.addendum_cancel", tooltip="Close without saving"),
+    ]
+
+    def __init__(self, meeting_id: uuid.UUID, author_id: uuid.UUID, heading: str,
+                 members: list[tuple[str, uuid.UUID]]) -> None:
+        super().__init__(id="review-addendum-dialog")
+        self.meeting_id, self.author_id, self.heading, self.members = meeting_id, author_id, heading, members
+        self.saving = False
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Select
+
+        with Vertical(classes="review-dialog"):
+            yield Static(Text(self.heading), classes="review-dialog-title")
+            yield Static("The signed original stays as it is; the addendum is dated and signed with your "
+                         "credentials, and cannot be changed afterwards.", classes="review-dialog-text", markup=False)
+            yield Static("Reason for the correction", classes="review-dialog-label", markup=False)
+            yield Input(placeholder="e.g. late entry, factual correction", id="review-addendum-reason",
+                        max_length=500)
+            yield Static("About", classes="review-dialog-label", markup=False)
+            yield Select([(Text(clean_line(name)), ident) for name, ident in self.members],
+                         id="review-addendum-member", prompt="The whole meeting", allow_blank=True, compact=True)
+            yield Static("Addendum text", classes="review-dialog-label", markup=False)
+            yield TextArea("", id="review-addendum-text", soft_wrap=True)
+            yield Static("", id="review-addendum-problem", markup=False)
+            yield Static("Ctrl+S saves · Esc closes without saving", classes="review-dialog-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#review-addendum-reason", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#review-addendum-text", TextArea).focus()
+
+    def _problem(self, text: str) -> None:
+        self.query_one("#review-addendum-problem", Static).update(Text(f"Not saved: {clean_line(text)}"))
+
+    def action_save(self) -> None:
+        from textual.widgets import Select
+
+        if self.saving:
+            return
+        reason = clean_line(self.query_one("#review-addendum-reason", Input).value)
+        text = clean(self.query_one("#review-addendum-text", TextArea).text).strip()
+        if not reason:
+            self._problem("write the reason for the correction")
+            self.query_one("#review-addendum-reason", Input).focus()
+            return
+        if not text:
+            self._problem("write the addendum's text")
+            self.query_one("#review-addendum-text", TextArea).focus()
+            return
+        picked = self.query_one("#review-addendum-member", Select).value
+        member_id = None if picked is Select.NULL else picked
+        store = getattr(self.app, "store", None)
+        if store is None:
+            self._problem("the database is not open")
+            return
+        meeting_id, author_id = self.meeting_id, self.author_id
+
+        def op(session: Any) -> uuid.UUID:
+            from iop_facilitator.services.addenda import add_addendum
+
+            return add_addendum(session, meeting_id, author_id, reason=reason, text=text, member_id=member_id).id
+
+        self.saving = True
+        store.submit(op, done=self._saved, failed=self._failed)
+
+    def _saved(self, ident: uuid.UUID) -> None:
+        self.saving = False
+        if self.is_attached:
+            self.dismiss(ident)
+
+    def _failed(self, problem: str) -> None:
+        self.saving = False
+        if self.is_attached:
+            self._problem(problem)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmCosign(ConfirmSign):
+    """"Co-sign as <name>, <credentials>?" Y co-signs, N or Esc does not."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Co-sign", id="review.confirm_cosign", tooltip="Co-sign the meeting"),
+        Binding("n,escape", "answer(False)", "Cancel", id="review.cancel_cosign", tooltip="Do not co-sign"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="review-dialog review-confirm"):
+            yield Static(Text(self.question), id="review-confirm-question")
+            yield Static("Y co-signs · N or Esc cancels", classes="review-dialog-hint", markup=False)
+            with Horizontal(classes="review-dialog-buttons"):
+                yield Button("Co-sign", id="review-confirm-yes", variant="warning")
+                yield Button("Cancel", id="review-confirm-no")
+
+
 # --------------------------------------------------------------------------- the pane
 
 
@@ -265,12 +385,19 @@ class ReviewPane(StepPane):
         Binding("t", "times", "Times", id="review.times", tooltip="Correct the start and stop times"),
         Binding("f", "finish", "Finish", id="review.finish", tooltip="Finish the group (record the stop time)"),
         Binding("s", "sign", "Sign", id="review.sign", tooltip="Sign and lock the meeting"),
+        Binding("i", "initials", "Names to initials", id="review.initials",
+                tooltip="Replace other members' names in notes and story notes by their initials"),
+        Binding("a", "addendum", "Addendum", id="review.addendum",
+                tooltip="Add a dated, signed correction to the signed meeting"),
+        Binding("c", "cosign", "Co-sign", id="review.cosign", tooltip="Co-sign the signed meeting as a supervisor"),
     ]
 
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._signer_credentials: dict[uuid.UUID, str] = {}
+        self.findings: list[Finding] = []  # the sign-time checks of the current snapshot
+        self._me_can_cosign = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-status")
@@ -281,18 +408,33 @@ class ReviewPane(StepPane):
                 yield Static("Safety events", classes="review-title", markup=False)
                 yield Static("", id="review-events-none", markup=False)
                 yield OptionList(id="review-events")
+                yield Static("Before signing: check these", id="review-findings-title", classes="review-title",
+                             markup=False)
+                yield Static("", id="review-findings")
+                yield Static("Addenda (corrections; the signed original above is unchanged)",
+                             id="review-addenda-title", classes="review-title", markup=False)
+                yield Static("", id="review-addenda")
             with Vertical(id="review-right"):
                 yield Static("Payer-ready checklist", classes="review-title", markup=False)
                 yield OptionList(id="review-checklist")
         yield Static("", id="review-hint", markup=False)
 
     def on_mount(self) -> None:
+        for ident in ("#review-findings-title", "#review-findings", "#review-addenda-title", "#review-addenda"):
+            self.query_one(ident).display = False
+        self._render_hint()
+
+    def _render_hint(self) -> None:
         key = self._key
-        self.query_one("#review-hint", Static).update(Text(
-            f"{key('review.first_missing')} first missing · Enter goes to an item · "
-            f"{key('review.disposition')} safety disposition · {key('review.times')} correct times · "
-            f"{key('review.finish')} finish group · {key('review.sign')} sign and lock"
-        ))
+        if self.locked:
+            hint = f"{key('review.addendum')} add an addendum (correction)"
+            if self.snapshot is not None and self.snapshot.awaiting_cosign:
+                hint += f" · {key('review.cosign')} co-sign (supervisors)"
+        else:
+            hint = (f"{key('review.first_missing')} first missing · Enter goes to an item · "
+                    f"{key('review.disposition')} safety disposition · {key('review.times')} correct times · "
+                    f"{key('review.finish')} finish group · {key('review.sign')} sign and lock")
+        self.query_one("#review-hint", Static).update(Text(hint))
 
     def _key(self, binding_id: str) -> str:
         return key_label(self, ReviewPane, binding_id)
@@ -322,12 +464,209 @@ class ReviewPane(StepPane):
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or not self.is_mounted:
             return
+        if self.locked:
+            self.findings = []
         self._render_status()
         self._render_summary()
         self._render_events()
         self._render_checklist()
+        self._render_findings()
+        self._render_addenda()
+        self._render_hint()
         if self.locked and snapshot.meeting_id not in self._signer_credentials:
             self._read_signer_credentials(snapshot.meeting_id)
+        # Only while this step is shown: other steps' edits must not queue checks behind their saves.
+        if self.display:
+            if self.locked:
+                self._read_cosigner()
+            else:
+                self._run_checks(snapshot.meeting_id)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "initials":
+            return not self.locked and any(f.kind == "name" for f in self.findings)
+        if action == "addendum":
+            return self.locked
+        if action == "cosign":
+            return self.locked and self.snapshot is not None and self.snapshot.awaiting_cosign and self._me_can_cosign
+        return True
+
+    # -- sign-time checks ---------------------------------------------------------------
+    def _run_checks(self, meeting_id: uuid.UUID) -> None:
+        store = getattr(self.app, "store", None)
+        if store is None:
+            return
+
+        def check(session: Any) -> list[Finding]:
+            from iop_facilitator.services.signcheck import sign_checks
+
+            return sign_checks(session, meeting_id)
+
+        def got(findings: list[Finding]) -> None:
+            if self.snapshot is None or self.snapshot.meeting_id != meeting_id or self.locked:
+                return
+            self.findings = findings
+            if self.is_mounted:
+                self._render_findings()
+                self._render_status()
+                self.refresh_bindings()
+
+        store.read(check, got, failed=lambda _problem: None)
+
+    def _render_findings(self) -> None:
+        shown = [f for f in self.findings if not f.blocking]  # blocking ones are checklist items already
+        self.query_one("#review-findings-title").display = bool(shown)
+        box = self.query_one("#review-findings", Static)
+        box.display = bool(shown)
+        if not shown:
+            box.update("")
+            return
+        text = Text()
+        for index, finding in enumerate(shown):
+            if index:
+                text.append("\n")
+            text.append("⚠ ", style="bold")
+            text.append(clean_line(finding.message))
+            for sentence in finding.sentences:
+                text.append("\n  repeated: ", style="dim")
+                text.append(clean_line(sentence), style="reverse")
+            for name in finding.names:
+                text.append("\n  name: ", style="dim")
+                text.append(clean_line(name), style="reverse")
+        if any(f.kind == "name" for f in shown):
+            text.append(f"\n{self._key('review.initials')} replaces the names by initials.", style="italic")
+        text.append("\nSigning with these warnings records that you reviewed them.", style="italic")
+        box.update(text)
+
+    def action_initials(self) -> None:
+        if self._refuse_if_locked():
+            return
+        if not any(f.kind == "name" for f in self.findings):
+            self.notify("No other member's name was found in the notes.", markup=False)
+            return
+        from iop_facilitator.services.signcheck import replace_names_with_initials
+
+        assert self.snapshot is not None
+
+        def done(count: int) -> None:
+            self.notify(f"Names replaced by initials in {count} text(s).", markup=False)
+
+        self.edit(replace_names_with_initials, self.snapshot.meeting_id, done=done)
+
+    # -- addenda and co-signature (signed meetings) ------------------------------------------
+    def _render_addenda(self) -> None:
+        from iop_facilitator.clock import to_local
+
+        snapshot = self.snapshot
+        assert snapshot is not None
+        title = self.query_one("#review-addenda-title")
+        box = self.query_one("#review-addenda", Static)
+        title.display = box.display = self.locked
+        if not self.locked:
+            return
+        text = Text()
+        if not snapshot.addenda:
+            text.append(f"None. {self._key('review.addendum')} adds a correction.", style="dim")
+        for index, item in enumerate(snapshot.addenda, start=1):
+            if index > 1:
+                text.append("\n")
+            when = to_local(item.created_at, snapshot.timezone)
+            about = f" · about {clean_line(item.member_name)}" if item.member_name else ""
+            text.append(f"#{index} {when.format('YYYY-MM-DD HH:mm') if when else '?'} · "
+                        f"{clean_line(item.author)}, {clean_line(item.author_credentials)}{about}\n", style="bold")
+            text.append("Reason: ", style="italic")
+            text.append(clean_line(item.reason) + "\n")
+            text.append(clean(item.text).strip())
+        box.update(text)
+
+    def _read_cosigner(self) -> None:
+        snapshot = self.snapshot
+        store = getattr(self.app, "store", None)
+        me = self.app.facilitator_id() if hasattr(self.app, "facilitator_id") else None
+        if store is None or snapshot is None or not snapshot.awaiting_cosign or me is None:
+            self._me_can_cosign = False
+            return
+
+        def read(session: Any) -> bool:
+            from iop_facilitator.models import Staff
+            from iop_facilitator.services.cosign import can_cosign
+
+            return can_cosign(session.get(Staff, me))
+
+        def got(allowed: bool) -> None:
+            self._me_can_cosign = allowed
+            if self.is_mounted:
+                self.refresh_bindings()
+                self._render_status()
+
+        store.read(read, got, failed=lambda _problem: None)
+
+    def action_addendum(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        if not self.locked:
+            self.notify("This meeting is not signed yet: edit the draft instead of adding an addendum.",
+                        markup=False)
+            return
+        me = self.app.facilitator_id() if hasattr(self.app, "facilitator_id") else None
+        if me is None:
+            self.notify("Set who you are (Settings, facilitator identity) before writing an addendum.",
+                        severity="error", markup=False)
+            return
+        members = [(m.display_name, m.member_id) for m in snapshot.members if m.attended or m.note is not None]
+        heading = f"Addendum to {clean_line(snapshot.group_name)} · {snapshot.local_date.isoformat()}"
+
+        def closed(ident: uuid.UUID | None) -> None:
+            if ident is not None:
+                self.notify("Addendum added; the signed original is unchanged.", markup=False)
+                self.post_message(Edit(_nothing))
+
+        self.app.push_screen(AddendumDialog(snapshot.meeting_id, me, heading, members), closed)
+
+    def action_cosign(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        if not self.locked:
+            self.notify("Sign the meeting first; a supervisor co-signs a signed meeting.", markup=False)
+            return
+        if snapshot.cosigned_at is not None:
+            self.notify("This meeting is already co-signed.", markup=False)
+            return
+        store = getattr(self.app, "store", None)
+        me = self.app.facilitator_id() if hasattr(self.app, "facilitator_id") else None
+        if store is None or me is None:
+            self.notify("Set who you are (Settings, facilitator identity) before co-signing.", severity="error",
+                        markup=False)
+            return
+
+        def who(session: Any) -> Signer | None:
+            from iop_facilitator.models import Staff
+
+            staff = session.get(Staff, me)
+            return Signer(staff.id, staff.name, staff.credentials) if staff else None
+
+        store.read(who, self._confirm_cosign)
+
+    def _confirm_cosign(self, person: Signer | None) -> None:
+        snapshot = self.snapshot
+        if snapshot is None or person is None:
+            return
+        question = (f"Co-sign as {clean_line(person.name)}, {clean_line(person.credentials) or 'no credentials'}? "
+                    "Your co-signature is recorded with the time.")
+        meeting_id = snapshot.meeting_id
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            from iop_facilitator.services.cosign import cosign
+
+            self.edit(cosign, meeting_id, person.id,
+                      done=lambda _m: self.notify("Co-signed.", markup=False))
+
+        self.app.push_screen(ConfirmCosign(question), answered)
 
     def watch_library(self) -> None:
         if self.snapshot is not None and self.is_mounted:
@@ -345,15 +684,28 @@ class ReviewPane(StepPane):
             who = clean_line(snapshot.signer or "?") + (f", {clean_line(credentials)}" if credentials else "")
             signed = to_local(snapshot.signed_at, snapshot.timezone)
             when = signed.format("YYYY-MM-DD HH:mm zz") if signed else "?"
-            status.update(Text(f"SIGNED by {who} at {when} · locked"))
+            line = f"SIGNED by {who} at {when} · locked"
+            if snapshot.cosigned_at is not None:
+                cosigned = to_local(snapshot.cosigned_at, snapshot.timezone)
+                line += (f" · co-signed by {clean_line(snapshot.cosigner or '?')}, "
+                         f"{clean_line(snapshot.cosigner_credentials or '')}"
+                         f" at {cosigned.format('YYYY-MM-DD HH:mm') if cosigned else '?'}")
+            elif snapshot.awaiting_cosign:
+                line += " · awaiting co-signature"
+                if self._me_can_cosign:
+                    line += f" ({self._key('review.cosign')} co-signs)"
+            status.update(Text(line))
             return
         gaps = [item for item in self.items() if not item.ok]
         if gaps:
             status.update(Text(f"Not ready to sign: {len(gaps)} item{'s' if len(gaps) != 1 else ''} missing "
                                f"(first: {clean_line(gaps[0].label)}). {self._key('review.first_missing')} goes there."))
         else:
+            warned = [f for f in self.findings if not f.blocking]
+            extra = (f" {len(warned)} warning{'s' if len(warned) != 1 else ''} to review below first."
+                     if warned else "")
             status.update(Text(f"Ready to sign: every item is complete. {self._key('review.sign')} signs and locks "
-                               "the meeting."))
+                               f"the meeting.{extra}"))
 
     def _render_summary(self) -> None:
         snapshot = self.snapshot
@@ -665,14 +1017,30 @@ class ReviewPane(StepPane):
                         severity="error", markup=False)
             return
         question = f"Sign as {clean_line(signer.name)}, {credentials}? Signing locks the meeting."
+        warned = [f for f in self.findings if not f.blocking]
+        if warned:
+            question += (f"\n\n{len(warned)} sign-time warning{'s' if len(warned) != 1 else ''} "
+                         "(similar notes or other members' names) are listed on the review step. "
+                         "Signing records that you reviewed them.")
         meeting_id = self.snapshot.meeting_id
+        kinds = sorted({f.kind for f in warned})
+        count = len(warned)
 
         def answered(yes: bool | None) -> None:
             if not yes or self.locked:
                 return
-            from iop_facilitator.services.notes import sign
 
-            self.edit(sign, meeting_id, signer.id, done=lambda _m: self._signed(meeting_id, credentials))
+            def sign_acknowledging(session: Any) -> Any:
+                from iop_facilitator.services import audit
+                from iop_facilitator.services.notes import sign
+
+                meeting = sign(session, meeting_id, signer.id)
+                if count:
+                    audit.record(session, "meeting.sign_warnings_acknowledged", record_type="meeting",
+                                 record_id=meeting_id, warnings=count, kinds=kinds)
+                return meeting
+
+            self.edit(sign_acknowledging, done=lambda _m: self._signed(meeting_id, credentials))
 
         self.app.push_screen(ConfirmSign(question), answered)
 
