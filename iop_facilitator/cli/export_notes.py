@@ -1,0 +1,247 @@
+"""``iop export notes``: payer-ready group notes as Markdown, JSON, PDF or a FHIR R4 Bundle.
+
+Registered on the ``iop export`` group by ``cli/export.py``. Only light imports here;
+SQLModel, fpdf2 and fhir.resources are imported when the command runs.
+
+Rules (issue 5): the disclosure notice in every file; one audit entry per run (who,
+command, filters as ids and dates, file or directory, record count; never names or note
+text); files 0600 written atomically; no overwrite without ``--force``; one-line errors,
+exit 1; ``cli.progress.LazyProgress`` on stderr once a run passes a second (``--quiet``
+hides it) and a one-line summary on stdout.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from iop_facilitator.cli.common import open_db, parse_date, say
+
+
+class NotesFormat(StrEnum):
+    md = "md"
+    json = "json"
+    pdf = "pdf"
+    fhir = "fhir"
+
+
+SUFFIX = {"md": ".md", "json": ".json", "pdf": ".pdf", "fhir": ".fhir.json"}
+
+
+def notes(
+    ctx: typer.Context,
+    fmt: Annotated[NotesFormat, typer.Option("--format", "-f", help="md, json, pdf or fhir (a FHIR R4 Bundle).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="The file to write (with --per-member: a directory, created if missing)."),
+    ],
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="From this day (program timezone).")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day, inclusive.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only this group (name or id).")] = None,
+    member: Annotated[
+        str | None,
+        typer.Option("--member", help="Only this member (name, id or chart id); other members appear as initials."),
+    ] = None,
+    per_member: Annotated[
+        bool, typer.Option("--per-member", help="One file per member in the --out directory, holding only their part.")
+    ] = False,
+    include_unsigned: Annotated[
+        bool, typer.Option("--include-unsigned", help="Also export meetings not yet signed, marked DRAFT / UNSIGNED.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Export signed group notes (every payer-required element, addenda, disclosure notice)."""
+    first, last = parse_date(since, "--since"), parse_date(until, "--until")
+    if first and last and first > last:
+        raise typer.BadParameter("--since is after --until", param_hint="--since")
+    from iop_facilitator.exports import output
+
+    # Check the target before reading anything, so a typo costs nothing.
+    if per_member:
+        target = output.check_directory(out, force=force)  # created (0700) when missing
+    else:
+        target = output.check_target(out, force=force)
+
+    import datetime as dt
+
+    from iop_facilitator.clock import utcnow
+    from iop_facilitator.exports import notes_data as nd
+    from iop_facilitator.services.groups import resolve_group
+    from iop_facilitator.services.members import resolve_member
+    from iop_facilitator.services.settings import get_settings
+
+    database = open_db(ctx)
+    with database.session() as session:
+        program = get_settings(session)
+        group_id = resolve_group(session, group).id if group else None
+        member_id = resolve_member(session, member).id if member else None
+        filters = nd.Filters(first, last, group_id, member_id, include_unsigned)
+        context = nd.ExportContext(
+            program_name=program.clinic_name,
+            disclosure_notice=output.disclosure_notice(program.disclosure_notice),
+            timezone=program.timezone,
+            exported_at=utcnow().astimezone(dt.UTC),
+            filters=filters.describe(),
+        )
+        titles = _topic_titles()
+
+        def audit(meetings: int, drafts: int, files: int, members: list[Any]) -> None:
+            # Committed just before the (last) file is renamed into place: an exported file
+            # always has its audit entry.
+            with database.begin() as audit_session:
+                output.record_export(
+                    audit_session,
+                    "notes",
+                    command="export notes",
+                    fmt=fmt.value,
+                    path=target,
+                    records=meetings,
+                    filters=filters.describe(),
+                    files=files,
+                    per_member=per_member,
+                    members=[str(m) for m in members],
+                    drafts=drafts,
+                )
+
+        if per_member:
+            written, meetings, drafts = _per_member(session, filters, context, fmt, target, force, quiet, titles, audit)
+        else:
+            meetings, drafts = _single(session, filters, context, fmt, target, force, quiet, titles, audit)
+            written = 1
+    draft_text = f", {drafts:,} unsigned marked DRAFT" if drafts else ""
+    if per_member:
+        say(
+            f"Wrote {written:,} file(s) ({fmt.value}, 0600), one per member, "
+            f"{meetings:,} meeting(s){draft_text}, in {target}"
+        )
+    else:
+        say(f"Wrote {meetings:,} meeting(s) of notes ({fmt.value}){draft_text} to {target} (0600)")
+
+
+def _topic_titles() -> dict[str, str]:
+    from iop_facilitator.exports.notes_data import library_titles
+
+    return library_titles()
+
+
+def _counting(docs: Any, progress: Any, tally: dict[str, int]) -> Any:
+    for doc in docs:
+        tally["meetings"] += 1
+        if not doc.signed:
+            tally["drafts"] += 1
+        progress(tally["meetings"])
+        yield doc
+
+
+def _distinct(docs: Any, seen: set[str], tally: dict[str, int]) -> Any:
+    """Count each meeting once across every member's file."""
+    for doc in docs:
+        if doc.meeting_id not in seen:
+            seen.add(doc.meeting_id)
+            tally["meetings"] += 1
+            tally["drafts"] += 0 if doc.signed else 1
+        yield doc
+
+
+def _write(fmt: NotesFormat, docs: Any, context: Any, path: Path, force: bool, done: Any = None) -> None:
+    """Render ``docs`` into ``path`` (0600, atomic); ``done()`` runs once everything is
+    written, before the file is renamed into place (the audit entry goes there)."""
+    from iop_facilitator.exports import output
+
+    if fmt is NotesFormat.pdf:
+        from iop_facilitator.exports import notes_pdf
+
+        data, _count = notes_pdf.render(docs, context)
+        with output.private_file(path, force=force, binary=True) as handle:
+            handle.write(data)
+            if done is not None:
+                done()
+        return
+    if fmt is NotesFormat.fhir:
+        from iop_facilitator.exports import notes_fhir
+
+        pieces = notes_fhir.render_stream(docs, context)
+    else:
+        from iop_facilitator.exports import notes_json, notes_md
+
+        pieces = (notes_md if fmt is NotesFormat.md else notes_json).render(docs, context)
+    with output.private_file(path, force=force) as handle:
+        for piece in pieces:
+            handle.write(piece)
+        if done is not None:
+            done()
+
+
+def _single(session, filters, context, fmt, target, force, quiet, titles, audit) -> tuple[int, int]:
+    from dataclasses import replace
+
+    from iop_facilitator.exports import notes_data as nd
+
+    tally = {"meetings": 0, "drafts": 0}
+    if filters.member_id is not None:
+        # One member's notes: their copy only (other members as initials), like --per-member.
+        context = replace(context, subject_member_id=str(filters.member_id))
+        total = len(nd.meeting_ids(session, filters))
+        docs = nd.iter_member_documents(session, filters, filters.member_id, topic_titles=titles)
+    else:
+        ids = nd.meeting_ids(session, filters)
+        total = len(ids)
+        docs = nd.iter_documents(session, filters, ids=ids, topic_titles=titles)
+    from iop_facilitator.cli.progress import LazyProgress
+
+    with LazyProgress("Exporting notes", quiet=quiet, total=total, unit="meetings") as progress:
+        members = [filters.member_id] if filters.member_id else []
+        _write(
+            fmt, _counting(docs, progress, tally), context, target, force,
+            lambda: audit(tally["meetings"], tally["drafts"], 1, members),
+        )
+    return tally["meetings"], tally["drafts"]
+
+
+def _per_member(session, filters, context, fmt, directory, force, quiet, titles, audit):
+    from dataclasses import replace
+
+    from sqlmodel import col, select
+
+    from iop_facilitator.exports import notes_data as nd
+    from iop_facilitator.exports import output
+    from iop_facilitator.models import Member
+
+    people = nd.member_ids(session, filters)
+    charts: dict[Any, str | None] = {}
+    for start in range(0, len(people), 500):
+        batch = people[start : start + 500]
+        for mid, chart in session.exec(select(Member.id, Member.external_chart_id).where(col(Member.id).in_(batch))):
+            charts[mid] = chart
+    paths = {}
+    used: set[str] = set()
+    for member_id in people:
+        chart = charts.get(member_id)
+        stem = f"notes-{chart}" if chart else f"notes-member-{member_id.hex[:12]}"
+        path = output.member_file(directory, stem, SUFFIX[fmt.value])
+        if path.name in used:  # two chart ids that clean to the same name
+            path = output.member_file(directory, f"{stem}-{member_id.hex[:8]}", SUFFIX[fmt.value])
+        used.add(path.name)
+        paths[member_id] = path
+    output.check_directory(directory, force=force, names=[p.name for p in paths.values()], create=False)
+    tally = {"meetings": 0, "drafts": 0}
+    seen: set[str] = set()
+    from iop_facilitator.cli.progress import LazyProgress
+
+    with LazyProgress("Exporting notes per member", quiet=quiet, total=len(people), unit="members") as progress:
+        for done, member_id in enumerate(people, 1):
+            docs = nd.iter_member_documents(session, filters, member_id, topic_titles=titles)
+            mine = replace(context, subject_member_id=str(member_id))
+            last = done == len(people)
+            _write(
+                fmt, _distinct(docs, seen, tally), mine, paths[member_id], force,
+                (lambda: audit(tally["meetings"], tally["drafts"], len(people), people)) if last else None,
+            )
+            progress(done)
+    if not people:
+        audit(0, 0, 0, [])
+    return len(people), tally["meetings"], tally["drafts"]

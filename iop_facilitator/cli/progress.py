@@ -1,0 +1,81 @@
+"""A progress bar that only shows up when a command runs long enough to need one.
+
+Exports and reports call the object with a running count. Nothing is imported
+or drawn during the first second (``rich`` costs a noticeable slice of a fast
+export's run time), and never when ``--quiet`` is given or stderr is not a
+terminal. The bar is transient (it disappears when done) and goes to stderr,
+so stdout keeps only the one-line summary.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+from typing import Any, Self
+
+DELAY_S = 1.0
+
+
+class LazyProgress:
+    """``with LazyProgress("Exporting attendance", quiet=q) as progress: progress(done)``."""
+
+    def __init__(self, label: str, *, quiet: bool = False, total: int | None = None, unit: str = "rows"):
+        self.label = label
+        self.total = total
+        self.unit = unit
+        self.enabled = not quiet and _is_terminal()
+        self._started = time.monotonic()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Self:
+        self._started = time.monotonic()
+        return self
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if not self.enabled:
+            return
+        if total is not None:
+            self.total = total
+        if self._bar is None:
+            if time.monotonic() - self._started < DELAY_S:
+                return
+            self._start()
+        self._bar.update(self._task, completed=done, total=self.total)
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}" + (" of {task.total:,.0f}" if self.total else "") + f" {self.unit}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._bar.start()
+        self._task = self._bar.add_task(self.label, total=self.total)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

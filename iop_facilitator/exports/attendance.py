@@ -1,0 +1,822 @@
+"""The attendance export for billing: one row per member per meeting, CSV or JSON.
+
+Columns (CSV header, JSON keys), in order:
+
+``date`` (the meeting's local date), ``group``, ``member`` (display name),
+``chart_id`` (external chart id), ``status``, ``arrived`` and ``left`` (local
+``HH:MM`` in the program's timezone; for a member who attended without an own
+arrival or departure time, the meeting's start or stop; empty for absences),
+``minutes``, ``modality``, ``service_codes`` (see :func:`service_codes`),
+``facilitator``, ``credentials`` (the facilitator's), ``signed`` (``yes``/``no``).
+
+Only **signed** meetings are exported unless ``include_unsigned``: billing goes
+out from signed notes; drafts are then included with ``signed = no``. Every
+attendance row of an included meeting is exported (absences too, with no
+service code) so the file doubles as the sign-in record.
+
+Two ways to read the rows, one output:
+
+* :func:`export_sqlite` — the fast path for a plain SQLite file at the newest
+  schema: Python's :mod:`sqlite3` only, no SQLAlchemy import. SQLite builds each
+  CSV line itself (quoting, formula neutralisation, local times, service codes),
+  so Python only moves one string per row (``IOP_EXPORT_THREADS`` reads months
+  on up to four threads). The cell formatting is the same as :func:`csv_line`'s; the
+  golden-file tests hold both paths to the same bytes.
+* :func:`export_database` — every other database (PostgreSQL, SQLCipher, an
+  older schema that must be migrated first, name filters): the same query
+  through SQLAlchemy Core with server-side streaming, formatted in Python.
+
+Neither builds ORM objects; memory stays flat whatever the number of rows.
+
+CSV format: UTF-8 with a byte-order mark (so Excel reads names with accents
+correctly), CRLF line ends (RFC 4180), every text cell quoted, numbers and
+empty values bare, text cells neutralised against formula injection
+(:func:`iop_facilitator.exports.output.neutralize_cell`). Row 1 is the
+disclosure notice (see :func:`iop_facilitator.exports.output.csv_notice_row`),
+row 2 the header.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from iop_facilitator.exports.output import (
+    FORMULA_START,
+    check_target,
+    csv_notice_row,
+    disclosure_notice,
+    neutralize_cell,
+    private_file,
+    record_export,
+    record_export_sqlite,
+)
+
+if TYPE_CHECKING:
+    from iop_facilitator.db.engine import Database
+
+COLUMNS: tuple[str, ...] = (
+    "date",
+    "group",
+    "member",
+    "chart_id",
+    "status",
+    "arrived",
+    "left",
+    "minutes",
+    "modality",
+    "service_codes",
+    "facilitator",
+    "credentials",
+    "signed",
+)
+ATTENDED_STATUSES: tuple[str, ...] = ("present", "late", "left_early")
+LEVELS_OF_CARE: tuple[str, ...] = ("OP", "IOP", "PHP")
+MODALITIES: tuple[str, ...] = ("in_person", "telehealth")
+COMMAND = "iop export attendance"
+FORMATS = ("csv", "json")
+CHUNK = 2000
+
+Progress = Callable[[int], None]
+
+
+# --------------------------------------------------------------------------- service codes
+
+
+def per_diem_code(codes: Mapping[str, str]) -> str:
+    """The IOP per-diem code: ``iop_per_diem`` if configured, else the SUD code, else the MH code.
+
+    The app's default program is a substance-use program (its default notice is
+    the 42 CFR Part 2 one), so H0015 comes before S9480; a mental-health IOP sets
+    ``iop_per_diem`` (e.g. ``S9480``) in ``service_codes``.
+    """
+    for key in ("iop_per_diem", "sud_iop_per_diem", "mh_iop_per_diem"):
+        value = (codes.get(key) or "").strip()
+        if value:
+            return value
+    return ""
+
+
+def service_codes(codes: Mapping[str, str], *, level_of_care: str, modality: str, attended: bool) -> tuple[str, ...]:
+    """The billing code(s) for one member at one meeting, from the program's ``service_codes``.
+
+    The rule (all codes and modifiers come from settings; an empty or missing
+    key means "not used"):
+
+    * not attended (absent, excused, cancelled): no code;
+    * IOP level of care: the per-diem code (:func:`per_diem_code`) with the
+      ``group_modifier`` (default ``HQ``, group setting; used with the HCPCS
+      per-diem codes, not with CPT 90853, which already means group);
+    * PHP: ``php_per_diem`` with the group modifier when configured, otherwise
+      as OP;
+    * OP (or no per-diem code configured): ``group_psychotherapy`` (CPT 90853,
+      one unit per member per day);
+    * telehealth meetings: the ``telehealth_modifier`` (default ``95``) is
+      appended to the code.
+
+    Modifiers are joined with ``-`` (``H0015-HQ-95``). The per-diem codes expect
+    at least ``per_diem_daily_hours`` of service that day; the per-member day
+    total is checked by ``iop report hours``, not here (one row is one meeting).
+    The audience (adult/adolescent) does not change the code.
+    """
+    if not attended:
+        return ()
+    group_code = (codes.get("group_psychotherapy") or "").strip()
+    group_mod = (codes.get("group_modifier") or "").strip()
+    tele_mod = (codes.get("telehealth_modifier") or "").strip() if modality == "telehealth" else ""
+    code, mods = group_code, []
+    if level_of_care == "IOP" and per_diem_code(codes):
+        code, mods = per_diem_code(codes), [group_mod]
+    elif level_of_care == "PHP" and (codes.get("php_per_diem") or "").strip():
+        code, mods = codes["php_per_diem"].strip(), [group_mod]
+    if not code:
+        return ()
+    return ("-".join([code, *(m for m in (*mods, tele_mod) if m)]),)
+
+
+def codes_table(codes: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """``(level_of_care, modality) -> "code code"`` for attended rows (the finite domain of the rule)."""
+    return {
+        (level, modality): " ".join(service_codes(codes, level_of_care=level, modality=modality, attended=True))
+        for level in LEVELS_OF_CARE
+        for modality in MODALITIES
+    }
+
+
+# --------------------------------------------------------------------------- filters and settings
+
+
+@dataclass(frozen=True)
+class AttendanceFilter:
+    since: dt.date | None = None
+    until: dt.date | None = None
+    group_id: uuid.UUID | None = None
+    member_id: uuid.UUID | None = None
+    include_unsigned: bool = False
+
+    def audit(self) -> dict[str, Any]:
+        """Ids and dates only: what the audit entry records."""
+        return {
+            "since": self.since,
+            "until": self.until,
+            "group": self.group_id,
+            "member": self.member_id,
+            "include_unsigned": self.include_unsigned,
+        }
+
+
+@dataclass(frozen=True)
+class Program:
+    """The settings an export needs."""
+
+    clinic_name: str
+    timezone: str
+    notice: str
+    codes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, clinic_name: Any, timezone: Any, notice: Any, codes: Any) -> Program:
+        if isinstance(codes, (str, bytes)):
+            codes = json.loads(codes or "{}")
+        return cls(
+            clinic_name=str(clinic_name or ""),
+            timezone=str(timezone or "UTC"),
+            notice=disclosure_notice(notice),
+            codes={str(k): str(v) for k, v in (codes or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    records: int
+    fmt: str
+    fast: bool  # the SQLite fast path was used
+
+
+# --------------------------------------------------------------------------- the query
+
+_FROM = (
+    " FROM meeting m"
+    " JOIN attendance a ON a.meeting_id = m.id"
+    " JOIN therapy_group g ON g.id = m.group_id"
+    " JOIN member mb ON mb.id = a.member_id"
+    " LEFT JOIN staff s ON s.id = m.facilitator_id"
+)
+_ATTENDED_SQL = "a.status IN (" + ",".join(f"'{s}'" for s in ATTENDED_STATUSES) + ")"
+# An attended member without their own times was there from the start to the end of the meeting.
+ARRIVED_SQL = f"CASE WHEN {_ATTENDED_SQL} THEN coalesce(a.arrived_at, m.actual_start) END"
+LEFT_SQL = f"CASE WHEN {_ATTENDED_SQL} THEN coalesce(a.left_at, m.actual_end) END"
+RAW_COLUMNS = (
+    f"m.local_date, g.name, mb.display_name, mb.external_chart_id, a.status, {ARRIVED_SQL}, {LEFT_SQL},"
+    " a.minutes_attended, m.modality, g.level_of_care, s.name, s.credentials, m.status"
+)
+
+
+def _where(dialect: str, flt: AttendanceFilter) -> tuple[list[str], dict[str, Any]]:
+    """The filter's ``WHERE`` conditions (on ``m`` and ``a``) and their parameters."""
+    sqlite = dialect == "sqlite"
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if flt.since is not None:
+        where.append("m.local_date >= :since")
+        params["since"] = flt.since.isoformat() if sqlite else flt.since
+    if flt.until is not None:
+        where.append("m.local_date <= :until")
+        params["until"] = flt.until.isoformat() if sqlite else flt.until
+    if flt.group_id is not None:
+        where.append("m.group_id = :group_id")
+        params["group_id"] = flt.group_id.hex if sqlite else flt.group_id
+    if flt.member_id is not None:
+        where.append("a.member_id = :member_id")
+        params["member_id"] = flt.member_id.hex if sqlite else flt.member_id
+    if not flt.include_unsigned:
+        # SQLite: "+" keeps the planner on the date index (signed is most meetings).
+        where.append("+m.status = 'signed'" if sqlite and (flt.since or flt.until) else "m.status = 'signed'")
+    return where, params
+
+
+def query_tail(dialect: str, flt: AttendanceFilter) -> tuple[str, dict[str, Any]]:
+    """``FROM ... WHERE ... ORDER BY ...`` and its parameters, for ``sqlite`` or ``postgresql``.
+
+    The order is the same on both back ends: date, start time, group name,
+    meeting id, member display name, member id (names compared byte-wise:
+    ``COLLATE "C"`` on PostgreSQL, SQLite's default binary collation).
+    """
+    where, params = _where(dialect, flt)
+    collate = "" if dialect == "sqlite" else ' COLLATE "C"'
+    sql = _FROM + (" WHERE " + " AND ".join(where) if where else "")
+    sql += (
+        f" ORDER BY m.local_date, m.scheduled_start, g.name{collate}, m.id,"
+        f" mb.display_name{collate}, a.member_id"
+    )
+    return sql, params
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+class LocalClock:
+    """UTC instants (stored text or aware datetimes) to local ``HH:MM`` in one timezone."""
+
+    def __init__(self, timezone: str):
+        from zoneinfo import ZoneInfo
+
+        self.zone = ZoneInfo(timezone)
+        self._offsets: dict[str, int | None] = {}
+
+    def offset_minutes(self, instant: dt.datetime) -> int:
+        off = instant.astimezone(self.zone).utcoffset()
+        return int(off.total_seconds() // 60) if off is not None else 0
+
+    def _hour_offset(self, key: str) -> int | None:
+        """The offset for a whole UTC hour (``YYYY-MM-DD HH``), or None if it changes inside it."""
+        if key not in self._offsets:
+            start = dt.datetime.fromisoformat(key + ":00:00").replace(tzinfo=dt.UTC)
+            first = self.offset_minutes(start)
+            last = self.offset_minutes(start + dt.timedelta(minutes=59, seconds=59))
+            self._offsets[key] = first if first == last else None
+        return self._offsets[key]
+
+    def hhmm(self, value: str | dt.datetime | None) -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            text = value.replace("T", " ")
+            off = self._hour_offset(text[:13])
+            if off is None:
+                off = self.offset_minutes(dt.datetime.fromisoformat(text[:19]).replace(tzinfo=dt.UTC))
+            minutes = int(text[11:13]) * 60 + int(text[14:16]) + off
+        else:
+            instant = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+            local = instant.astimezone(self.zone)
+            minutes = local.hour * 60 + local.minute
+        minutes %= 1440
+        return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+    def transitions(self, first: dt.date, last: dt.date) -> list[tuple[str, int]]:
+        """``[(from_utc_text, offset_minutes), ...]`` covering ``first`` - 1 day .. ``last`` + 2 days.
+
+        The first entry starts at ``""`` (everything before); the storage text
+        form sorts like time, so SQLite can compare it directly.
+        """
+        start = dt.datetime.combine(first - dt.timedelta(days=1), dt.time(), dt.UTC)
+        end = dt.datetime.combine(last + dt.timedelta(days=2), dt.time(), dt.UTC)
+        out = [("", self.offset_minutes(start))]
+        day = start
+        while day < end:
+            nxt = day + dt.timedelta(days=1)
+            before, after = self.offset_minutes(day), self.offset_minutes(nxt)
+            if before != after:  # find the minute it changes
+                lo, hi = day, nxt
+                while hi - lo > dt.timedelta(minutes=1):
+                    mid = lo + (hi - lo) / 2
+                    mid = mid.replace(second=0, microsecond=0)
+                    if mid <= lo:
+                        break
+                    if self.offset_minutes(mid) == before:
+                        lo = mid
+                    else:
+                        hi = mid
+                out.append((hi.strftime("%Y-%m-%d %H:%M:%S.%f"), after))
+            day = nxt
+        return out
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def row_values(raw: tuple[Any, ...], clock: LocalClock, codes: Mapping[tuple[str, str], str]) -> tuple[Any, ...]:
+    """One query row (:data:`RAW_COLUMNS`) as the export's values, in :data:`COLUMNS` order."""
+    (local_date, group, member, chart, status, arrived, left, minutes, modality, level, fac, cred, mstatus) = raw
+    status, modality, level = _text(status), _text(modality), _text(level)
+    code = codes.get((level, modality), "") if status in ATTENDED_STATUSES else ""
+    return (
+        _text(local_date)[:10],
+        _text(group),
+        _text(member),
+        _text(chart),
+        status,
+        clock.hhmm(arrived),
+        clock.hhmm(left),
+        int(minutes or 0),
+        modality,
+        code,
+        _text(fac),
+        _text(cred),
+        "yes" if _text(mstatus) == "signed" else "no",
+    )
+
+
+def csv_cell(value: Any) -> str:
+    """Empty and ``None`` bare, integers bare, every other value a quoted, neutralised text cell."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return '"' + neutralize_cell(str(value)).replace('"', '""') + '"'
+
+
+def csv_line(values: Iterable[Any]) -> str:
+    return ",".join(csv_cell(v) for v in values) + "\r\n"
+
+
+def json_row(values: tuple[Any, ...]) -> dict[str, Any]:
+    row = dict(zip(COLUMNS, values, strict=True))
+    row["service_codes"] = row["service_codes"].split() if row["service_codes"] else []
+    row["signed"] = row["signed"] == "yes"
+    for key in ("chart_id", "arrived", "left", "facilitator"):
+        row[key] = row[key] or None
+    return row
+
+
+# --------------------------------------------------------------------------- writers
+
+BOM = "\ufeff"
+
+
+def csv_head(program: Program) -> str:
+    """A byte-order mark, the notice row and the header row."""
+    return BOM + csv_line(csv_notice_row(program.notice, len(COLUMNS))) + csv_line(COLUMNS)
+
+
+def write_csv(
+    fh: IO[str], program: Program, lines: Iterator[str], progress: Progress | None = None, *, header: bool = True
+) -> int:
+    """The notice row, the header, then ``lines`` (each ending in CRLF). Returns the row count."""
+    if header:
+        fh.write(csv_head(program))
+    count = 0
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= CHUNK:
+            fh.write("".join(batch))
+            count += len(batch)
+            batch.clear()
+            if progress is not None:
+                progress(count)
+    if batch:
+        fh.write("".join(batch))
+        count += len(batch)
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def write_json(
+    fh: IO[str],
+    program: Program,
+    flt: AttendanceFilter,
+    rows: Iterator[tuple[Any, ...]],
+    now: dt.datetime,
+    progress: Progress | None = None,
+) -> int:
+    """A JSON object: notice, program, timezone, filters, ``rows`` (streamed) and ``count``."""
+    from iop_facilitator.exports.output import _plain
+
+    filters = {k: v for k, v in _plain(flt.audit()).items() if v not in (None, "", False)}
+    head = {
+        "disclosure_notice": program.notice,
+        "export": "attendance",
+        "program": program.clinic_name,
+        "generated_at": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timezone": program.timezone,
+        "filters": filters,
+        "columns": list(COLUMNS),
+    }
+    text = json.dumps(head, indent=2, ensure_ascii=False)
+    fh.write(text[: text.rindex("}")].rstrip() + ',\n  "rows": [')
+    count = 0
+    for values in rows:
+        fh.write(("\n    " if count == 0 else ",\n    ") + json.dumps(json_row(values), ensure_ascii=False))
+        count += 1
+        if progress is not None and count % CHUNK == 0:
+            progress(count)
+    fh.write(("\n  " if count else "") + f'],\n  "count": {count}\n}}\n')
+    if progress is not None:
+        progress(count)
+    return count
+
+
+def _utcnow(now: dt.datetime | None) -> dt.datetime:
+    return now if now is not None else dt.datetime.now(dt.UTC)
+
+
+# --------------------------------------------------------------------------- SQLite fast path
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def sqlite_file(target: str) -> Path | None:
+    """The file of a ``--db`` target if it is a plain (unencrypted) SQLite file, else None."""
+    text = (target or "").strip()
+    if "://" in text:
+        if not text.startswith("sqlite:///") or "?" in text:
+            return None
+        text = text[len("sqlite:///") :]
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(16)
+    except OSError:
+        return None
+    return path.absolute() if header == SQLITE_HEADER else None
+
+
+def _sql_text_cell(expr: str) -> str:
+    """SQL building :func:`csv_cell` of a text expression (NULL or '' -> bare empty)."""
+    starts = ",".join(str(ord(ch)) for ch in sorted(FORMULA_START))
+    return (
+        f"CASE WHEN {expr} IS NULL OR {expr} = '' THEN '' ELSE"
+        f" '\"' || CASE WHEN unicode({expr}) IN ({starts}) THEN '''' ELSE '' END"
+        f" || replace({expr}, '\"', '\"\"') || '\"' END"
+    )
+
+
+def _sql_quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_local_time(expr: str, transitions: list[tuple[str, int]]) -> str:
+    """SQL for the quoted local ``HH:MM`` of a stored UTC instant, or '' when NULL."""
+
+    def shifted(offset: int) -> str:
+        if offset == 0:
+            return f"substr({expr}, 12, 5)"
+        return f"strftime('%H:%M', {expr}, '{offset:+d} minutes')"
+
+    if len(transitions) == 1:
+        local = shifted(transitions[0][1])
+    else:
+        branches = " ".join(
+            f"WHEN {expr} < {_sql_quote(start)} THEN {shifted(prev[1])}"
+            for prev, (start, _off) in itertools.pairwise(transitions)
+        )
+        local = f"CASE {branches} ELSE {shifted(transitions[-1][1])} END"
+    return f"coalesce('\"' || {local} || '\"', '')"
+
+
+def csv_sql(
+    flt: AttendanceFilter, program: Program, transitions: list[tuple[str, int]]
+) -> tuple[str, str, dict[str, Any]]:
+    """The two SQLite queries of the fast CSV path, and their parameters.
+
+    Per meeting: ``rowid``, the line's start (date and group cells), its end for
+    an attended member and for an absent one (modality, service codes,
+    facilitator, credentials, signed). Per attendance row: ``meeting rowid * 2 +
+    attended`` and the member's middle of the line (member, chart id, status,
+    arrived, left, minutes). Both come back in the same meeting order, so
+    Python merges them in one pass without holding either in memory. Meeting
+    cells are computed once per meeting instead of once per member.
+    """
+    if flt.member_id is not None:
+        raise ValueError("the fast path does not filter by member")
+    table = codes_table(program.codes)
+    code_branches = " ".join(
+        f"WHEN {_sql_quote(level + '/' + modality)} THEN {_sql_quote(csv_cell(code))}"
+        for (level, modality), code in table.items()
+        if code
+    )
+    codes_expr = f"CASE g.level_of_care || '/' || m.modality {code_branches} ELSE '' END" if code_branches else "''"
+    start = " || ',' || ".join(["'\"' || m.local_date || '\"'", _sql_text_cell("g.name")]) + " || ','"
+    end_rest = " || ',' || ".join(
+        [
+            _sql_text_cell("s.name"),
+            _sql_text_cell("s.credentials"),
+            "CASE m.status WHEN 'signed' THEN '\"yes\"' ELSE '\"no\"' END",
+        ]
+    )
+    modality = "',' || '\"' || m.modality || '\"' || ','"
+    where, params = _where("sqlite", flt)  # conditions on the meeting only (no member filter here)
+    meetings = (
+        f"SELECT m.rowid, {start}, {modality} || {codes_expr} || ',' || {end_rest},"
+        f" {modality} || ',' || {end_rest}"
+        " FROM meeting m JOIN therapy_group g ON g.id = m.group_id LEFT JOIN staff s ON s.id = m.facilitator_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY m.local_date, m.scheduled_start, g.name, m.id"
+    )
+    middle = " || ',' || ".join(
+        [
+            _sql_text_cell("mb.display_name"),
+            _sql_text_cell("mb.external_chart_id"),
+            "'\"' || a.status || '\"'",
+            _sql_local_time(f"({ARRIVED_SQL})", transitions),
+            _sql_local_time(f"({LEFT_SQL})", transitions),
+            "a.minutes_attended",
+        ]
+    )
+    tail, _ = query_tail("sqlite", flt)
+    rows = f"SELECT m.rowid * 2 + ({_ATTENDED_SQL}), {middle}" + tail
+    return meetings, rows, params
+
+
+def merge_lines(meetings: Iterator[tuple[int, str, str, str]], rows: Iterator[tuple[int, str]]) -> Iterator[str]:
+    """Finished CSV lines from the two ordered streams of :func:`csv_sql`."""
+    current, start, end_attended, end_absent = -1, "", "", ""
+    for key, middle in rows:
+        meeting = key >> 1
+        if meeting != current:
+            for row in meetings:
+                if row[0] == meeting:
+                    current, start, end_attended, end_absent = row
+                    break
+            else:  # pragma: no cover - both queries read one snapshot in the same order
+                raise RuntimeError("attendance rows out of meeting order")
+        yield start + middle + (end_attended if key & 1 else end_absent) + "\r\n"
+
+
+def _chunks(cursor: sqlite3.Cursor) -> Iterator[Any]:
+    while True:
+        chunk = cursor.fetchmany(CHUNK)
+        if not chunk:
+            return
+        yield from chunk
+
+
+def _sqlite_program(conn: sqlite3.Connection) -> Program | None:
+    row = conn.execute(
+        "SELECT clinic_name, timezone, disclosure_notice, service_codes FROM program_settings LIMIT 1"
+    ).fetchone()
+    return Program.from_row(*row) if row else None
+
+
+def _date_span(conn: sqlite3.Connection, flt: AttendanceFilter) -> tuple[dt.date, dt.date] | None:
+    if flt.since is not None and flt.until is not None:
+        return flt.since, flt.until
+    row = conn.execute("SELECT min(local_date), max(local_date) FROM meeting").fetchone()
+    if not row or row[0] is None:
+        return None
+    first = flt.since or dt.date.fromisoformat(str(row[0])[:10])
+    last = flt.until or dt.date.fromisoformat(str(row[1])[:10])
+    return first, max(first, last)
+
+
+PARTITION_DAYS = 31
+
+
+def partitions(first: dt.date, last: dt.date, days: int = PARTITION_DAYS) -> list[tuple[dt.date, dt.date]]:
+    """``first`` .. ``last`` cut into consecutive, disjoint ranges of at most ``days`` days."""
+    out, start = [], first
+    while start <= last:
+        end = min(last, start + dt.timedelta(days=days - 1))
+        out.append((start, end))
+        start = end + dt.timedelta(days=1)
+    return out
+
+
+def _open_ro(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def _csv_lines(
+    conn: sqlite3.Connection, program: Program, flt: AttendanceFilter, transitions: list[tuple[str, int]]
+) -> Iterator[str]:
+    """Finished CSV lines of one date range, read in one snapshot (a read transaction)."""
+    conn.execute("BEGIN")
+    try:
+        meetings_sql, rows_sql, params = csv_sql(flt, program, transitions)
+        meetings = conn.execute(meetings_sql, params)
+        rows = conn.execute(rows_sql, params)
+        yield from merge_lines(_chunks(meetings), _chunks(rows))
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")  # a read-only transaction: nothing to keep
+
+
+def _csv_block(uri: str, program: Program, flt: AttendanceFilter, transitions: list[tuple[str, int]]) -> tuple[str, int]:
+    """One date range's CSV lines as one string, read on its own connection (for a worker thread)."""
+    conn = _open_ro(uri)
+    try:
+        lines = list(_csv_lines(conn, program, flt, transitions))
+        return "".join(lines), len(lines)
+    finally:
+        conn.close()
+
+
+def export_threads() -> int:
+    """Reader threads of the fast CSV path: ``IOP_EXPORT_THREADS`` (1 to 4), default 1.
+
+    Several threads overlap the months' queries on an otherwise idle multi-core
+    machine, but cost about 15% more CPU in all (more connections, GIL hand-offs)
+    and were slower on a busy two-core machine, so one streamed query is the default.
+    """
+    import os
+
+    try:
+        wanted = int(os.environ.get("IOP_EXPORT_THREADS", "") or 1)
+    except ValueError:
+        wanted = 1
+    return max(1, min(4, wanted, os.cpu_count() or 1))
+
+
+def _write_csv_partitions(
+    fh: IO[str],
+    path: Path,
+    program: Program,
+    flt: AttendanceFilter,
+    span: tuple[dt.date, dt.date] | None,
+    progress: Progress | None,
+) -> int:
+    """The CSV body: one streamed query, or (``IOP_EXPORT_THREADS`` > 1) month by month on threads.
+
+    With threads, SQLite runs each month's query without holding Python's GIL, so
+    months are read in parallel and written in order; at most ``workers + 1``
+    finished months wait in memory, so memory stays flat for any number of years.
+    Each month is read in one snapshot, one after another, like any long export.
+    """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+    from dataclasses import replace
+
+    fh.write(csv_head(program))
+    if span is None:
+        return 0
+    transitions = LocalClock(program.timezone).transitions(*span)
+    uri = f"{path.as_uri()}?mode=ro"
+    work = [replace(flt, since=a, until=b) for a, b in partitions(*span, PARTITION_DAYS)]
+    workers = max(1, min(export_threads(), len(work)))
+    if workers == 1:  # one streamed query over the whole range
+        conn = _open_ro(uri)
+        try:
+            return write_csv(fh, program, _csv_lines(conn, program, flt, transitions), progress, header=False)
+        finally:
+            conn.close()
+    count = 0
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="iop-export") as pool:
+        queue: deque[Future[tuple[str, int]]] = deque()
+        todo = iter(work)
+        try:
+            for part in todo:
+                queue.append(pool.submit(_csv_block, uri, program, part, transitions))
+                if len(queue) > workers:
+                    break
+            while queue:
+                block, rows = queue.popleft().result()
+                part = next(todo, None)
+                if part is not None:
+                    queue.append(pool.submit(_csv_block, uri, program, part, transitions))
+                fh.write(block)
+                count += rows
+                if progress is not None:
+                    progress(count)
+        finally:
+            for future in queue:
+                future.cancel()
+    return count
+
+
+def export_sqlite(
+    path: Path,
+    out: Path,
+    *,
+    fmt: str,
+    flt: AttendanceFilter,
+    force: bool,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> ExportResult | None:
+    """Export from a plain SQLite file with :mod:`sqlite3` only; None if the file needs the general path.
+
+    The general path is needed when the schema is not exactly this program's
+    newest (older files are migrated by ``open_database``; newer ones refused
+    there) or the program settings row does not exist yet.
+    """
+    from iop_facilitator.db.migrate import known_revisions
+
+    if fmt not in FORMATS:
+        raise ValueError(fmt)
+    out = check_target(out, force=force)
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=10, isolation_level=None)
+    try:
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("BEGIN")  # one read snapshot for the checks and every query below
+        try:
+            revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.DatabaseError:
+            return None
+        if not revision or revision[0] != known_revisions()[1]:
+            return None
+        program = _sqlite_program(conn)
+        if program is None:
+            return None
+        with private_file(out, force=force, newline="") as fh:
+            if fmt == "csv":
+                span = _date_span(conn, flt)
+                count = _write_csv_partitions(fh, path, program, flt, span, progress)
+            else:
+                tail, params = query_tail("sqlite", flt)
+                cursor = conn.execute("SELECT " + RAW_COLUMNS + tail, params)
+                clock, table = LocalClock(program.timezone), codes_table(program.codes)
+                rows = (row_values(r, clock, table) for r in _chunks(cursor))
+                count = write_json(fh, program, flt, rows, _utcnow(now), progress)
+            conn.execute("COMMIT")  # end the read snapshot; the audit entry takes the write lock
+            record_export_sqlite(
+                conn, "attendance", command=COMMAND, fmt=fmt, path=out, records=count, filters=flt.audit()
+            )
+        return ExportResult(path=out, records=count, fmt=fmt, fast=True)
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- general path
+
+
+def export_database(
+    database: Database,
+    out: Path,
+    *,
+    fmt: str,
+    flt: AttendanceFilter,
+    force: bool,
+    now: dt.datetime | None = None,
+    progress: Progress | None = None,
+) -> ExportResult:
+    """Export through SQLAlchemy Core (any back end), streaming rows; the audit entry commits with it."""
+    import sqlalchemy as sa
+
+    from iop_facilitator.services.settings import get_settings
+
+    if fmt not in FORMATS:
+        raise ValueError(fmt)
+    out = check_target(out, force=force)
+    dialect = database.engine.dialect.name
+    with database.session() as session:
+        settings = get_settings(session)
+        program = Program.from_row(
+            settings.clinic_name, settings.timezone, settings.disclosure_notice, settings.service_codes
+        )
+        clock, table = LocalClock(program.timezone), codes_table(program.codes)
+        tail, params = query_tail(dialect, flt)
+        with private_file(out, force=force, newline="") as fh:
+            result = session.connection().execute(
+                sa.text("SELECT " + RAW_COLUMNS + tail),
+                params,
+                execution_options={"stream_results": True, "yield_per": CHUNK},
+            )
+            rows = (row_values(tuple(r), clock, table) for r in result)
+            if fmt == "csv":
+                count = write_csv(fh, program, (csv_line(v) for v in rows), progress)
+            else:
+                count = write_json(fh, program, flt, rows, _utcnow(now), progress)
+            result.close()
+            record_export(session, "attendance", command=COMMAND, fmt=fmt, path=out, records=count, filters=flt.audit())
+            session.commit()
+    return ExportResult(path=out, records=count, fmt=fmt, fast=False)

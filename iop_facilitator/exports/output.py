@@ -1,0 +1,339 @@
+"""Writing export files safely: checks, 0600 atomic writes, CSV neutralisation, notice, audit.
+
+Standard library only (no SQLAlchemy/SQLModel at import time): the SQLite fast
+path of ``iop export attendance`` imports this module and must stay quick.
+
+Rules every export follows (issue 5, item 7):
+
+* the target is checked first (:func:`check_target`, :func:`check_directory`):
+  a missing or non-directory parent, an unwritable directory, a target that is a
+  directory, or an existing file without ``--force`` is one :class:`InvalidInput`
+  line (the CLI prints it and exits 1);
+* files are written through :func:`private_file`: a temporary file created 0600
+  with ``O_EXCL`` next to the target, fsynced, then renamed onto the target. On any
+  error (or Ctrl-C) the temporary file is removed, so the target is either the
+  complete new file or untouched. Without ``force`` an existing file is never
+  replaced, even if it appeared while we were writing (hard-link, no clobber);
+* per-member files get names from :func:`member_file`, which refuses anything that
+  could leave the output directory;
+* every text cell of a CSV goes through :func:`neutralize_cell`;
+* every export with clinical content carries :func:`disclosure_notice` and is
+  recorded with :func:`record_export` (or :func:`record_export_sqlite`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from iop_facilitator.errors import InvalidInput
+
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+
+# Same text as models.DEFAULT_DISCLOSURE_NOTICE (kept here so this module needs no SQLModel;
+# tests/exports/test_output.py checks the two agree).
+DEFAULT_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _display(path: Path) -> str:
+    # Paths are what the user typed on the command line (or derived from it): fine to show.
+    return str(path)
+
+
+def check_target(out: Path, *, force: bool) -> Path:
+    """The absolute path to write ``out`` to, or one :class:`InvalidInput` line saying why not."""
+    if str(out).strip() in ("", "-"):
+        raise InvalidInput("exports are written to a file (0600), never to standard output: give --out PATH")
+    out = Path(os.path.expanduser(str(out)))
+    target = out.resolve(strict=False)
+    parent = target.parent
+    if not parent.exists():
+        raise InvalidInput(f"directory does not exist: {_display(parent)}")
+    if not parent.is_dir():
+        raise InvalidInput(f"not a directory: {_display(parent)}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write to directory: {_display(parent)}")
+    if target.is_dir():
+        raise InvalidInput(f"is a directory, not a file: {_display(target)}")
+    if target.exists() or target.is_symlink():
+        if not force:
+            raise InvalidInput(f"file exists: {_display(target)} (use --force to replace it)")
+        if not target.is_file():
+            raise InvalidInput(f"not a regular file, refusing to replace it: {_display(target)}")
+    return target
+
+
+def check_directory(directory: Path, *, force: bool, names: Iterable[str] = (), create: bool = True) -> Path:
+    """The absolute output directory for multi-file exports (``--per-member``).
+
+    The directory's parent must exist; the directory itself is created (0700) when
+    ``create`` and missing. Each of ``names`` (the file names about to be written)
+    is checked with :func:`check_target` so a run fails before writing anything
+    rather than halfway through.
+    """
+    directory = Path(os.path.expanduser(str(directory)))
+    target = directory.resolve(strict=False)
+    if target.exists() and not target.is_dir():
+        raise InvalidInput(f"not a directory: {_display(target)}")
+    if not target.exists():
+        parent = target.parent
+        if not parent.is_dir():
+            raise InvalidInput(f"directory does not exist: {_display(parent)}")
+        if not create:
+            raise InvalidInput(f"directory does not exist: {_display(target)}")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InvalidInput(f"cannot write to directory: {_display(parent)}")
+        target.mkdir(mode=DIRECTORY_MODE)
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise InvalidInput(f"cannot write to directory: {_display(target)}")
+    for name in names:
+        check_target(_inside(target, name), force=force)
+    return target
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,10}(\.[A-Za-z0-9]{1,10})?$")
+
+
+def _inside(directory: Path, name: str) -> Path:
+    candidate = (directory / name).resolve(strict=False)
+    if candidate.parent != directory.resolve(strict=False):
+        raise InvalidInput("a per-member file name would leave the output directory")
+    return candidate
+
+
+def member_file(directory: Path, stem: str, suffix: str) -> Path:
+    """A file ``<stem><suffix>`` directly inside ``directory``.
+
+    A stem holding a path separator, a NUL, ``..`` or an absolute path is refused
+    (one line, without the stem: it may be derived from a name). Other characters
+    outside ``[A-Za-z0-9._-]`` become ``_``; leading dots are dropped so files are
+    never hidden. The error never repeats the stem.
+    """
+    if not _SUFFIX.match(suffix):
+        raise InvalidInput(f"invalid file suffix: {suffix!r}")
+    if (
+        not stem
+        or "\x00" in stem
+        or "/" in stem
+        or "\\" in stem
+        or os.path.isabs(stem)
+        or stem.strip() in (".", "..")
+        or ".." in stem.split(".")[:1]
+        or stem.startswith("..")
+    ):
+        raise InvalidInput("a per-member file name would leave the output directory")
+    safe = _UNSAFE.sub("_", stem).lstrip(".")[:120].strip("_") or "member"
+    return _inside(Path(directory).resolve(strict=False), f"{safe}{suffix}")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def private_file(
+    path: Path, *, force: bool, binary: bool = False, newline: str | None = None, encoding: str = "utf-8"
+) -> Iterator[IO[Any]]:
+    """Open a 0600 temporary file next to ``path``; on success it atomically becomes ``path``.
+
+    ``newline`` is passed to :func:`open` for text mode (``""`` for the csv module).
+    The mode is set with ``fchmod`` as well, so it is exactly 0600 whatever the umask.
+    """
+    target = check_target(Path(path), force=force)
+    directory = target.parent
+    tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    handle: IO[Any] | None = None
+    try:
+        os.fchmod(fd, FILE_MODE)
+        if binary:
+            handle = os.fdopen(fd, "wb")
+        else:
+            handle = os.fdopen(fd, "w", encoding=encoding, newline=newline)
+        fd = -1  # owned by handle now
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if target appeared meanwhile: never clobber
+            except FileExistsError:
+                raise InvalidInput(f"file exists: {_display(target)} (use --force to replace it)") from None
+            except OSError:
+                # Filesystems without hard links: check, then rename (small race, documented).
+                if target.exists():
+                    raise InvalidInput(f"file exists: {_display(target)} (use --force to replace it)") from None
+                os.replace(tmp, target)
+            else:
+                os.unlink(tmp)
+        _fsync_directory(directory)
+    except BaseException:
+        if handle is not None:
+            with contextlib.suppress(Exception):
+                handle.close()
+        elif fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- CSV cells
+
+# OWASP "CSV Injection": cells starting with these are formulas (or become formulas
+# after a spreadsheet strips a leading tab/CR). Full-width variants are included
+# because some spreadsheet builds normalise them to the ASCII forms.
+FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
+
+
+def neutralize_cell(value: str) -> str:
+    """``value`` made safe to open in Excel/LibreOffice/Sheets: a leading formula char gets a ``'``.
+
+    Applied to every *text* cell, including ones that look like negative numbers
+    (OWASP's advice; a text field starting with ``-`` is rare in our exports and
+    quoting it is harmless). Numeric cells (minutes, counts) are written as
+    numbers by the callers and never pass through here; they are never negative.
+    Empty strings stay empty.
+    """
+    if value and value[0] in FORMULA_START:
+        return "'" + value
+    return value
+
+
+# --------------------------------------------------------------------------- notice
+
+
+def disclosure_notice(settings_notice: str | None) -> str:
+    """The program's disclosure notice as one clean line (the default when the setting is blank)."""
+    text = "".join(ch if ch.isprintable() else " " for ch in (settings_notice or ""))
+    return " ".join(text.split()) or DEFAULT_NOTICE
+
+
+def csv_notice_row(notice: str, width: int) -> list[str]:
+    """The first row of a CSV export: ``Notice: ...`` in column A, padded to ``width`` cells.
+
+    Why a row and not a ``#`` comment line or a sidecar file: Excel and LibreOffice
+    show a first row as ordinary text (the notice is visible to whoever opens the
+    file) and the file stays rectangular RFC 4180 (every row has ``width`` cells),
+    while ``#`` lines are not CSV and sidecars get separated from the data. Importers
+    skip one row (``pandas.read_csv(skiprows=1)``, LibreOffice "From row 2", ``COPY
+    ... CSV HEADER`` after ``tail -n +2``). The header row is the second row.
+    """
+    return [neutralize_cell(f"Notice: {disclosure_notice(notice)}")] + [""] * max(0, width - 1)
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (uuid.UUID, dt.date, dt.datetime, Path)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def export_details(
+    *, command: str, fmt: str, path: Path | str, records: int, filters: Mapping[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """The audit ``details`` of an export: command, format, file, record count and filters.
+
+    ``filters`` must hold ids and dates only (resolve ``--member``/``--group`` to
+    ids first): whatever the user typed could be a name, and the audit log never
+    holds names.
+    """
+    details = {
+        "command": command,
+        "format": fmt,
+        "path": str(path),
+        "records": int(records),
+        "filters": {k: v for k, v in _plain(dict(filters)).items() if v not in (None, "", [], False)},
+    }
+    details.update(_plain(extra))
+    return details
+
+
+def record_export(
+    session: Any,
+    kind: str,
+    *,
+    command: str,
+    fmt: str,
+    path: Path | str,
+    records: int,
+    filters: Mapping[str, Any],
+    actor: str | None = None,
+    **extra: Any,
+) -> None:
+    """Add the audit entry ``export.<kind>`` to ``session`` (the caller commits)."""
+    from iop_facilitator.services import audit
+
+    audit.record(
+        session,
+        f"export.{kind}",
+        record_type="export",
+        record_id=None,
+        actor=actor,
+        **export_details(command=command, fmt=fmt, path=path, records=records, filters=filters, **extra),
+    )
+
+
+def record_export_sqlite(
+    conn: Any,
+    kind: str,
+    *,
+    command: str,
+    fmt: str,
+    path: Path | str,
+    records: int,
+    filters: Mapping[str, Any],
+    actor: str | None = None,
+    **extra: Any,
+) -> None:
+    """Like :func:`record_export` on a plain ``sqlite3`` connection (no SQLAlchemy import).
+
+    Appends a hash-chained entry with :func:`iop_facilitator.audit_chain.append_sqlite`
+    (inside the caller's transaction if one is open; the caller then commits).
+    """
+    from iop_facilitator.audit_chain import append_sqlite
+    from iop_facilitator.services.actor import current_actor
+
+    details = export_details(command=command, fmt=fmt, path=path, records=records, filters=filters, **extra)
+    append_sqlite(
+        conn,
+        actor=actor or current_actor(),
+        action=f"export.{kind}",
+        record_type="export",
+        record_id=None,
+        details=details,
+    )
