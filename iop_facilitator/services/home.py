@@ -1,19 +1,33 @@
-"""What the home screen shows: today's groups, unsigned meetings, follow-ups due."""
+"""What the home screen shows: today's groups, unsigned meetings, follow-ups due.
+
+The overview is a handful of SQL statements written once, with ``:name`` parameters that
+both SQLite's DB-API and SQLAlchemy's ``text()`` accept, run through a small row reader:
+
+* :func:`overview` runs them in a SQLModel ``Session`` (SQLite or PostgreSQL);
+* :func:`overview_from_sqlite_file` runs them on a plain ``sqlite3`` connection, so the
+  TUI can show the home screen's data before SQLAlchemy and SQLModel are even imported
+  (about a quarter of a second at start-up). It answers None whenever it is not sure
+  (not a plain SQLite file, schema not current, no settings row, any SQLite error) and the
+  app then waits for the regular path.
+
+This module imports neither SQLAlchemy nor SQLModel at module level.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from sqlmodel import Session, col, select
-
-from iop_facilitator.clock import local_today, to_local, utcnow
+from iop_facilitator.clock import to_local, utcnow
 from iop_facilitator.enums import GroupStatus, MeetingStatus
-from iop_facilitator.models import FollowUp, Group, GroupMeeting, Member
-from iop_facilitator.services.groups import enrolled_counts
-from iop_facilitator.services.meetings import meets_on, scheduled_times
-from iop_facilitator.services.settings import get_settings
+from iop_facilitator.services.schedule import meets_on, scheduled_times
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 
 @dataclass(frozen=True)
@@ -59,59 +73,186 @@ class Overview:
     group_count: int
 
 
+Rows = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
+"""Runs one SQL statement with ``:name`` parameters and returns its rows."""
+
+_SETTINGS = "SELECT clinic_name, timezone, is_demo FROM program_settings LIMIT 1"
+_GROUPS = (
+    "SELECT id, name, weekdays, start_time, duration_minutes, start_date, end_date "
+    "FROM therapy_group WHERE status = :active ORDER BY start_time, name"
+)
+_ENROLLED = (
+    "SELECT group_id, count(*) FROM enrollment "
+    "WHERE start_date <= :today AND (exit_date IS NULL OR exit_date > :today) "
+    "AND group_id IN (SELECT id FROM therapy_group WHERE status = :active) GROUP BY group_id"
+)
+_TODAYS_MEETINGS = "SELECT group_id, id, status FROM meeting WHERE local_date = :today"
+_OPEN = (
+    "SELECT m.id, m.group_id, g.name, m.local_date, m.status, m.flow_step, m.scheduled_end "
+    "FROM meeting m JOIN therapy_group g ON g.id = m.group_id "
+    "WHERE m.status IN (:in_progress, :completed) ORDER BY m.scheduled_start"
+)
+_DUE = (
+    "SELECT f.id, p.display_name, f.reason, f.due_date FROM follow_up f "
+    "JOIN member p ON p.id = f.member_id "
+    "WHERE f.done = :no AND f.due_date <= :until ORDER BY f.due_date"
+)
+_GROUP_COUNT = "SELECT count(*) FROM therapy_group"
+_COSIGNERS_NEEDED = "SELECT count(*) FROM staff WHERE requires_cosign = :yes"
+_AWAITING_COSIGN = (
+    "SELECT m.id, m.group_id, g.name, m.local_date, m.flow_step, m.scheduled_end "
+    "FROM meeting m JOIN therapy_group g ON g.id = m.group_id "
+    "WHERE m.status = :signed AND m.cosigned_at IS NULL "
+    "AND (m.facilitator_id IN (SELECT id FROM staff WHERE requires_cosign = :yes) "
+    "OR m.signed_by_id IN (SELECT id FROM staff WHERE requires_cosign = :yes)) "
+    "ORDER BY m.scheduled_start"
+)
+
+AWAITING_COSIGN = "awaiting_cosign"
+"""The status shown for a signed meeting still waiting for a required supervisor co-signature."""
+
+
 def overview(session: Session, *, now: dt.datetime | None = None, horizon_days: int = 1) -> Overview:
-    program = get_settings(session)
-    tz = program.timezone
+    """The home screen's data, read in ``session`` (creating the settings row if missing)."""
+    from sqlalchemy import text
+
+    from iop_facilitator.services.settings import get_settings
+
+    get_settings(session)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def rows(sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        return session.execute(text(sql), _sqlite_params(params) if sqlite else params).all()
+
+    return build_overview(rows, now=now, horizon_days=horizon_days)
+
+
+def overview_from_sqlite_file(path: str, *, now: dt.datetime | None = None, horizon_days: int = 1) -> Overview | None:
+    """The overview read straight from a plain, current SQLite file; None when unsure."""
+    import os
+    import sqlite3
+
+    from iop_facilitator.db.migrate import head_revision
+
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return None
+        if not os.path.isfile(path):
+            return None
+        conn = sqlite3.connect(path, timeout=1.0)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        revision = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        if [tuple(r) for r in revision] != [(head_revision(),)]:
+            return None
+
+        def rows(sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:
+            return conn.execute(sql, _sqlite_params(params)).fetchall()
+
+        if not rows(_SETTINGS, {}):
+            return None
+        return build_overview(rows, now=now, horizon_days=horizon_days)
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+    finally:
+        conn.close()
+
+
+def build_overview(rows: Rows, *, now: dt.datetime | None = None, horizon_days: int = 1) -> Overview:
+    clinic_name, tz, is_demo = rows(_SETTINGS, {})[0]
     now = now or utcnow()
-    today = to_local(now, tz).date() if now else local_today(tz)
-    groups = list(session.exec(select(Group).where(Group.status == GroupStatus.active).order_by(col(Group.start_time), col(Group.name))))
-    counts = enrolled_counts(session, today)
-    todays = {
-        m.group_id: m
-        for m in session.exec(select(GroupMeeting).where(GroupMeeting.local_date == today))
-    }
+    local = to_local(now, tz)
+    today = dt.date(local.year, local.month, local.day)
+    active = {"active": GroupStatus.active.value}
+    todays = {_uuid(g): (_uuid(m), str(status)) for g, m, status in rows(_TODAYS_MEETINGS, {"today": today})}
+    counts = {_uuid(g): int(n) for g, n in rows(_ENROLLED, {"today": today, **active})}
     groups_today = []
-    for group in groups:
-        if not meets_on(group, today) and group.id not in todays:
+    for gid, name, weekdays, start_time, minutes, start_date, end_date in rows(_GROUPS, active):
+        group = _Schedule(_json_list(weekdays), str(start_time), int(minutes), _date(start_date), _date(end_date))
+        group_id = _uuid(gid)
+        meeting = todays.get(group_id)
+        if not meets_on(group, today) and meeting is None:
             continue
         start, end = scheduled_times(group, today, tz)
-        meeting = todays.get(group.id)
         groups_today.append(
             TodayGroup(
-                group.id,
-                group.name,
+                group_id,
+                str(name),
                 to_local(start, tz).format("HH:mm"),
                 to_local(end, tz).format("HH:mm"),
-                counts.get(group.id, 0),
-                meeting.id if meeting else None,
-                meeting.status.value if meeting else "not started",
+                counts.get(group_id, 0),
+                meeting[0] if meeting else None,
+                meeting[1] if meeting else "not started",
             )
         )
-    open_rows = session.exec(
-        select(GroupMeeting, Group.name)
-        .join(Group, col(Group.id) == col(GroupMeeting.group_id))
-        .where(col(GroupMeeting.status).in_([MeetingStatus.in_progress, MeetingStatus.completed]))
-        .order_by(col(GroupMeeting.scheduled_start))
-    ).all()
+    statuses = {"in_progress": MeetingStatus.in_progress.value, "completed": MeetingStatus.completed.value}
     open_meetings = tuple(
         OpenMeeting(
-            m.id, m.group_id, name, m.local_date, m.status.value, m.flow_step,
-            round((now - m.scheduled_end).total_seconds() / 3600, 1),
+            _uuid(mid), _uuid(gid), str(name), _date(day), str(status), str(step or ""),
+            round((now - _datetime(end)).total_seconds() / 3600, 1),
         )
-        for m, name in open_rows
-    )
-    due_rows = session.exec(
-        select(FollowUp, Member.display_name)
-        .join(Member, col(Member.id) == col(FollowUp.member_id))
-        .where(col(FollowUp.done).is_(False))
-        .where(col(FollowUp.due_date) <= today + dt.timedelta(days=horizon_days))
-        .order_by(col(FollowUp.due_date))
-    ).all()
+        for mid, gid, name, day, status, step, end in rows(_OPEN, statuses)
+    ) + _awaiting_cosign(rows, now)
+    until = today + dt.timedelta(days=horizon_days)
     follow_ups = tuple(
-        DueFollowUp(f.id, name, f.reason, f.due_date, bool(f.due_date and f.due_date < today)) for f, name in due_rows
+        DueFollowUp(_uuid(fid), str(member), str(reason), _date(due), bool(due is not None and _date(due) < today))
+        for fid, member, reason, due in rows(_DUE, {"no": False, "until": until})
     )
-    total = len(list(session.exec(select(Group.id))))
-    return Overview(program.clinic_name, program.is_demo, tz, today, tuple(groups_today), open_meetings, follow_ups, total)
+    total = int(rows(_GROUP_COUNT, {})[0][0])
+    return Overview(str(clinic_name), bool(is_demo), str(tz), today, tuple(groups_today), open_meetings, follow_ups, total)
+
+
+def _awaiting_cosign(rows: Rows, now: dt.datetime) -> tuple[OpenMeeting, ...]:
+    """Signed meetings whose facilitator or signer needs a co-signature that has not come yet."""
+    if not int(rows(_COSIGNERS_NEEDED, {"yes": True})[0][0]):
+        return ()  # the usual case: nobody needs one, so no scan of every signed meeting
+    return tuple(
+        OpenMeeting(
+            _uuid(mid), _uuid(gid), str(name), _date(day), AWAITING_COSIGN, str(step or ""),
+            round((now - _datetime(end)).total_seconds() / 3600, 1),
+        )
+        for mid, gid, name, day, step, end in rows(_AWAITING_COSIGN, {"signed": MeetingStatus.signed.value, "yes": True})
+    )
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    weekdays: list[str]
+    start_time: str
+    duration_minutes: int
+    start_date: dt.date | None
+    end_date: dt.date | None
+
+
+def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Dates as SQLite stores them (ISO text), without relying on sqlite3's deprecated adapters."""
+    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
+
+
+# Values come back typed from PostgreSQL and as stored text from SQLite: accept both.
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=str(value))
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _datetime(value: Any) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.fromisoformat(str(value))
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _json_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return [str(v) for v in value or []]
 
 
 SIGN_WITHIN_HOURS = 48
@@ -123,6 +264,7 @@ STATUS_WORDS = {
     MeetingStatus.in_progress.value: "in progress",
     MeetingStatus.completed.value: "to sign",
     MeetingStatus.signed.value: "signed",
+    AWAITING_COSIGN: "awaiting co-signature",
 }
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pendulum
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
@@ -14,25 +13,8 @@ from iop_facilitator.errors import Conflict
 from iop_facilitator.models import Attendance, Group, GroupMeeting, Staff
 from iop_facilitator.services import audit
 from iop_facilitator.services.groups import facilitators_of
+from iop_facilitator.services.schedule import meets_on, scheduled_times  # noqa: F401  (re-exported)
 from iop_facilitator.services.settings import get_settings
-
-
-def scheduled_times(group: Group, local_date: dt.date, tz: str) -> tuple[dt.datetime, dt.datetime]:
-    """The UTC start and end of ``group`` on ``local_date`` in the program's timezone (DST-safe)."""
-    hour, minute = (int(x) for x in group.start_time.split(":"))
-    start = pendulum.datetime(local_date.year, local_date.month, local_date.day, hour, minute, tz=tz)
-    end = start.add(minutes=group.duration_minutes)
-    return start.in_tz("UTC"), end.in_tz("UTC")
-
-
-def meets_on(group: Group, day: dt.date) -> bool:
-    from iop_facilitator.enums import WEEKDAYS
-
-    if group.start_date and day < group.start_date:
-        return False
-    if group.end_date and day > group.end_date:
-        return False
-    return WEEKDAYS[day.weekday()] in group.weekdays
 
 
 def create_meeting(session: Session, group: Group, local_date: dt.date, *, facilitator: Staff | None = None) -> GroupMeeting:
@@ -122,3 +104,34 @@ def open_meetings(session: Session) -> list[GroupMeeting]:
             .order_by(col(GroupMeeting.scheduled_start))
         )
     )
+
+
+def resolve_meeting(session: Session, ref: str) -> GroupMeeting:
+    """The meeting ``ref`` names: its full id, or an id prefix of at least six hex digits (as lists show)."""
+    import uuid
+
+    from iop_facilitator.errors import Ambiguous, NotFound
+    from iop_facilitator.services.resolve import MIN_ID_PREFIX
+
+    text = (ref or "").strip()
+    if not text:
+        raise NotFound("no meeting given")
+    try:
+        ident = uuid.UUID(text)
+    except ValueError:
+        ident = None
+    if ident is not None:
+        found = session.get(GroupMeeting, ident)
+        if found is None:
+            raise NotFound(f"no meeting with id {text}")
+        return found
+    hexpart = text.replace("-", "").lower()
+    if len(hexpart) < MIN_ID_PREFIX or any(c not in "0123456789abcdef" for c in hexpart):
+        raise NotFound(f"{text!r} is not a meeting id (use the id shown by 'iop meeting list')")
+    # Ids are stored as 32 hex digits on SQLite and as native UUIDs on PostgreSQL: compare in Python.
+    matches = [m for m in session.exec(select(GroupMeeting.id)) if m.hex.startswith(hexpart)]
+    if not matches:
+        raise NotFound(f"no meeting with id {text}")
+    if len(matches) > 1:
+        raise Ambiguous("meeting", text, sorted((str(m), str(m)[:8]) for m in matches))
+    return session.get_one(GroupMeeting, matches[0])

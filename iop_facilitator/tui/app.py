@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, ClassVar
 
@@ -24,6 +24,8 @@ from textual.screen import ModalScreen
 
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
+from iop_facilitator.tui.lock import LockMixin, LockState
+from iop_facilitator.tui.paste import CleanPasteMixin
 from iop_facilitator.tui.screens.help import HelpScreen, binding_rows
 from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
 
@@ -73,7 +75,7 @@ class IopCommands(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
 
 
-class IopApp(App[None]):
+class IopApp(LockMixin, CleanPasteMixin, App[None]):
     """The group facilitator's app. Construct with the ``--db`` target; see :func:`run`."""
 
     CSS_PATH = "app.tcss"
@@ -110,7 +112,12 @@ class IopApp(App[None]):
         self.crisis_info: CrisisInfo | None = None
         self.config, self._startup_problems = load_config()
         self._reported_clashes: set[frozenset[str]] = set()
+        self._waiting_for_store: list[Callable[[], None]] = []
+        # Choose the theme before the stylesheet is first read: choosing it once the app runs
+        # makes Textual parse and apply every CSS rule a second time before the first frame.
+        self._startup_problems += self._install_themes()
         self.home = HomeScreen(demo=demo)
+        self.lock_state = LockState()  # idle lock and unlock attempts (tui/lock.py); tests inject a clock
 
     # -- start-up ---------------------------------------------------------
     def on_mount(self) -> None:
@@ -120,7 +127,6 @@ class IopApp(App[None]):
         # a status key is committed within a few milliseconds, not after a default 5 ms slice.
         sys.setswitchinterval(0.0005)
         problems = list(self._startup_problems)
-        problems += self._install_themes()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         problems += self._install_keymap()
         if self.demo:
@@ -130,7 +136,8 @@ class IopApp(App[None]):
             self.notify(problem, title="Settings", severity="warning", timeout=15, markup=False)
         # Open the database just after the first frame is on screen: its imports (SQLAlchemy)
         # would otherwise compete with painting that frame.
-        self.set_timer(0.03, self.open_database)
+        self.set_timer(0.03, self.read_home_preview)
+        self.start_idle_watch()
         self._install_signal_handlers()
 
     def _install_themes(self) -> list[str]:
@@ -207,19 +214,59 @@ class IopApp(App[None]):
         )
 
     # -- database ---------------------------------------------------------
+    @work(thread=True, group="preview", exit_on_error=False)
+    def read_home_preview(self) -> None:
+        """Show the home screen's data first, then open the database properly.
+
+        Opening goes through SQLAlchemy and SQLModel, whose imports alone take about a quarter
+        of a second. A plain SQLite file at the current schema can answer the home screen's
+        questions through Python's own ``sqlite3`` well before that; anything else (a URL, an
+        encrypted or older file, any doubt) skips the preview.
+        """
+        preview = None
+        if "://" not in self.db_target:
+            try:
+                from iop_facilitator.services.home import overview_from_sqlite_file
+
+                preview = overview_from_sqlite_file(os.path.expanduser(self.db_target))
+            except Exception:  # noqa: BLE001 - the preview is an optimisation; the real open reports problems
+                preview = None
+        self.post_message(messages.HomePreview(preview))
+
+    @on(messages.HomePreview)
+    def _home_preview(self, message: messages.HomePreview) -> None:
+        if message.overview is None:
+            self.open_database()
+            return
+        self.home.preview(message.overview)
+        # Open the database once the preview is painted: its imports would slow the painting.
+        self.call_after_refresh(self.open_database)
+
     @work(thread=True, exclusive=True, group="database", exit_on_error=False)
     def open_database(self) -> None:
         """Open (and migrate) the database off the UI thread; report back with a message."""
         try:
             from iop_facilitator.db.engine import open_database
+            from iop_facilitator.errors import PassphraseRequired, WrongPassphrase
 
             database = open_database(self.db_target, create=self.create)
+        except (PassphraseRequired, WrongPassphrase) as exc:
+            # An encrypted database: the unlock screen asks for the passphrase (tui/lock.py).
+            self.call_from_thread(self._passphrase_needed, isinstance(exc, WrongPassphrase))
+            return
         except Exception as exc:
             if os.environ.get("IOP_DEBUG") and not _is_known(exc):
                 raise
             self.post_message(messages.DatabaseFailed(messages.describe_problem(exc)))
             return
         self.post_message(messages.DatabaseReady(database))
+
+    def _passphrase_needed(self, env_was_wrong: bool) -> None:
+        from iop_facilitator.db.engine import PASSPHRASE_ENV
+
+        if env_was_wrong:
+            self.lock_state.failed()
+        self.need_passphrase(f"{PASSPHRASE_ENV} did not open the database." if env_was_wrong else "")
 
     @on(messages.DatabaseReady)
     def _database_ready(self, message: messages.DatabaseReady) -> None:
@@ -237,8 +284,14 @@ class IopApp(App[None]):
             self.store.close(1.0)
         self.store = Store(self, database)
         self.home.database = database
+        self.unlocked_for_opening()
+        self.read_idle_minutes()
+        self.audit_failed_unlocks()
         self.load_program()
         self.resume_open_meeting()
+        waiting, self._waiting_for_store = self._waiting_for_store, []
+        for action in waiting:  # keys pressed while the start-up preview was showing
+            action()
         # The topic library (two dozen guides to parse) is read once the home screen shows its
         # data (see _program_loaded), or right away if a meeting opens first.
 
@@ -312,10 +365,22 @@ class IopApp(App[None]):
         except ValueError:
             return None
 
+    def when_store_ready(self, action: Callable[[], None]) -> bool:
+        """Run ``action`` once the database is open; True when it had to wait.
+
+        The home screen shows its data before the database is fully open (see
+        :meth:`read_home_preview`), so a key pressed in that moment is kept, not lost.
+        """
+        if self.store is not None:
+            return False
+        self._waiting_for_store.append(action)
+        return True
+
     def start_meeting(self, group_id: uuid.UUID) -> None:
         """Start (or resume) today's meeting of a group and open it."""
-        if self.store is None:
+        if self.when_store_ready(partial(self.start_meeting, group_id)):
             return
+        assert self.store is not None
         me = self.facilitator_id()
 
         def start(session):  # noqa: ANN001, ANN202
@@ -334,8 +399,9 @@ class IopApp(App[None]):
     def open_meeting(self, meeting_id: uuid.UUID) -> None:
         from iop_facilitator.tui.screens.meeting import MeetingScreen
 
-        if self.store is None:
+        if self.when_store_ready(partial(self.open_meeting, meeting_id)):
             return
+        assert self.store is not None
         for screen in self.screen_stack:
             if isinstance(screen, MeetingScreen) and screen.meeting_id == meeting_id:
                 return
@@ -472,14 +538,21 @@ def _screens_with_keys() -> tuple[type, ...]:
     from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
     from iop_facilitator.tui.screens.roster import RosterScreen
     from iop_facilitator.tui.screens.settings import SettingsScreen
+    from iop_facilitator.tui.screens.unlock import UnlockScreen
 
     from iop_facilitator.tui.steps.checkin import DropInScreen, NewMemberScreen
-    from iop_facilitator.tui.steps.review import ConfirmSign, DispositionDialog, TimesDialog
+    from iop_facilitator.tui.steps.review import (
+        AddendumDialog,
+        ConfirmCosign,
+        ConfirmSign,
+        DispositionDialog,
+        TimesDialog,
+    )
     from iop_facilitator.tui.steps.topic import Confirm
 
     return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
-            ConfirmSign, DispositionDialog, TimesDialog, Confirm,
-            RosterScreen, GroupsScreen, SettingsScreen, FormScreen)
+            ConfirmSign, DispositionDialog, TimesDialog, Confirm, AddendumDialog, ConfirmCosign,
+            RosterScreen, GroupsScreen, SettingsScreen, FormScreen, UnlockScreen)
 
 
 

@@ -13,6 +13,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:  # keep SQLAlchemy out of the first frame
     from iop_facilitator.db.engine import Database
+    from iop_facilitator.services.home import Overview
 
 
 class DatabaseReady(Message):
@@ -21,6 +22,17 @@ class DatabaseReady(Message):
     def __init__(self, database: Database) -> None:
         super().__init__()
         self.database = database
+
+
+class HomePreview(Message):
+    """The home screen's data, read straight from a plain SQLite file before the database opens.
+
+    ``overview`` is None when there is no preview (not a plain, current SQLite file).
+    """
+
+    def __init__(self, overview: Overview | None) -> None:
+        super().__init__()
+        self.overview = overview
 
 
 class DatabaseFailed(Message):

@@ -560,3 +560,53 @@ def test_tui_module_does_not_import_the_database_layer() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- start-up preview
+
+
+async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
+    db_target: str, frozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain SQLite file is previewed through sqlite3; a key pressed meanwhile is not lost."""
+    import threading
+
+    from iop_facilitator.db import engine
+    from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+    if "://" in db_target:
+        pytest.skip("the preview reads SQLite files only")
+    ids = seed(db_target)
+    gate = threading.Event()
+    real_open = engine.open_database
+
+    def slow_open(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        gate.wait(10)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "open_database", slow_open)
+    app = IopApp(db_target=db_target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        deadline = time.monotonic() + 10
+        while app.home.load_state != "ready" and time.monotonic() < deadline:
+            await pilot.pause(0.02)
+        assert app.store is None  # still opening: what shows is the preview
+        assert [row[2] for row in rows_of(app, "today")] == ["Morning Process", "Wednesday Family", "Evening Recovery"]
+        assert app.title == "Riverside Recovery (fictional)"
+        await pilot.press("3")  # Evening Recovery, not started yet
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, MeetingScreen)
+        gate.set()
+        deadline = time.monotonic() + 10
+        while not isinstance(app.screen, MeetingScreen) and time.monotonic() < deadline:
+            await app.workers.wait_for_complete()
+            if app.store is not None:
+                app.store.flush(5)
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, MeetingScreen)
+        await settle_store(app, pilot)  # let the meeting screen finish mounting before the app closes
+        from iop_facilitator.models import GroupMeeting
+
+        with app.database.session() as session:
+            meeting = session.get_one(GroupMeeting, app.screen.meeting_id)
+            assert meeting.group_id == ids["evening"]

@@ -19,8 +19,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.enums import Audience, Enrollment, GroupStatus, GroupType, LevelOfCare
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
@@ -78,7 +79,7 @@ class GroupsScreen(Screen[None]):
         yield Static("Loading…", id="groups-hint", classes="admin-hint")
         yield DataTable(id="group-list", cursor_type="row", zebra_stripes=True)
         yield Static("", id="groups-empty", classes="empty-hint")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#group-list", DataTable)

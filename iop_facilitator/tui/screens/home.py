@@ -30,8 +30,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
 from iop_facilitator.tui.keys import key_display
@@ -123,7 +124,7 @@ class HomeScreen(Screen[None]):
             yield Static("Follow-ups due", id="follow-title", classes="section-title", markup=False)
             yield DataTable(id="follow-ups", cursor_type="row", zebra_stripes=True)
             yield Static(NO_FOLLOW_UPS, id="follow-empty", classes="empty-hint", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         today = self.query_one("#today", DataTable)
@@ -188,6 +189,11 @@ class HomeScreen(Screen[None]):
             return
         self.load_state = "loading"
         store.read(_read_overview, self._loaded, self._load_failed)
+
+    def preview(self, data: Overview) -> None:
+        """Data read before the database finished opening (the app's start-up preview)."""
+        if self.load_state != "ready" and not self.problem:
+            self._loaded(data)
 
     def _loaded(self, data: Overview) -> None:
         if not self.is_mounted:
@@ -328,8 +334,13 @@ class HomeScreen(Screen[None]):
     def action_follow_up_done(self) -> None:
         table = self.query_one("#follow-ups", DataTable)
         store = getattr(self.app, "store", None)
-        if self.data is None or store is None or not self.data.follow_ups:
+        if self.data is None or not self.data.follow_ups:
             self.notify("No follow-ups due.", markup=False)
+            return
+        if store is None:
+            when_ready = getattr(self.app, "when_store_ready", None)
+            if when_ready is not None:
+                when_ready(self.action_follow_up_done)
             return
         if self.focused is not table:
             table.focus()
@@ -354,7 +365,10 @@ class HomeScreen(Screen[None]):
 
     def _push(self, screen_type: type[Screen]) -> None:
         if getattr(self.app, "store", None) is None:
-            self.notify("The database is not open yet.", severity="warning", markup=False)
+            # The data on screen may be the start-up preview: open it once the database is.
+            when_ready = getattr(self.app, "when_store_ready", None)
+            if when_ready is None or not when_ready(lambda: self._push(screen_type)):
+                self.notify("The database is not open yet.", severity="warning", markup=False)
             return
         self.app.push_screen(screen_type())
 

@@ -21,8 +21,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Static
+from textual.widgets import ContentSwitcher, Header, Static
 
+from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.enums import FlowStep, MeetingStatus
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.steps.base import Edit, GotoStep, SegmentChanged, StepPane
@@ -87,7 +88,7 @@ class MeetingScreen(Screen[None]):
         with ContentSwitcher(initial=CheckinPane.STEP, id="steps"):
             for pane in PANES:
                 yield pane(id=pane.STEP)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._render_tabs()

@@ -19,8 +19,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.enums import ExitReason, MemberStatus
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
@@ -72,7 +73,7 @@ class RosterScreen(Screen[None]):
         yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
         yield Static("", id="roster-empty", classes="empty-hint")
         yield Static("", id="member-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#members", DataTable)
