@@ -44,6 +44,8 @@ def bare_app_source() -> tuple[str, int]:
     from iop_facilitator.cli.app import app
 
     root = get_command(app)
+    if hasattr(root, "load_all"):  # command groups are imported lazily (cli/lazy.py): mirror them all
+        root.load_all()
     lines = ["import typer", ""]
     counter = 0
 

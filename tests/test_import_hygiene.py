@@ -38,6 +38,17 @@ def test_help_imports_neither_textual_nor_the_database(tmp_path: Path) -> None:
     assert code == 0
     assert "textual" not in modules
     assert "sqlalchemy" not in modules and "sqlmodel" not in modules and "alembic" not in modules
+    # The command groups are imported when used, not to list them (cli/lazy.py).
+    from iop_facilitator.cli.lazy import COMMANDS
+
+    assert not {entry.module for entry in COMMANDS.values()} & modules
+
+
+def test_a_command_imports_only_its_own_group(tmp_path: Path) -> None:
+    code, modules = loaded(["export", "--help"], tmp_path)
+    assert code == 0
+    assert "iop_facilitator.cli.export" in modules
+    assert "iop_facilitator.cli.meetings" not in modules and "iop_facilitator.cli.topics" not in modules
 
 
 def test_staff_commands_do_not_import_textual(tmp_path: Path) -> None:

@@ -7,13 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from iop_facilitator import __version__
-from iop_facilitator.cli import db as db_cmds
-from iop_facilitator.cli import groups, meetings, members, settings, staff, topics
 from iop_facilitator.cli.common import open_db, parse_date, say, state
-from iop_facilitator.cli.errors import IopGroup
+from iop_facilitator.cli.lazy import LazyIopGroup
 
+# The command groups (group, member, staff, meeting, settings, topics, db, export, report) and
+# ``audit`` are listed in cli/lazy.py and imported only when used.
 app = typer.Typer(
-    cls=IopGroup,
+    cls=LazyIopGroup,
     name="iop",
     help="Lead and document Intensive Outpatient Program groups. Run without a command to open the app.",
     no_args_is_help=False,
@@ -21,13 +21,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(groups.app, name="group")
-app.add_typer(members.app, name="member")
-app.add_typer(staff.app, name="staff")
-app.add_typer(meetings.app, name="meeting")
-app.add_typer(settings.app, name="settings")
-app.add_typer(topics.app, name="topics")
-app.add_typer(db_cmds.app, name="db")
 
 
 def _version(value: bool) -> None:
@@ -61,19 +54,30 @@ def root(
 
 
 @app.command()
-def init(ctx: typer.Context) -> None:
+def init(
+    ctx: typer.Context,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            help="Create an encrypted (SQLCipher) database; asks for a new passphrase (or reads IOP_PASSPHRASE).",
+        ),
+    ] = False,
+) -> None:
     """Create the database, or upgrade it to this version's schema (safe to run again)."""
     from iop_facilitator.paths import config_dir
     from iop_facilitator.services import audit
     from iop_facilitator.services.settings import get_settings
 
-    database = open_db(ctx, create=True)
+    database = open_db(ctx, create=True, encrypt=encrypt)
     with database.begin() as session:
         settings = get_settings(session)
         if database.created:
-            audit.record(session, "db.init", record_type="program_settings", record_id=settings.id)
+            audit.record(
+                session, "db.init", record_type="program_settings", record_id=settings.id, encrypted=database.encrypted
+            )
     if database.created:
-        say(f"Created a new database: {database.display}")
+        say(f"Created a new {'encrypted ' if database.encrypted else ''}database: {database.display}")
     elif database.migrated_from is not None:
         say(f"Upgraded the database from schema {database.migrated_from}: {database.display}")
     else:

@@ -33,6 +33,8 @@ def one_line(exc: BaseException) -> str | None:
         orig = getattr(exc, "orig", None)
         text = str(orig if orig is not None else exc).strip()
         first = text.splitlines()[0] if text else name
+        if "iop-lock" in first:  # a lock trigger (db migration 0005): signed records and the audit log
+            return "the database refused the change: " + first.split("iop-lock:", 1)[-1].strip()
         if name == "OperationalError":
             return f"database error: {first}"
         if name == "IntegrityError":
@@ -62,6 +64,8 @@ class IopGroup(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (``iop ... | head``): nothing to report
+            raise typer.Exit(1) from None
         except Exception as exc:  # noqa: BLE001 - the one place failures become messages
             if type(exc).__module__.startswith(("click", "typer")):
                 raise  # usage errors: Typer prints them and exits 2

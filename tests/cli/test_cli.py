@@ -251,3 +251,22 @@ def test_settings_show_and_set(tmp_path: Path) -> None:
     assert data["clinic_name"] == "Lakeside IOP" and data["max_absences"] == 4
     assert_one_line_error(iop("--db", db, "settings", "set", "timezone", "Nowhere/Land"), match="timezone")
     assert_one_line_error(iop("--db", db, "settings", "set", "service_codes", "{not json"), match="JSON")
+
+
+def test_lazy_command_help_lines_match_their_modules() -> None:
+    """``iop --help`` shows each group's help line from cli/lazy.py; it must say what the group says."""
+    from iop_facilitator.cli.lazy import COMMANDS, load_command
+
+    for name, entry in COMMANDS.items():
+        command = load_command(name)
+        assert command.name == name
+        assert (command.help or "").strip().splitlines()[0] == entry.help, name
+
+
+def test_root_help_lists_every_command_group() -> None:
+    from iop_facilitator.cli.lazy import COMMANDS
+
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for name, entry in COMMANDS.items():
+        assert f" {name} " in result.output and entry.help in result.output, name
