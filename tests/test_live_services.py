@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus, RiskLevel
-from iop_facilitator.errors import Conflict, InvalidInput
+from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.library.load import load_library
 from iop_facilitator.models import Attendance, AuditEvent, FollowUp, GroupMeeting
 from iop_facilitator.resources import topics_dir
@@ -303,3 +303,52 @@ def test_migration_0002_keeps_existing_meetings(tmp_path) -> None:
         assert meeting.topic_notes == "" and meeting.prompts_done == []
         assert s.exec(select(Attendance)).one().meeting_id == meeting.id
     database.dispose()
+
+
+def test_status_key_follows_the_same_rules_as_mark(db, room) -> None:
+    """``set_status`` (the roll-call key, one UPDATE) leaves the same row ``mark`` would."""
+    from iop_facilitator.models import Attendance as Row
+
+    a, b = room["people"]["Avery T."], room["people"]["Blake S."]
+    sequence = [
+        AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.absent_excused,
+        AttendanceStatus.present, AttendanceStatus.left_early, AttendanceStatus.present,
+        AttendanceStatus.absent_unexcused,
+    ]
+
+    def row(s, member):
+        return s.exec(select(Row).where(Row.meeting_id == room["meeting"], Row.member_id == member)).one()
+
+    arrivals = {}
+    for step, status in enumerate(sequence):
+        with db.begin() as s:
+            live.set_status(s, room["meeting"], a, status)  # the first one inserts through mark()
+            live.mark(s, room["meeting"], b, status)
+        with db.session() as s:
+            ra, rb = row(s, a), row(s, b)
+            assert ra.status == rb.status == status
+            assert (ra.arrived_at is None) == (rb.arrived_at is None), status
+            assert (ra.left_at is None) == (rb.left_at is None), status
+            assert ra.minutes_attended == rb.minutes_attended
+            assert ra.version == rb.version == step + 1
+            if ra.arrived_at is not None:  # once in, the arrival time is kept, not re-stamped
+                arrivals.setdefault(a, ra.arrived_at)
+                assert ra.arrived_at == arrivals[a]
+            else:
+                arrivals.pop(a, None)
+
+
+def test_status_key_refuses_a_signed_or_missing_meeting_like_mark(db, room) -> None:
+    import uuid
+
+    a = room["people"]["Avery T."]
+    with db.begin() as s:
+        live.set_status(s, room["meeting"], a, AttendanceStatus.present)
+    with db.begin() as s, pytest.raises(NotFound):
+        live.set_status(s, uuid.uuid4(), a, AttendanceStatus.present)
+    with db.begin() as s:
+        meeting = s.get(GroupMeeting, room["meeting"])
+        meeting.status = MeetingStatus.signed
+        s.add(meeting)
+    with db.begin() as s, pytest.raises(Conflict):
+        live.set_status(s, room["meeting"], a, AttendanceStatus.absent_excused)

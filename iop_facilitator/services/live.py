@@ -148,6 +148,50 @@ def mark(
     return row
 
 
+def set_status(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, status: AttendanceStatus) -> None:
+    """The roll-call key: :func:`mark`'s rules, in one statement when they allow it.
+
+    A status key is pressed in front of the room and must be committed within a few
+    milliseconds. While the meeting runs (not signed, no end time yet) and the member already
+    has a row, every rule of :func:`mark` fits in one ``UPDATE`` (the arrival time kept or
+    set now, the leaving time cleared, minutes zero for an absence, the optimistic-lock
+    version bumped). Otherwise (a first mark, a finished or signed meeting) :func:`mark`
+    does it, with its checks and messages.
+    """
+    import sqlalchemy as sa
+
+    status = AttendanceStatus(status)
+    table = Attendance.__table__  # type: ignore[attr-defined]
+    now = sa.bindparam("now", utcnow(), type_=table.c.arrived_at.type)
+    attended = status in ATTENDED
+    values: dict[str, Any] = {
+        "status": status,
+        "arrived_at": sa.func.coalesce(table.c.arrived_at, now) if attended else None,
+        "updated_at": now,
+        "version": table.c.version + 1,
+    }
+    if status != AttendanceStatus.left_early:
+        values["left_at"] = None
+    if not attended:
+        values["minutes_attended"] = 0
+    meetings = GroupMeeting.__table__  # type: ignore[attr-defined]
+    running = (
+        sa.select(meetings.c.id)
+        .where(meetings.c.id == meeting_id)
+        .where(meetings.c.status != MeetingStatus.signed.value)
+        .where(meetings.c.signed_at.is_(None), meetings.c.actual_end.is_(None))
+        .exists()
+    )
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.meeting_id == meeting_id, table.c.member_id == member_id, running)
+        .values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    if result.rowcount != 1:
+        mark(session, meeting_id, member_id, status)
+
+
 def set_arrival(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime) -> Attendance:
     """Correct an arrival time (a member who arrived before roll call, or was marked late)."""
     meeting = editable_meeting(session, meeting_id)

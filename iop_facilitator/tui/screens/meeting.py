@@ -21,9 +21,10 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Header, Static
+from textual.widgets import ContentSwitcher, Static
 
 from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import FlowStep, MeetingStatus
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.steps.base import Edit, GotoStep, SegmentChanged, StepPane
@@ -80,7 +81,7 @@ class MeetingScreen(Screen[None]):
         self._step_restored = False
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield AppHeader()
         with Horizontal(id="meeting-bar"):
             yield Static("", id="meeting-title", markup=False)
             yield MeetingClock(id="meeting-clock", markup=False)
@@ -186,7 +187,7 @@ class MeetingScreen(Screen[None]):
         for key, pane in zip(STEP_KEYS, PANES):
             label = f"{key.upper()} {pane.TITLE}"
             parts.append(f"[ {label} ]" if pane.STEP == self.step else f"  {label}  ")
-        self.query_one("#step-tabs", Static).update(Text("".join(parts)))
+        self.query_one("#step-tabs", Static).update(Text("".join(parts)), layout=False)  # one fixed line
 
     def _show_step(self, step: str) -> None:
         self.query_one("#steps", ContentSwitcher).current = step

@@ -193,6 +193,7 @@ class CheckinPane(StepPane):
         self._urge_armed: uuid.UUID | None = None  # u was pressed on this member
         self._editor: tuple[str, uuid.UUID] | None = None  # ("feeling" | "arrival", member)
         self._sent_status: dict[uuid.UUID, AttendanceStatus] = {}
+        self._hint_shown = KEY_HINT
 
     def compose(self) -> ComposeResult:
         yield Static("", id="checkin-totals", markup=False)
@@ -217,7 +218,7 @@ class CheckinPane(StepPane):
 
     def _show_snapshot(self, snapshot: Snapshot) -> None:
         table = self.query_one("#checkin-table", DataTable)
-        self.query_one("#checkin-totals", Static).update(totals_text(snapshot))
+        self.query_one("#checkin-totals", Static).update(totals_text(snapshot), layout=False)  # one fixed line
         for line in snapshot.members:
             if self._sent_status.get(line.member_id) == line.status:
                 self._sent_status.pop(line.member_id, None)
@@ -247,18 +248,20 @@ class CheckinPane(StepPane):
         self._render_hint()
 
     def _render_hint(self) -> None:
-        hint = self.query_one("#checkin-hint", Static)
         snapshot = self.snapshot
         if snapshot is not None and snapshot.status == MeetingStatus.signed:
-            hint.update(Text("Signed and locked: the roll call is read-only.  s stories · F1 all keys"))
+            text = "Signed and locked: the roll call is read-only.  s stories · F1 all keys"
         elif self._editor is not None:
-            hint.update(Text("Enter saves · Esc cancels"))
+            text = "Enter saves · Esc cancels"
         elif self._urge_armed is not None:
             line = self._line(self._urge_armed)
             who = clean_line(line.display_name) if line else "this member"
-            hint.update(Text(f"Urge for {who}: press 0-9, or x for 10; - clears it; Esc cancels."))
+            text = f"Urge for {who}: press 0-9, or x for 10; - clears it; Esc cancels."
         else:
-            hint.update(Text(KEY_HINT))
+            text = KEY_HINT
+        if text != self._hint_shown:  # an unchanged hint would still cost a layout pass
+            self._hint_shown = text
+            self.query_one("#checkin-hint", Static).update(Text(text))
 
     # -- where the cursor is ------------------------------------------------------
     def _current_id(self) -> uuid.UUID | None:
@@ -320,7 +323,7 @@ class CheckinPane(StepPane):
 
     # -- roll call ------------------------------------------------------------------
     def action_mark(self, status: str) -> None:
-        from iop_facilitator.services.live import mark
+        from iop_facilitator.services.live import set_status
 
         self._disarm()
         line = self._current()
@@ -328,7 +331,7 @@ class CheckinPane(StepPane):
             return
         value = AttendanceStatus(status)
         self._sent_status[line.member_id] = value
-        self.edit(mark, self.snapshot.meeting_id, line.member_id, value)
+        self.edit(set_status, self.snapshot.meeting_id, line.member_id, value)
         self._advance()
 
     # -- ratings ----------------------------------------------------------------------

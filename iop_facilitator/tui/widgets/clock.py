@@ -56,10 +56,17 @@ class MeetingClock(Static):
                 parts.append(f"{clean_line(self.segment)} {_mmss(left)} over")
         return Text("  ·  ".join(parts))
 
+    _shown_width = -1
+
     def refresh_clock(self) -> None:
         from iop_facilitator.clock import utcnow
 
-        self.update(self.render_text(utcnow()))
+        text = self.render_text(utcnow())
+        # The clock is as wide as its text: lay the screen out again only when that changes,
+        # not every second (a layout pass re-renders the whole meeting screen).
+        width = text.cell_len
+        self.update(text, layout=width != self._shown_width)
+        self._shown_width = width
 
     def watch_segment(self) -> None:
         if self.is_mounted:
