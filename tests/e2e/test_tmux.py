@@ -127,7 +127,7 @@ def test_app_starts_shows_groups_help_and_quits(tmux: Tmux, tmp_path: Path) -> N
 
     tmux.keys("C-q")
     wait_until(lambda: tmux.pane()[0], "the program to exit", tmux, timeout=10)
-    assert tmux.pane()[1] in ("0", "")
+    assert tmux.pane()[1] in ("0", ""), tmux("capture-pane", "-p", "-S", "-100", "-t", SESSION, check=False).stdout
 
 
 def test_a_file_that_is_not_a_database_is_one_line_and_quits(tmux: Tmux, tmp_path: Path) -> None:

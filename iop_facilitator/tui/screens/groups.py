@@ -19,9 +19,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import Audience, Enrollment, GroupStatus, GroupType, LevelOfCare
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
@@ -74,7 +75,7 @@ class GroupsScreen(Screen[None]):
         self._select_after_load: uuid.UUID | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield AppHeader()
         yield Static("Groups", id="groups-title", classes="admin-title")
         yield Static("Loading…", id="groups-hint", classes="admin-hint")
         yield DataTable(id="group-list", cursor_type="row", zebra_stripes=True)

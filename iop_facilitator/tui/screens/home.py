@@ -30,9 +30,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
 from iop_facilitator.tui.keys import key_display
@@ -111,7 +112,7 @@ class HomeScreen(Screen[None]):
         self._focused_once = False
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield AppHeader()
         yield Static(DEMO_MARKER, id="demo-banner", markup=False)
         with Vertical(id="home-body"):
             yield Static("Opening the database…", id="status", markup=False)
@@ -196,8 +197,17 @@ class HomeScreen(Screen[None]):
             self._loaded(data)
 
     def _loaded(self, data: Overview) -> None:
+        from textual.css.query import NoMatches
+
         if not self.is_mounted:
             return
+        try:
+            self._show_data(data)
+        except NoMatches:  # the app is closing and has already removed this screen's widgets
+            return
+        self.post_message(messages.ProgramLoaded(data.clinic_name, data.is_demo))
+
+    def _show_data(self, data: Overview) -> None:
         self.data = data
         self.problem = ""
         self.query_one("#status", Static).display = False
@@ -211,7 +221,6 @@ class HomeScreen(Screen[None]):
                 if table.row_count:
                     table.focus()
                     break
-        self.post_message(messages.ProgramLoaded(data.clinic_name, data.is_demo))
 
     def _load_failed(self, problem: str) -> None:
         self.problem = problem
@@ -253,7 +262,11 @@ class HomeScreen(Screen[None]):
         weekday = f"{data.today:%A}, {data.today:%B} {data.today.day}, {data.today.year}"
         self.query_one("#today-title", Static).update(Text(f"Today · {weekday} · {clean_line(data.timezone)}"))
         done_key = key_display(self, "home.follow_up_done", "d")
-        follow_title = f"Follow-ups due  ({done_key}: mark the highlighted one done)" if data.follow_ups else "Follow-ups due"
+        follow_title = "Follow-ups due"
+        if data.follow_ups_due > len(data.follow_ups):
+            follow_title += f"  ({len(data.follow_ups)} oldest of {data.follow_ups_due} shown)"
+        if data.follow_ups:
+            follow_title += f"  ({done_key}: mark the highlighted one done)"
         self.query_one("#follow-title", Static).update(Text(follow_title))
         groups_key = key_display(self, "home.groups", "g")
         hint = EMPTY_HINT if not data.group_count else NOTHING_TODAY

@@ -19,9 +19,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import ExitReason, MemberStatus
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
@@ -67,7 +68,7 @@ class RosterScreen(Screen[None]):
         self._select_after_load: uuid.UUID | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield AppHeader()
         yield Static("Members", id="roster-title", classes="admin-title")
         yield Static("Loading…", id="roster-hint", classes="admin-hint")
         yield DataTable(id="members", cursor_type="row", zebra_stripes=True)

@@ -18,10 +18,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Header, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
@@ -70,7 +71,7 @@ class SettingsScreen(Screen[None]):
         self.data: SettingsData | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield AppHeader()
         with Horizontal(id="settings-columns"):
             with Vertical(id="theme-column"):
                 yield Static("Theme", classes="admin-title")

@@ -1,58 +1,118 @@
-"""The key footer every screen shows, rebuilt only when the keys it shows change."""
+"""The key footer every screen shows: one line, one widget, complete in the first frame."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from textual.widgets import Footer
+from rich.text import Text
+from textual.widget import Widget
 
 if TYPE_CHECKING:
-    from textual.app import ComposeResult
+    from textual import events
     from textual.screen import Screen
 
 
-class KeyFooter(Footer):
-    """Textual's ``Footer``, minus redundant rebuilds.
+class KeyFooter(Widget):
+    """The current screen's keys (`⏎ Start  m Members …  ^p Commands`); click one to press it.
 
-    The stock footer rebuilds all its key widgets on every "bindings changed" signal: each
-    focus move, each screen pushed or resumed, each reactive declared with ``bindings=True``.
-    The home screen sent six such signals before its first frame, and a roll-call key sends
-    one per press. This footer folds the signals that arrive before the next refresh into
-    one, and rebuilds only when what it would show (keys, labels, enabled state) differs
-    from what it shows.
+    Textual's ``Footer`` builds a child widget per key and shows them one message after it is
+    mounted, and again after every change of bindings; at start-up that pushed the first
+    complete frame back by about 40 ms. This footer draws the same line itself from
+    ``screen.active_bindings`` whenever the bindings change. Keys the user remapped in
+    ``config.toml`` show their new key (``App.get_key_display``). Disabled keys are dimmed.
     """
 
-    _refresh_pending = False
-    _shown: tuple[object, ...] | None = None
+    ALLOW_SELECT = False
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"key-footer--key", "key-footer--label", "key-footer--disabled"}
+    DEFAULT_CSS = """
+    KeyFooter {
+        dock: bottom;
+        height: 1;
+        width: 100%;
+        color: $footer-foreground;
+        background: $footer-background;
+    }
+    KeyFooter > .key-footer--key {
+        color: $footer-key-foreground;
+        background: $footer-key-background;
+        text-style: bold;
+    }
+    KeyFooter > .key-footer--label {
+        color: $footer-description-foreground;
+        background: $footer-description-background;
+    }
+    KeyFooter > .key-footer--disabled {
+        text-style: dim;
+    }
+    """
 
-    def _signature(self) -> tuple[object, ...]:
+    def __init__(self) -> None:
+        super().__init__()
+        self._spans: list[tuple[int, int, str]] = []  # (first cell, end cell, key) for clicks
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, _screen: Screen) -> None:
+        self.refresh()
+
+    def _entries(self) -> tuple[list[tuple[str, str, str, bool]], tuple[str, str, str, bool] | None]:
+        """(key, key as shown, label, enabled) for each shown action, and the palette key."""
         app = self.app
-        return (
-            self.compact,
-            self.show_command_palette,
-            tuple(
-                (key, binding.key, binding.action, binding.description, binding.show, binding.group,
-                 enabled, tooltip, app.get_key_display(binding))
-                for key, (_, binding, enabled, tooltip) in self.screen.active_bindings.items()
-            ),
-        )
+        seen: set[str] = set()
+        entries: list[tuple[str, str, str, bool]] = []
+        palette = None
+        for key, (_node, binding, enabled, _tooltip) in self.screen.active_bindings.items():
+            if key == app.COMMAND_PALETTE_BINDING and app.ENABLE_COMMAND_PALETTE:
+                palette = (binding.key, app.get_key_display(binding), binding.description, enabled)
+                continue
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            entries.append((binding.key, app.get_key_display(binding), binding.description, enabled))
+        return entries, palette
 
-    def compose(self) -> ComposeResult:
-        if self._bindings_ready:
-            self._shown = self._signature()
-        yield from super().compose()
+    def render(self) -> Text:
+        key_style = self.get_component_rich_style("key-footer--key")
+        label_style = self.get_component_rich_style("key-footer--label")
+        dim = self.get_component_rich_style("key-footer--disabled")
+        entries, palette = self._entries()
+        width = self.size.width
+        line = Text(no_wrap=True, overflow="ellipsis")
+        spans: list[tuple[int, int, str]] = []
 
-    def bindings_changed(self, screen: Screen) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus or self._refresh_pending:
-            return
-        if self.is_attached and screen is self.screen:
-            self._refresh_pending = True
-            self.call_after_refresh(self._refresh_keys)
+        def add(text: Text, key: str, shown: str, label: str, enabled: bool) -> None:
+            start = text.cell_len
+            text.append(f" {shown} ", key_style + dim if not enabled else key_style)
+            text.append(f"{label} " if label else "", label_style + dim if not enabled else label_style)
+            spans.append((start, text.cell_len, key))
 
-    async def _refresh_keys(self) -> None:
-        self._refresh_pending = False
-        if not self.is_attached:
-            return
-        if self._shown is None or self._signature() != self._shown:
-            await self.recompose()
+        for key, shown, label, enabled in entries:
+            add(line, key, shown, label, enabled)
+        if palette is not None:
+            tail = Text(no_wrap=True)
+            add(tail, *palette)
+            room = max(0, width - tail.cell_len - 1)
+            if line.cell_len > room:
+                line.truncate(max(0, room - 1))
+                line.append("…")
+                spans = [span for span in spans if span[1] <= room - 1]
+            offset = max(line.cell_len + 1, width - tail.cell_len)
+            line.append(" " * (offset - line.cell_len - 1))
+            line.append("▏", label_style)
+            start_tail = line.cell_len
+            key, _shown, _label, _enabled = palette
+            line.append_text(tail)
+            spans.append((start_tail, line.cell_len, key))
+        self._spans = spans
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        for start, end, key in self._spans:
+            if start <= event.x < end:
+                event.stop()
+                self.app.simulate_key(key)
+                return

@@ -1,0 +1,63 @@
+"""The top line every screen shows: the ≡ icon and the app's title, complete in the first frame."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widget import Widget
+
+from iop_facilitator.services.text import clean_line
+
+if TYPE_CHECKING:
+    from textual import events
+
+ICON = " ≡ "
+
+
+class AppHeader(Widget):
+    """``≡`` at the left (click: the command palette) and ``title — sub-title`` centred.
+
+    Textual's ``Header`` fills in its title one message after it is mounted (and once more
+    for each change), which held back the first complete frame; this widget draws the line
+    itself from the app's ``title`` and ``sub_title`` and redraws when they change. Both are
+    user text (the clinic name): cleaned and never read as markup.
+    """
+
+    ALLOW_SELECT = False
+    DEFAULT_CSS = """
+    AppHeader {
+        dock: top;
+        width: 100%;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "title", self._title_changed, init=False)
+        self.watch(self.app, "sub_title", self._title_changed, init=False)
+
+    def _title_changed(self, _value: str) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        title = Text(clean_line(self.app.title), style="bold")
+        sub_title = clean_line(self.app.sub_title)
+        if sub_title:
+            title.append(" — ")
+            title.append(sub_title, style="dim")
+        width = self.size.width
+        room = max(1, width - 2 * len(ICON))
+        title.truncate(room, overflow="ellipsis")
+        line = Text(ICON, no_wrap=True)
+        left = max(len(ICON), (width - title.cell_len) // 2)
+        line.append(" " * (left - len(ICON)))
+        line.append_text(title)
+        return line
+
+    def on_click(self, event: events.Click) -> None:
+        if event.x < len(ICON):
+            event.stop()
+            self.app.action_command_palette()
