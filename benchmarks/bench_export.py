@@ -151,6 +151,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="interleaved pairs (default 7)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the ten-year peak-memory run")
     args = parser.parse_args()
+    from _bytecode import byte_compile_package
+
+    byte_compile_package()
     db = args.db.resolve()
     if not shutil.which("sqlite3"):
         print("the sqlite3 command line is not installed", file=sys.stderr)

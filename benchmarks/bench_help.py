@@ -111,6 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="timed runs of each command")
     args = parser.parse_args()
+    from _bytecode import byte_compile_package
+
+    byte_compile_package()
 
     with tempfile.TemporaryDirectory(prefix="iop-bench-help-") as tmp:
         bare = Path(tmp) / "bare_iop.py"

@@ -130,3 +130,17 @@ def test_the_file_path_imports_no_sqlalchemy(clinic, db_target) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_long_backlog_lists_the_oldest_and_counts_them_all(clinic, db_target) -> None:
+    with clinic.begin() as s:
+        person = members.add_member(s, "Eden W.")
+        for days in range(60):
+            live.add_follow_up(s, person.id, f"Backlog item {days:02d}", due=DAY - dt.timedelta(days=100 - days))
+    with clinic.session() as s:
+        view = home.overview(s, now=NOW)
+    assert len(view.follow_ups) == home.FOLLOW_UPS_SHOWN
+    assert view.follow_ups_due == 62  # 60 + the two of the fixture
+    assert view.follow_ups[0].reason == "Backlog item 00"  # the oldest first
+    if "://" not in db_target:
+        assert home.overview_from_sqlite_file(db_target, now=NOW) == view

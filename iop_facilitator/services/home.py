@@ -69,8 +69,14 @@ class Overview:
     today: dt.date
     groups_today: tuple[TodayGroup, ...]
     open_meetings: tuple[OpenMeeting, ...]
-    follow_ups: tuple[DueFollowUp, ...]
+    follow_ups: tuple[DueFollowUp, ...]  # the most urgent FOLLOW_UPS_SHOWN, oldest due first
     group_count: int
+    follow_ups_due: int = 0  # how many are due in all (may be more than are listed)
+
+
+FOLLOW_UPS_SHOWN = 50
+"""The home screen lists this many follow-ups due at most (the oldest first) and says how many
+there are in all: a dashboard, not the whole backlog, and a long list slowed the first paint."""
 
 
 Rows = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
@@ -95,8 +101,9 @@ _OPEN = (
 _DUE = (
     "SELECT f.id, p.display_name, f.reason, f.due_date FROM follow_up f "
     "JOIN member p ON p.id = f.member_id "
-    "WHERE f.done = :no AND f.due_date <= :until ORDER BY f.due_date"
+    "WHERE f.done = :no AND f.due_date <= :until ORDER BY f.due_date, f.created_at LIMIT :shown"
 )
+_DUE_COUNT = "SELECT count(*) FROM follow_up WHERE done = :no AND due_date <= :until"
 _GROUP_COUNT = "SELECT count(*) FROM therapy_group"
 _COSIGNERS_NEEDED = "SELECT count(*) FROM staff WHERE requires_cosign = :yes"
 _AWAITING_COSIGN = (
@@ -199,10 +206,16 @@ def build_overview(rows: Rows, *, now: dt.datetime | None = None, horizon_days: 
     until = today + dt.timedelta(days=horizon_days)
     follow_ups = tuple(
         DueFollowUp(_uuid(fid), str(member), str(reason), _date(due), bool(due is not None and _date(due) < today))
-        for fid, member, reason, due in rows(_DUE, {"no": False, "until": until})
+        for fid, member, reason, due in rows(_DUE, {"no": False, "until": until, "shown": FOLLOW_UPS_SHOWN})
     )
+    due_total = len(follow_ups)
+    if due_total == FOLLOW_UPS_SHOWN:
+        due_total = int(rows(_DUE_COUNT, {"no": False, "until": until})[0][0])
     total = int(rows(_GROUP_COUNT, {})[0][0])
-    return Overview(str(clinic_name), bool(is_demo), str(tz), today, tuple(groups_today), open_meetings, follow_ups, total)
+    return Overview(
+        str(clinic_name), bool(is_demo), str(tz), today, tuple(groups_today), open_meetings, follow_ups, total,
+        due_total,
+    )
 
 
 def _awaiting_cosign(rows: Rows, now: dt.datetime) -> tuple[OpenMeeting, ...]:

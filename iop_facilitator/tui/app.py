@@ -125,7 +125,7 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
 
         # The database writer thread must get the GIL promptly while the UI thread renders:
         # a status key is committed within a few milliseconds, not after a default 5 ms slice.
-        sys.setswitchinterval(0.0005)
+        sys.setswitchinterval(0.0001)
         problems = list(self._startup_problems)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         problems += self._install_keymap()
@@ -238,7 +238,9 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
         if message.overview is None:
             self.open_database()
             return
-        self.home.preview(message.overview)
+        overview = message.overview
+        self._show_program(overview.clinic_name, overview.is_demo)  # the header, in the same frame
+        self.home.preview(overview)
         # Open the database once the preview is painted: its imports would slow the painting.
         self.call_after_refresh(self.open_database)
 
@@ -306,16 +308,25 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
 
     @on(messages.ProgramLoaded)
     def _program_loaded(self, message: messages.ProgramLoaded) -> None:
-        if self.library is None and not self._library_requested:
-            self._library_requested = True
-            self.load_library()
-        self.title = clean_line(message.clinic_name) or APP_TITLE
-        if message.is_demo and not self.demo:
+        if self.store is not None:
+            # Parse the topic guides once the home screen's data is painted, and not during the
+            # start-up preview: parsing would compete with painting (and with opening the database).
+            self.call_after_refresh(self._request_library)
+        self._show_program(message.clinic_name, message.is_demo)
+
+    def _show_program(self, clinic_name: str, is_demo: bool) -> None:
+        self.title = clean_line(clinic_name) or APP_TITLE
+        if is_demo and not self.demo:
             self.demo = True
             self.sub_title = DEMO_MARKER
             self.home.demo = True
 
     # -- program facts, topic library, meetings ----------------------------
+    def _request_library(self) -> None:
+        if self.library is None and not self._library_requested:
+            self._library_requested = True
+            self.load_library()
+
     def load_program(self) -> None:
         """Crisis resources and steps from the program settings (kept for the crisis key)."""
         from iop_facilitator.tui.screens.crisis import CrisisInfo
