@@ -40,4 +40,5 @@ def test_encrypted_database_unlocks_in_a_real_terminal(tmux: Tmux, tmp_path: Pat
     assert PASSPHRASE not in tmux.screen()
     tmux.keys("C-q")
     wait_until(lambda: tmux.pane()[0], "the app to quit", tmux)
-    assert tmux.pane()[1] == "0"
+    # "" when the tmux session is already gone, as in test_tmux.py; any other status is a failure.
+    assert tmux.pane()[1] in ("0", ""), tmux.screen()
