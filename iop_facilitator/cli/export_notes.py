@@ -62,7 +62,7 @@ def notes(
 
     # Check the target before reading anything, so a typo costs nothing.
     if per_member:
-        target = output.check_directory(out, force=force)  # created (0700) when missing
+        target = output.check_directory(out, force=force, check_only=True)  # created (0700) when writing
     else:
         target = output.check_target(out, force=force)
 
@@ -227,7 +227,7 @@ def _per_member(session, filters, context, fmt, directory, force, quiet, titles,
             path = output.member_file(directory, f"{stem}-{member_id.hex[:8]}", SUFFIX[fmt.value])
         used.add(path.name)
         paths[member_id] = path
-    output.check_directory(directory, force=force, names=[p.name for p in paths.values()], create=False)
+    output.check_directory(directory, force=force, names=[p.name for p in paths.values()])
     tally = {"meetings": 0, "drafts": 0}
     seen: set[str] = set()
     from iop_facilitator.cli.progress import LazyProgress

@@ -74,11 +74,15 @@ def check_target(out: Path, *, force: bool) -> Path:
     return target
 
 
-def check_directory(directory: Path, *, force: bool, names: Iterable[str] = (), create: bool = True) -> Path:
+def check_directory(
+    directory: Path, *, force: bool, names: Iterable[str] = (), create: bool = True, check_only: bool = False
+) -> Path:
     """The absolute output directory for multi-file exports (``--per-member``).
 
     The directory's parent must exist; the directory itself is created (0700) when
-    ``create`` and missing. Each of ``names`` (the file names about to be written)
+    ``create`` and missing. With ``check_only`` nothing is created: a missing directory only
+    has to be creatable (used before the export has read anything, so a typo in another
+    option leaves no empty folder behind). Each of ``names`` (the file names about to be written)
     is checked with :func:`check_target` so a run fails before writing anything
     rather than halfway through.
     """
@@ -94,6 +98,8 @@ def check_directory(directory: Path, *, force: bool, names: Iterable[str] = (), 
             raise InvalidInput(f"directory does not exist: {_display(target)}")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise InvalidInput(f"cannot write to directory: {_display(parent)}")
+        if check_only:
+            return target
         target.mkdir(mode=DIRECTORY_MODE)
     if not os.access(target, os.W_OK | os.X_OK):
         raise InvalidInput(f"cannot write to directory: {_display(target)}")

@@ -21,10 +21,6 @@ from tests.exports import notes_clinic
 
 runner = CliRunner()
 
-if "export" not in {g.name for g in app.registered_groups}:  # until cli/app.py registers `iop export`
-    from iop_facilitator.cli import export as _export
-
-    app.add_typer(_export.app, name="export")
 NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 NAMES = {"jordan": "Jordan", "sam": "Sam", "zoe": "Zo\u00eb", "ana": "Ana"}
 
@@ -151,6 +147,10 @@ def test_no_overwrite_without_force_and_clear_errors(clinic, tmp_path) -> None:
     assert bad_range.exit_code == 2 and "--since is after --until" in bad_range.stderr
     one_line_error(export(target, "--format", "md", "--out", str(tmp_path / "y.md"), "--member", "Nobody Z."), "")
     assert not (tmp_path / "x.md").exists() and not (tmp_path / "y.md").exists()
+    # A per-member folder is made only once there is something to write into it.
+    folder = tmp_path / "charts"
+    one_line_error(export(target, "--format", "md", "--out", str(folder), "--per-member", "--member", "Nobody Z."), "")
+    assert not folder.exists()
     assert len(audit_entries(target)) == 1  # only the successful --force run
 
 
