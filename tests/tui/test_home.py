@@ -610,3 +610,41 @@ async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
         with app.database.session() as session:
             meeting = session.get_one(GroupMeeting, app.screen.meeting_id)
             assert meeting.group_id == ids["evening"]
+
+
+# --------------------------------------------------------------------------- header and footer
+
+
+async def test_footer_shows_the_keys_as_remapped_and_a_click_presses_one(
+    db_target: str, iop_home: Path, frozen: None
+) -> None:
+    from iop_facilitator.tui.screens.groups import GroupsScreen
+    from iop_facilitator.tui.widgets.footer import KeyFooter
+
+    write_config(iop_home, '[keys]\n"app.help" = "f10"\n')
+    seed(db_target)
+    app = IopApp(db_target=db_target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        footer = app.home.query_one(KeyFooter)
+        line = footer.render().plain
+        assert " f10 Keys " in line and " f1 " not in line  # the user's key, not the default
+        assert line.rstrip().endswith("^p Commands")
+        start = next(start for start, _end, key in footer._spans if key == "g")
+        await pilot.click(KeyFooter, offset=(start + 1, 0))
+        await settle_store(app, pilot)
+        assert isinstance(app.screen, GroupsScreen)
+
+
+async def test_header_shows_the_clinic_and_its_icon_opens_the_command_palette(db_target: str, frozen: None) -> None:
+    from iop_facilitator.tui.widgets.header import AppHeader
+
+    seed(db_target, clinic_name=EVIL_NAME)
+    app = IopApp(db_target=db_target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await settle(pilot)
+        text = app.home.query_one(AppHeader).render().plain
+        assert text.startswith(" ≡ ") and "[bold]x[/]" in text and "\x1b" not in text  # data, not markup
+        await pilot.click(AppHeader, offset=(1, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)

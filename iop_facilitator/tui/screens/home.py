@@ -4,8 +4,10 @@ Data flow ("attributes down, messages up"): the app sets :attr:`HomeScreen.datab
 (or :attr:`HomeScreen.problem`); the screen reads
 :func:`iop_facilitator.services.home.overview` through the app's background
 store, so a reload always sees every change submitted before it (a meeting
-just left, a follow-up just marked done). No SQL runs on the UI thread, and
-no ORM object outlives the store's session: the overview is plain values.
+just left, a follow-up just marked done). At start-up the app may hand it a
+preview first (:meth:`HomeScreen.preview`, read by a worker straight from the
+SQLite file before the database is fully open). No SQL runs on the UI thread,
+and no ORM object outlives the store's session: the overview is plain values.
 
 Keys: digits 1-9 start (or resume) the Nth group of today's list, Enter the
 highlighted one (or opens the highlighted unsigned meeting); ``d`` marks the
