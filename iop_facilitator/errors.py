@@ -41,3 +41,52 @@ class PassphraseRequired(DatabaseProblem):
 
 class WrongPassphrase(DatabaseProblem):
     """The passphrase does not open the file (or the file is not a database at all: SQLCipher cannot tell)."""
+
+
+class EditConflict(Conflict):
+    """A text edit was based on a version someone else has changed meanwhile; nothing was saved.
+
+    ``field`` names what was edited (``"narrative"``, ``"note.response"``, ``"story"``...),
+    ``mine`` is the text this edit wanted to save, ``theirs`` the text stored now (None when
+    the record was deleted), ``base`` the text the edit started from. The message holds none
+    of them (they are health information): a screen shows both texts from the attributes.
+    """
+
+    def __init__(self, field: str, *, mine: str, theirs: str | None, base: str) -> None:
+        self.field = field
+        self.mine = mine
+        self.theirs = theirs
+        self.base = base
+        what = FIELD_LABELS.get(field, field.replace("_", " "))
+        if theirs is None:
+            message = f"the {what} was deleted by someone else meanwhile; your text was not saved"
+        else:
+            message = f"the {what} was changed by someone else meanwhile; your text was not saved (both versions are kept)"
+        super().__init__(message)
+
+
+FIELD_LABELS = {
+    "narrative": "group narrative",
+    "homework": "homework",
+    "topic_notes": "topic notes",
+    "story": "story note",
+    "takeaway": "check-out takeaway",
+    "note.intervention": "note's intervention",
+    "note.response": "note's response",
+    "note.plan": "note's plan",
+    "note.goal_ids": "note's goals",
+    "safety.disposition": "safety event's disposition",
+    "safety.concern": "safety event's concern",
+}
+
+
+class StorageFull(DatabaseProblem):
+    """The disk (or the database server's disk) is full: the change was not saved; reads still work."""
+
+
+class StorageReadOnly(DatabaseProblem):
+    """The database (file, folder or server) accepts no writes: nothing can be saved, reading works."""
+
+
+class DatabaseGone(DatabaseProblem):
+    """The open SQLite file was deleted or replaced by another file: nothing more is written to it."""

@@ -271,6 +271,11 @@ class GroupMeeting(Editable, table=True):
         sa.Index("ix_meeting_group_date", "group_id", "local_date"),
         sa.Index("ix_meeting_local_date", "local_date"),
         sa.Index("ix_meeting_status", "status"),
+        # One meeting per group per scheduled start: two leaders pressing "start" together get
+        # one meeting (services.live.start_meeting locks the group row; this is the backstop).
+        # A unique *index*, not a constraint: SQLite adds it without rebuilding the table
+        # (a rebuild would drop the lock triggers of migration 0005).
+        sa.Index("uq_meeting_group_start", "group_id", "scheduled_start", unique=True),
         sa.CheckConstraint("scheduled_end > scheduled_start", name="scheduled_order"),
     )
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
+from iop_facilitator.db.transactions import install_sqlite
 from iop_facilitator.errors import DatabaseProblem, PassphraseRequired, WrongPassphrase
 from iop_facilitator.paths import ensure_private_file
 
@@ -72,8 +73,15 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on error."""
-        with self.session() as session:
+        """A write transaction: committed on success, rolled back on error.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE`` (``db/transactions.py``): the write lock is
+        held from the first read, so a read-modify-write never acts on a state another writer
+        has changed meanwhile.
+        """
+        from iop_facilitator.db.transactions import WRITE
+
+        with Session(self.engine, expire_on_commit=False, execution_options=WRITE) as session:
             with session.begin():
                 yield session
 
@@ -150,6 +158,7 @@ def create_engine_for(url: URL) -> Engine:
                 connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_on_connect)
+            install_sqlite(engine)
             return engine
         if backend == "sqlite":
             engine = sa.create_engine(
@@ -158,6 +167,7 @@ def create_engine_for(url: URL) -> Engine:
                 connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_on_connect)
+            install_sqlite(engine)
             return engine
         return sa.create_engine(
             url,

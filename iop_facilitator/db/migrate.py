@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,10 +79,19 @@ def check_known_revision(revision: str | None, where: str) -> None:
         )
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+Progress = Callable[[int, int, str], None]
+"""``progress(done, total, label)``: ``done`` of ``total`` migration steps applied; ``label``
+describes the step running now. Called before the first step and after each one."""
+
+
+def upgrade(engine: Engine, revision: str = "head", *, progress: Progress | None = None) -> None:
+    """Bring the schema to ``revision`` in one transaction (see ``migrations/env.py``)."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), revision)
+    config = alembic_config(engine)
+    if progress is not None:
+        config.attributes["progress"] = progress
+    command.upgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

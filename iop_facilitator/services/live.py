@@ -17,8 +17,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from iop_facilitator.clock import utcnow
+from iop_facilitator.db.transactions import lock_row
 from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus, MemberStatus
-from iop_facilitator.errors import Conflict, InvalidInput, NotFound
+from iop_facilitator.errors import Conflict, EditConflict, InvalidInput, NotFound
 from iop_facilitator.models import (
     Attendance,
     FollowUp,
@@ -48,7 +49,13 @@ STORY_MAX = 4000
 
 
 def editable_meeting(session: Session, meeting_id: uuid.UUID) -> GroupMeeting:
-    meeting = session.get(GroupMeeting, meeting_id)
+    """The meeting, locked for this write transaction (``db.transactions.lock_row``), if it may change.
+
+    Every change to a meeting or its parts starts here, so changes to one meeting are
+    serialised: on PostgreSQL a second writer waits on the row lock, on SQLite on the write
+    lock, and then reads what the first committed.
+    """
+    meeting = lock_row(session, GroupMeeting, meeting_id)
     if meeting is None:
         raise NotFound("that meeting no longer exists")
     if meeting.status == MeetingStatus.signed:
@@ -60,6 +67,24 @@ def _attendance(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID) -
     return session.exec(
         select(Attendance).where(Attendance.meeting_id == meeting_id, Attendance.member_id == member_id)
     ).first()
+
+
+def check_base(field: str, stored: Any, mine: Any, based_on: Any) -> None:
+    """Refuse a stale edit: ``based_on`` (the value the edit started from) must still be what is stored.
+
+    Nothing to check when ``based_on`` is None (a caller that does not track it), or when
+    the stored value already equals the new one (the same edit arriving twice). Values are
+    compared in their stored form, so the caller passes what it showed or last saved.
+    """
+    if based_on is None or stored == based_on or stored == mine:
+        return
+    raise EditConflict(field, mine=_as_text(mine), theirs=_as_text(stored), base=_as_text(based_on))
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def _rating(value: int | None, what: str) -> int | None:
@@ -87,6 +112,9 @@ def start_meeting(
     """Start today's meeting of ``group`` (creating it if needed), or resume it if it is under way."""
     from iop_facilitator.services.meetings import create_meeting
 
+    # Two leaders pressing "start" together: the second waits here for the first's commit and
+    # then resumes the meeting it created (a unique index on group and scheduled start backs this).
+    lock_row(session, Group, group.id)
     meeting = find_meeting(session, group, day)
     if meeting is None:
         meeting = create_meeting(session, group, day, facilitator=facilitator)
@@ -272,13 +300,29 @@ def add_story(
     return note
 
 
-def update_story(session: Session, story_id: uuid.UUID, text: str) -> StoryNote | None:
-    """Replace a story note's text; an empty text deletes the note. Returns None when deleted."""
-    note = session.get(StoryNote, story_id)
+def story_text(text: str) -> str:
+    """A story note's text as it is stored."""
+    return clean(text).strip()[:STORY_MAX]
+
+
+def update_story(session: Session, story_id: uuid.UUID, text: str, *, based_on: str | None = None) -> StoryNote | None:
+    """Replace a story note's text; an empty text deletes the note. Returns None when deleted.
+
+    ``based_on``: the text the edit started from; if someone changed (or deleted) the note
+    since, :class:`~iop_facilitator.errors.EditConflict` is raised and nothing changes.
+    """
+    body = story_text(text)
+    found = session.get(StoryNote, story_id)
+    # Lock the meeting first, then the note: every writer takes a meeting's locks in that order.
+    note = None
+    if found is not None:
+        editable_meeting(session, found.meeting_id)
+        note = lock_row(session, StoryNote, story_id)
     if note is None:
+        if based_on is not None:
+            raise EditConflict("story", mine=body, theirs=None, base=story_text(based_on))
         raise NotFound("that story note no longer exists")
-    editable_meeting(session, note.meeting_id)
-    body = clean(text).strip()[:STORY_MAX]
+    check_base("story", note.text, body, None if based_on is None else story_text(based_on))
     if not body:
         session.delete(note)
         return None
@@ -333,9 +377,12 @@ def choose_topic(session: Session, meeting_id: uuid.UUID, loaded: Any) -> GroupM
     return use_topic(session, meeting, loaded)
 
 
-def set_topic_notes(session: Session, meeting_id: uuid.UUID, text: str) -> None:
+def set_topic_notes(session: Session, meeting_id: uuid.UUID, text: str, *, based_on: str | None = None) -> None:
+    """The facilitator's notes on the topic; ``based_on`` as for :func:`set_narrative`."""
     meeting = editable_meeting(session, meeting_id)
-    meeting.topic_notes = clean(text)
+    body = clean(text)
+    check_base("topic_notes", meeting.topic_notes, body, None if based_on is None else clean(based_on))
+    meeting.topic_notes = body
     session.add(meeting)
 
 
@@ -352,8 +399,15 @@ def toggle_prompt(session: Session, meeting_id: uuid.UUID, index: int) -> list[i
 
 
 def set_checkout(
-    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, *, mood: int | None = UNSET, takeaway: str = UNSET
+    session: Session,
+    meeting_id: uuid.UUID,
+    member_id: uuid.UUID,
+    *,
+    mood: int | None = UNSET,
+    takeaway: str = UNSET,
+    takeaway_based_on: str | None = None,
 ) -> Attendance:
+    """Check-out rating and takeaway; ``takeaway_based_on`` is the takeaway the edit started from."""
     editable_meeting(session, meeting_id)
     row = _attendance(session, meeting_id, member_id)
     if row is None or row.status not in ATTENDED:
@@ -361,7 +415,10 @@ def set_checkout(
     if mood is not UNSET:
         row.checkout_mood = _rating(mood, "closing rating")
     if takeaway is not UNSET:
-        row.checkout_takeaway = clean(takeaway).strip()
+        body = clean(takeaway).strip()
+        base = None if takeaway_based_on is None else clean(takeaway_based_on).strip()
+        check_base("takeaway", row.checkout_takeaway, body, base)
+        row.checkout_takeaway = body
     session.add(row)
     return row
 
@@ -394,15 +451,27 @@ def set_left_early(
     return row
 
 
-def set_homework(session: Session, meeting_id: uuid.UUID, text: str) -> None:
+def set_homework(session: Session, meeting_id: uuid.UUID, text: str, *, based_on: str | None = None) -> None:
+    """The homework given to the group; ``based_on`` as for :func:`set_narrative`."""
     meeting = editable_meeting(session, meeting_id)
-    meeting.homework = clean(text).strip()
+    body = clean(text).strip()
+    check_base("homework", meeting.homework, body, None if based_on is None else clean(based_on).strip())
+    meeting.homework = body
     session.add(meeting)
 
 
-def set_narrative(session: Session, meeting_id: uuid.UUID, text: str) -> None:
+def set_narrative(session: Session, meeting_id: uuid.UUID, text: str, *, based_on: str | None = None) -> None:
+    """The group narrative.
+
+    ``based_on`` is the narrative this edit started from (what the screen showed, or what it
+    saved last). When the stored narrative is no longer that (another screen saved
+    meanwhile), :class:`~iop_facilitator.errors.EditConflict` is raised with both texts and
+    nothing is written. None skips the check (callers that do not track it).
+    """
     meeting = editable_meeting(session, meeting_id)
-    meeting.group_narrative = clean(text)
+    body = clean(text)
+    check_base("narrative", meeting.group_narrative, body, None if based_on is None else clean(based_on))
+    meeting.group_narrative = body
     session.add(meeting)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from iop_facilitator.enums import AttendanceStatus, FlowStep
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, MemberLine, Snapshot, editable_meeting, load_snapshot
+from iop_facilitator.services.live import UNSET, MemberLine, Snapshot, check_base, editable_meeting, load_snapshot
 from iop_facilitator.services.text import clean
 
 
@@ -113,27 +114,51 @@ def save_note(
     intervention: str = UNSET,
     response: str = UNSET,
     plan: str = UNSET,
+    based_on: Mapping[str, Any] | None = None,
 ) -> ProgressNote:
+    """Save fields of one member's note (creating it on first save).
+
+    ``based_on`` maps a field being saved (``goal_ids``, ``intervention``, ``response``,
+    ``plan``) to the value the edit started from (what the screen showed or saved last).
+    If any of them is no longer what is stored, another screen saved that field meanwhile:
+    :class:`~iop_facilitator.errors.EditConflict` (``field`` ``"note.<name>"``, both texts)
+    is raised and nothing is written. A field missing from ``based_on`` is not checked. A
+    note that does not exist yet is compared as empty.
+    """
     editable_meeting(session, meeting_id)
     note = session.exec(
-        select(ProgressNote).where(ProgressNote.meeting_id == meeting_id, ProgressNote.member_id == member_id)
+        select(ProgressNote)
+        .where(ProgressNote.meeting_id == meeting_id, ProgressNote.member_id == member_id)
+        .execution_options(populate_existing=True)
     ).first()
     if note is None:
-        note = ProgressNote(meeting_id=meeting_id, member_id=member_id)
+        note = ProgressNote(meeting_id=meeting_id, member_id=member_id, goal_ids=[], intervention="", response="", plan="")
+    bases = dict(based_on or {})
+    unknown = set(bases) - set(NOTE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"unknown note field(s): {', '.join(sorted(unknown))}")
+    changes: dict[str, Any] = {}
     if goal_ids is not UNSET:
         own = {str(g.id) for g in session.exec(select(Goal).where(Goal.member_id == member_id))}
         picked = [str(g) for g in goal_ids]
         if not set(picked) <= own:
             raise InvalidInput("a note can only address the member's own treatment-plan goals")
-        note.goal_ids = picked
-    if intervention is not UNSET:
-        note.intervention = clean(intervention)
-    if response is not UNSET:
-        note.response = clean(response)
-    if plan is not UNSET:
-        note.plan = clean(plan)
+        changes["goal_ids"] = picked
+    for name, value in (("intervention", intervention), ("response", response), ("plan", plan)):
+        if value is not UNSET:
+            changes[name] = clean(value)
+    for name, value in changes.items():
+        if name in bases and bases[name] is not None:
+            base = [str(g) for g in bases[name]] if name == "goal_ids" else clean(bases[name])
+            stored = list(note.goal_ids or []) if name == "goal_ids" else getattr(note, name)
+            check_base(f"note.{name}", stored, value, base)
+    for name, value in changes.items():
+        setattr(note, name, value)
     session.add(note)
     return note
+
+
+NOTE_FIELDS = ("goal_ids", "intervention", "response", "plan")
 
 
 @dataclass(frozen=True)

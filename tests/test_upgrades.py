@@ -1,0 +1,180 @@
+"""Crash-safe schema upgrades (issue 11.5) and the one-meeting-per-start migration (11.3).
+
+Runs on SQLite and, when ``IOP_TEST_PG_URL`` is set, on PostgreSQL. The kill -9 trials
+are in ``tests/torture/test_upgrade_kill.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from iop_facilitator.db import migrate
+from iop_facilitator.db.engine import open_database
+from iop_facilitator.errors import DatabaseProblem
+from iop_facilitator.models import Attendance, AuditEvent, GroupMeeting
+from iop_facilitator.services import groups, members, settings, staff
+
+UTC = dt.UTC
+START = dt.datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+def at_revision(target: str, revision: str):
+    database = open_database(target, create=True, migrate=False)
+    migrate.upgrade(database.engine, revision)
+    return database
+
+
+def revision_of(database) -> str | None:
+    return migrate.current_revision(database.engine)
+
+
+def _meeting(s, group_id, *, status="draft", narrative="", signed=False, created=None) -> uuid.UUID:
+    meeting = GroupMeeting(
+        group_id=group_id, local_date=START.date(), scheduled_start=START, scheduled_end=START + dt.timedelta(hours=3),
+        status="signed" if signed else status, group_narrative=narrative,
+        signed_at=START + dt.timedelta(hours=4) if signed else None,
+        created_at=created or dt.datetime.now(UTC),
+    )
+    s.add(meeting)
+    s.flush()
+    return meeting.id
+
+
+def test_duplicates_from_the_old_race_are_resolved_without_losing_anything(db_target: str) -> None:
+    database = at_revision(db_target, "0005")
+    try:
+        with database.begin() as s:
+            settings.get_settings(s)
+            lead = staff.add_staff(s, "Dana Quinn", "LCSW")
+            group = groups.add_group(s, "Evening IOP", weekdays="mon", start_time="09:00", facilitators=[lead])
+            avery = members.add_member(s, "Avery T.")
+            older = dt.datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+            kept = _meeting(s, group.id, status="in_progress", created=older)
+            s.add(Attendance(meeting_id=kept, member_id=avery.id, status="present"))
+            empty = _meeting(s, group.id, status="in_progress")
+            with_text = _meeting(s, group.id, status="draft", narrative="Half the roll call was here.")
+            other_group = groups.add_group(s, "Day IOP", weekdays="mon", start_time="09:00", facilitators=[lead])
+            signed = _meeting(s, other_group.id, signed=True)
+            late_copy = _meeting(s, other_group.id, status="completed", narrative="Notes taken in the copy.")
+        migrate.upgrade(database.engine)
+        assert revision_of(database) == migrate.head_revision()
+        with database.session() as s:
+            remaining = {m.id: m for m in s.exec(select(GroupMeeting))}
+            assert empty not in remaining  # nothing recorded: an artifact of the race, deleted
+            assert {kept, with_text, signed, late_copy} == set(remaining)
+            assert remaining[kept].scheduled_start == START  # the one with the most recorded stays put
+            assert remaining[signed].scheduled_start == START
+            moved = remaining[with_text].scheduled_start - START
+            assert dt.timedelta(0) < moved < dt.timedelta(milliseconds=1)
+            assert remaining[with_text].group_narrative == "Half the roll call was here."
+            assert remaining[late_copy].scheduled_start - START == dt.timedelta(microseconds=1)
+            audit = {(e.action, e.record_id) for e in s.exec(select(AuditEvent))}
+        assert ("meeting.duplicate_removed", str(empty)) in audit
+        assert ("meeting.duplicate_moved", str(with_text)) in audit
+        from iop_facilitator.services.integrity import verify_database
+
+        assert verify_database(database).audit_problems == []  # the entries are in the hash chain
+    finally:
+        database.dispose()
+
+
+def test_two_signed_meetings_in_one_slot_stop_the_upgrade_and_change_nothing(db_target: str) -> None:
+    database = at_revision(db_target, "0005")
+    try:
+        with database.begin() as s:
+            settings.get_settings(s)
+            group = groups.add_group(s, "Evening IOP", weekdays="mon", start_time="09:00")
+            first, second = _meeting(s, group.id, signed=True), _meeting(s, group.id, signed=True)
+        with pytest.raises(DatabaseProblem) as refused:
+            migrate.upgrade(database.engine)
+        assert str(first) in str(refused.value) and str(second) in str(refused.value)
+        assert revision_of(database) == "0005"
+        with database.session() as s:
+            assert len(s.exec(select(GroupMeeting)).all()) == 2
+    finally:
+        database.dispose()
+
+
+def test_an_upgrade_that_fails_halfway_leaves_the_old_schema(db_target: str) -> None:
+    """Every step, DDL included, is in one transaction: a failure after step 1 undoes step 1."""
+    database = at_revision(db_target, "0002")
+    seen: list[tuple[int, int, str]] = []
+
+    def progress(done: int, total: int, label: str) -> None:
+        seen.append((done, total, label))
+        if done == 2:
+            raise KeyboardInterrupt  # as if the user pressed Ctrl+C mid-upgrade
+
+    try:
+        before = set(sa.inspect(database.engine).get_table_names())
+        with pytest.raises(KeyboardInterrupt):
+            migrate.upgrade(database.engine, progress=progress)
+        assert revision_of(database) == "0002"
+        inspector = sa.inspect(database.engine)
+        assert set(inspector.get_table_names()) == before
+        assert "content_hash" not in {c["name"] for c in inspector.get_columns("meeting")}  # 0004 undone
+        assert [step[0] for step in seen] == [0, 1, 2]  # stopped after the second step
+    finally:
+        database.dispose()
+    reopened = open_database(db_target)  # and the next open upgrades cleanly
+    try:
+        assert revision_of(reopened) == migrate.head_revision()
+        assert reopened.migrated_from == "0002"
+    finally:
+        reopened.dispose()
+
+
+def test_progress_reports_every_step(db_target: str) -> None:
+    database = at_revision(db_target, "0003")
+    seen: list[tuple[int, int, str]] = []
+    try:
+        migrate.upgrade(database.engine, progress=lambda *args: seen.append(args))
+    finally:
+        database.dispose()
+    total = seen[0][1]
+    assert [s[0] for s in seen] == list(range(total + 1))
+    assert all(s[1] == total for s in seen) and total >= 3
+    assert seen[0][2] == "record integrity and lock settings"  # 0004's first docstring line
+    assert seen[-1][2] == "finishing"
+
+
+def test_leftovers_of_an_older_interrupted_upgrade_are_cleaned_up(tmp_path) -> None:
+    """A database broken by the old behaviour (a committed ``_alembic_tmp_*`` table) opens again."""
+    target = tmp_path / "clinic.db"
+    database = at_revision(str(target), "0003")
+    database.dispose()
+    conn = sqlite3.connect(target)
+    conn.execute("CREATE TABLE _alembic_tmp_audit_event (id CHAR(32) NOT NULL PRIMARY KEY, junk TEXT)")
+    conn.execute("INSERT INTO _alembic_tmp_audit_event VALUES ('x', 'half a copy')")
+    conn.commit()
+    conn.close()
+    reopened = open_database(target)
+    try:
+        names = sa.inspect(reopened.engine).get_table_names()
+        assert not [n for n in names if n.startswith("_alembic_tmp_")]
+        assert revision_of(reopened) == migrate.head_revision()
+    finally:
+        reopened.dispose()
+
+
+def test_a_leftover_copy_whose_original_is_gone_is_never_dropped(tmp_path) -> None:
+    target = tmp_path / "clinic.db"
+    at_revision(str(target), "0003").dispose()
+    conn = sqlite3.connect(target)
+    conn.execute("CREATE TABLE _alembic_tmp_nothing_else (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(DatabaseProblem, match="_alembic_tmp_nothing_else"):
+        open_database(target)
+    conn = sqlite3.connect(target)
+    try:
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = '_alembic_tmp_nothing_else'").fetchone()[0]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
+    finally:
+        conn.close()
