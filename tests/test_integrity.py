@@ -397,7 +397,12 @@ def test_upgrading_a_0003_database_chains_old_entries_and_seals_signed_meetings(
     from iop_facilitator.db.engine import create_engine_for, open_database, parse_target
     from iop_facilitator.db.migrate import upgrade
 
-    engine = create_engine_for(parse_target(db_target))
+    url = parse_target(db_target)
+    if url.get_backend_name() == "sqlite":  # engines never create the file (db/engine.py): open_database does
+        from iop_facilitator.paths import ensure_private_file
+
+        ensure_private_file(Path(url.database))
+    engine = create_engine_for(url)
     upgrade(engine, "0003")
     t0 = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
     group, meeting = uuid.UUID(int=10), uuid.UUID(int=11)

@@ -35,7 +35,7 @@ def main() -> None:
     if target is not None:
         from iop_facilitator.tui.app import run
 
-        raise SystemExit(run(target, demo=False, create=True))
+        raise SystemExit(run(target, demo=False))
     from iop_facilitator.cli.app import app
 
     app(prog_name="iop")

@@ -50,7 +50,7 @@ def root(
     if ctx.invoked_subcommand is None:
         from iop_facilitator.tui.app import run
 
-        raise typer.Exit(run(state(ctx).target(), demo=False, create=True))
+        raise typer.Exit(run(state(ctx).target(), demo=False))
 
 
 @app.command()

@@ -25,6 +25,11 @@ def one_line(exc: BaseException) -> str | None:
 
     if isinstance(exc, IopError):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    from iop_facilitator.db.failures import storage_error
+
+    known = storage_error(exc)  # disk full, read-only, busy, stale snapshot, disk errors
+    if known is not None:
+        return str(known)
     module = type(exc).__module__
     if module.startswith("sqlalchemy"):
         name = type(exc).__name__

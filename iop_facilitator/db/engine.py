@@ -24,7 +24,13 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
 from iop_facilitator.db.transactions import install_sqlite
-from iop_facilitator.errors import DatabaseProblem, PassphraseRequired, WrongPassphrase
+from iop_facilitator.errors import (
+    DatabaseGone,
+    DatabaseProblem,
+    PassphraseRequired,
+    StorageReadOnly,
+    WrongPassphrase,
+)
 from iop_facilitator.paths import ensure_private_file
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -50,6 +56,8 @@ class Database:
     path: Path | None = None  # SQLite file, else None
     created: bool = False
     migrated_from: str | None = field(default=None)
+    read_only: str = ""  # why the database is open read-only (empty when it is writable)
+    file_identity: tuple[int, int] | None = None  # (device, inode) of the SQLite file when it was opened
 
     @property
     def backend(self) -> str:
@@ -71,6 +79,41 @@ class Database:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    def check_file(self) -> None:
+        """Raise :class:`DatabaseGone` when the SQLite file was deleted or replaced since it was opened.
+
+        Every commit runs this (an ``os.stat``, a few microseconds): writing on into a deleted
+        file would lose everything at the next quit, and into a replaced one would go to a file
+        nobody reads. The open connection still reads the old file, so what was saved can be
+        copied out (``services.maintenance.rescue_copy``).
+        """
+        if self.path is None or self.file_identity is None:
+            return
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise DatabaseGone(
+                f"the database file {self.display} was deleted while it was open; nothing more is saved to it"
+            ) from None
+        except OSError:
+            return  # e.g. a folder that cannot be searched any more: the write itself will say
+        if (st.st_dev, st.st_ino) != self.file_identity:
+            raise DatabaseGone(
+                f"the database file {self.display} was replaced by another file while it was open; "
+                "nothing more is saved to it"
+            )
+
+    @property
+    def loose_permissions(self) -> int | None:
+        """The SQLite file's mode when users other than its owner may read or write it, else None."""
+        if self.path is None:
+            return None
+        try:
+            mode = os.stat(self.path).st_mode & 0o777
+        except OSError:
+            return None
+        return mode if mode & 0o077 else None
+
     @contextmanager
     def begin(self) -> Iterator[Session]:
         """A write transaction: committed on success, rolled back on error.
@@ -81,6 +124,9 @@ class Database:
         """
         from iop_facilitator.db.transactions import WRITE
 
+        if self.read_only:
+            raise StorageReadOnly(f"{self.display} is open read-only ({self.read_only}); nothing can be changed")
+        self.check_file()
         with Session(self.engine, expire_on_commit=False, execution_options=WRITE) as session:
             with session.begin():
                 yield session
@@ -130,6 +176,9 @@ def describe(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+SIDECARS = ("-wal", "-shm", "-journal")
+
+
 def _sqlite_on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
     try:
@@ -137,38 +186,49 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:  # noqa: ANN001
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
+        main = next((row[2] for row in cursor.execute("PRAGMA database_list") if row[1] == "main"), "")
+    finally:
+        cursor.close()
+    if main:
+        private_sidecars(Path(main))
+
+
+def _sqlite_on_connect_read_only(dbapi_connection, _record) -> None:  # noqa: ANN001
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA query_only=ON")
     finally:
         cursor.close()
 
 
-def create_engine_for(url: URL) -> Engine:
-    """An engine with the storage guarantees the app relies on (see docs/ARCHITECTURE.md)."""
+def private_sidecars(path: Path) -> None:
+    """Make the database's -wal, -shm and -journal files 0600, whatever the main file's mode.
+
+    SQLite creates them with the main file's permissions, so a database left 0644 by another
+    tool would get world-readable copies of recent changes in its -wal. Called for every new
+    connection (after ``journal_mode=WAL`` has created them): a few ``stat`` calls.
+    """
+    for suffix in SIDECARS:
+        sidecar = path.with_name(path.name + suffix)
+        try:
+            if os.stat(sidecar).st_mode & 0o077:
+                os.chmod(sidecar, 0o600)
+        except OSError:  # absent, or another user's file: nothing we may change
+            continue
+
+
+def create_engine_for(url: URL, *, access: Access | None = None) -> Engine:
+    """An engine with the storage guarantees the app relies on (see docs/ARCHITECTURE.md).
+
+    ``access`` of a SQLite file that cannot be written (:func:`read_with_fallback`):
+    connections are opened ``mode=ro`` (``immutable=1`` when SQLite could not even create its
+    shared-memory file beside it), with ``query_only`` on.
+    """
     backend = url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, access or Access())
     try:
-        if url.drivername == CIPHER_DRIVER:
-            load_sqlcipher()
-            # The dialect keys every new connection (``pragma key``) before the listener below
-            # sets the same PRAGMAs as plain SQLite. A queue pool, not the dialect's
-            # one-connection-per-thread default: each new connection costs ~70 ms of key
-            # derivation, so connections are reused across threads.
-            engine = sa.create_engine(
-                url,
-                hide_parameters=True,
-                poolclass=sa.pool.QueuePool,
-                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            )
-            event.listen(engine, "connect", _sqlite_on_connect)
-            install_sqlite(engine)
-            return engine
-        if backend == "sqlite":
-            engine = sa.create_engine(
-                url,
-                hide_parameters=True,
-                connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            )
-            event.listen(engine, "connect", _sqlite_on_connect)
-            install_sqlite(engine)
-            return engine
         return sa.create_engine(
             url,
             hide_parameters=True,
@@ -179,14 +239,131 @@ def create_engine_for(url: URL) -> Engine:
         raise DatabaseProblem(f"no database driver installed for {url.drivername!r}") from None
 
 
-def _preflight_sqlite(path: Path, create: bool) -> tuple[bool, str | None]:
-    """Check a SQLite file without writing to it. Returns (is_new, current_revision)."""
+def read_only_reason(path: Path) -> str:
+    """Why the SQLite file at ``path`` cannot be written (empty when it can), in words for the user."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "it is on a read-only disk or mount"
+    except (OSError, AttributeError):
+        pass
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(path.parent, os.W_OK):
+        return "its folder is read-only, and SQLite writes files beside the database"
+    return ""
+
+
+def _ro_uri(path: Path, immutable: bool) -> str:
+    return f"{path.as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+
+
+def _wal_is_empty(path: Path) -> bool:
+    wal = path.with_name(path.name + "-wal")
+    try:
+        return os.stat(wal).st_size == 0
+    except FileNotFoundError:
+        return True
+
+
+def _sqlite_engine(url: URL, access: Access) -> Engine:
+    """A SQLite (or SQLCipher) engine whose connections never create the file.
+
+    Connections open ``mode=rw`` (``mode=ro`` for a read-only file): once the database is
+    open, a new connection to a path whose file was deleted fails instead of quietly
+    starting an empty database there; the file is created only by :func:`open_database`
+    with ``create``. SQLCipher: the dialect still keys every new connection (``pragma key``)
+    before the listener below sets the same PRAGMAs as plain SQLite. A queue pool, not the
+    dialect's one-connection-per-thread default: each new SQLCipher connection costs ~70 ms
+    of key derivation, so connections are reused across threads.
+    """
+    path = Path(str(url.database))
+    module = load_sqlcipher() if url.drivername == CIPHER_DRIVER else sqlite3
+    uri = _ro_uri(path, access.immutable) if access.reason else f"{path.as_uri()}?mode=rw"
+
+    def connect():  # noqa: ANN202
+        return module.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+
+    try:
+        engine = sa.create_engine(url, creator=connect, hide_parameters=True, poolclass=sa.pool.QueuePool)
+    except NoSuchModuleError:  # pragma: no cover - SQLAlchemy always has pysqlite
+        raise DatabaseProblem(f"no database driver installed for {url.drivername!r}") from None
+    event.listen(engine, "connect", _sqlite_on_connect_read_only if access.reason else _sqlite_on_connect)
+    install_sqlite(engine)
+    return engine
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a SQLite file can be opened: read-write, or read-only (``reason``), maybe as immutable."""
+
+    reason: str = ""
+    immutable: bool = False
+
+
+def disk_is_full(path: Path, reserve: int = 64 * 1024) -> bool:
+    """True when the filesystem holding ``path`` has (almost) no space left for this user."""
+    try:
+        vfs = os.statvfs(path)
+    except OSError:
+        return False
+    return vfs.f_bavail * vfs.f_frsize < reserve
+
+
+def _schema_facts(conn) -> tuple[set[str], str | None]:  # noqa: ANN001 - a DB-API connection
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    revision = None
+    if "alembic_version" in tables:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        revision = row[0] if row else None
+    return tables, revision
+
+
+def read_with_fallback(
+    path: Path,
+    read: Callable[[bool], tuple[set[str], str | None]],
+    *,
+    errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,),
+) -> tuple[set[str], str | None, Access]:
+    """Read the schema facts of an existing file without writing, and decide how to open it.
+
+    ``read(immutable)`` opens the file ``mode=ro`` (and ``immutable=1`` when asked) and returns
+    its tables and revision. A WAL database normally needs its ``-shm`` file, which SQLite
+    creates beside it even to read: on a full disk or a read-only folder that fails. When no
+    other program has the file open (no ``-shm`` in use) and the ``-wal`` holds nothing, the
+    main file is complete, and reading it as immutable is exact: the database then opens
+    read-only, with the reason shown to the user.
+    """
+    reason = read_only_reason(path)
+    try:
+        tables, revision = read(False)
+        return tables, revision, Access(reason)
+    except errors as exc:  # sqlcipher3's errors have their own base class: the caller says which
+        first = exc
+    full = disk_is_full(path.parent)
+    if (reason or full) and _wal_is_empty(path):
+        tables, revision = read(True)
+        return tables, revision, Access(reason or "the disk is full; free some space and reopen it", immutable=True)
+    if full:
+        from iop_facilitator.errors import StorageFull
+
+        raise StorageFull(
+            f"the disk is full and {path} was not closed cleanly: SQLite needs a little free space "
+            "to open it; free some space and try again"
+        ) from None
+    raise DatabaseProblem(f"{path} cannot be read as a database ({first})") from None
+
+
+def _preflight_sqlite(path: Path, create: bool) -> tuple[bool, str | None, Access]:
+    """Check a SQLite file without writing to it. Returns (is_new, current_revision, access)."""
     if path.is_dir():
         raise DatabaseProblem(f"{path} is a folder, not a database file")
     if not path.exists() or path.stat().st_size == 0:
         if not create:
-            raise DatabaseProblem(f"no database at {path}; create one with: iop --db {path} init")
-        return True, None
+            raise DatabaseProblem(
+                f"no database at {path}; create one with: iop --db {path} init "
+                "(or try the fictional demo clinic: iop demo)"
+            )
+        return True, None, Access()
     try:
         with open(path, "rb") as fh:
             header = fh.read(16)
@@ -194,21 +371,18 @@ def _preflight_sqlite(path: Path, create: bool) -> tuple[bool, str | None]:
         raise DatabaseProblem(f"cannot read {path}: {exc.strerror}") from None
     if header != SQLITE_HEADER:
         raise DatabaseProblem(f"{path} is not an iop-facilitator database (not a SQLite file)")
-    try:
-        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+
+    def read(immutable: bool) -> tuple[set[str], str | None]:
+        conn = sqlite3.connect(_ro_uri(path, immutable), uri=True)
         try:
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            revision = None
-            if "alembic_version" in tables:
-                row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-                revision = row[0] if row else None
+            return _schema_facts(conn)
         finally:
             conn.close()
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseProblem(f"{path} cannot be read as a database ({exc})") from None
+
+    tables, revision, access = read_with_fallback(path, read)
     if "alembic_version" not in tables and tables:
         raise DatabaseProblem(f"{path} is a SQLite database, but not an iop-facilitator one")
-    return not tables, revision
+    return not tables, revision, access
 
 
 _sqlcipher_lock = threading.Lock()
@@ -302,40 +476,42 @@ def check_new_passphrase(passphrase: str) -> str:
     return passphrase
 
 
-def open_cipher_connection(path: Path, passphrase: str, *, read_only: bool = False):  # a DB-API connection
-    """A raw, keyed sqlcipher3 connection whose key is checked (:class:`WrongPassphrase` if not)."""
+def open_cipher_connection(path: Path, passphrase: str, *, read_only: bool = False, immutable: bool = False):
+    """A raw, keyed sqlcipher3 DB-API connection whose key is checked (:class:`WrongPassphrase` if not)."""
     sqlcipher = load_sqlcipher()
-    target = f"{path.as_uri()}?mode=ro" if read_only else str(path)
+    target = _ro_uri(path, immutable) if read_only or immutable else str(path)
     try:
-        conn = sqlcipher.connect(target, uri=read_only, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn = sqlcipher.connect(target, uri=read_only or immutable, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     except sqlcipher.Error:
         raise DatabaseProblem(f"cannot open {path}") from None
     try:
         conn.execute(key_pragma(passphrase))
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlcipher.DatabaseError:
+    except sqlcipher.DatabaseError as exc:
         conn.close()
+        if str(getattr(exc, "sqlite_errorname", "")).startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")):
+            raise  # the file could not be read (full disk, read-only folder): not a key problem
         raise WrongPassphrase(WRONG_PASSPHRASE) from None
     return conn
 
 
-def _preflight_encrypted(path: Path, passphrase: str) -> tuple[bool, str | None]:
+def _preflight_encrypted(path: Path, passphrase: str) -> tuple[bool, str | None, Access]:
     """Check an encrypted file read-only (writes nothing), as :func:`_preflight_sqlite` does a plain one."""
     sqlcipher = load_sqlcipher()
-    conn = open_cipher_connection(path, passphrase, read_only=True)
-    try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        revision = None
-        if "alembic_version" in tables:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            revision = row[0] if row else None
-    except sqlcipher.DatabaseError:
-        raise WrongPassphrase(WRONG_PASSPHRASE) from None
-    finally:
-        conn.close()
+
+    def read(immutable: bool) -> tuple[set[str], str | None]:
+        conn = open_cipher_connection(path, passphrase, read_only=True, immutable=immutable)
+        try:
+            return _schema_facts(conn)
+        except sqlcipher.DatabaseError:
+            raise WrongPassphrase(WRONG_PASSPHRASE) from None
+        finally:
+            conn.close()
+
+    tables, revision, access = read_with_fallback(path, read, errors=(sqlcipher.DatabaseError,))
     if "alembic_version" not in tables and tables:
         raise DatabaseProblem(f"{path} is an encrypted database, but not an iop-facilitator one")
-    return not tables, revision
+    return not tables, revision, access
 
 
 def _preflight_server(engine: Engine, url: URL) -> tuple[bool, str | None]:
@@ -362,6 +538,7 @@ def open_database(
     migrate: bool = True,
     passphrase: Passphrase = None,
     encrypt: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Database:
     """Open ``target``, refusing anything that is not (or cannot become) our database.
 
@@ -373,6 +550,11 @@ def open_database(
     :func:`resolve_passphrase`): :class:`PassphraseRequired` when there is none,
     :class:`WrongPassphrase` when it does not open the file. ``encrypt`` with
     ``create`` makes a new file an encrypted one.
+
+    A SQLite file that cannot be written (read-only file, folder or mount; a full disk
+    where SQLite cannot even create its shared-memory file) opens read-only:
+    ``Database.read_only`` says why, and ``Database.begin()`` refuses with one line.
+    ``progress(done, total, label)`` follows a schema upgrade step by step.
     """
     from iop_facilitator.db import migrate as migrations
 
@@ -390,15 +572,20 @@ def open_database(
             if kind == "new":
                 check_new_passphrase(secret)
             url = cipher_url(path, secret)
-            is_new, revision = (True, None) if kind == "new" else _preflight_encrypted(path, secret)
+            is_new, revision, access = (True, None, Access()) if kind == "new" else _preflight_encrypted(path, secret)
         else:
             if encrypt and kind == "plain":
                 raise DatabaseProblem(f"{path} is not encrypted; convert it with: iop --db {path} db encrypt")
-            is_new, revision = _preflight_sqlite(path, create)
+            is_new, revision, access = _preflight_sqlite(path, create)
         migrations.check_known_revision(revision, describe(url))
+        if access.reason and not migrations.is_at_head(revision) and migrate:
+            raise StorageReadOnly(
+                f"{path} needs a schema upgrade to open with this version, but it is read-only "
+                f"({access.reason}); open it once with write access"
+            )
         if is_new:
             ensure_private_file(path)
-        engine = create_engine_for(url)
+        engine = create_engine_for(url, access=access)
     else:
         if encrypt:
             raise DatabaseProblem(
@@ -412,7 +599,14 @@ def open_database(
             engine.dispose()
             raise DatabaseProblem(f"database {describe(url)} is empty; initialise it with: iop init")
     db = Database(engine=engine, url=url, display=describe(url), path=path, created=is_new)
+    if path is not None:
+        db.read_only = access.reason
+        st = os.stat(path)
+        db.file_identity = (st.st_dev, st.st_ino)
+        if not access.reason:
+            # No commit into a file that was deleted or replaced meanwhile (Database.check_file).
+            event.listen(engine, "commit", lambda _conn: db.check_file())
     if migrate and not migrations.is_at_head(revision):
         db.migrated_from = revision
-        migrations.upgrade(engine)
+        migrations.upgrade(engine, progress=progress)
     return db

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from iop_facilitator import audit_chain
 from iop_facilitator.clock import utcnow
+from iop_facilitator.db.transactions import hold_write_lock
 from iop_facilitator.models import AuditEvent
 from iop_facilitator.services.actor import current_actor
 
@@ -59,8 +60,8 @@ def _lock_and_last(session: Session) -> tuple[int, str]:
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_AUDIT_LOCK})
-    else:  # SQLite: a no-op write takes the database's write lock now, before the read below
-        conn.execute(sa.text("UPDATE audit_event SET seq = seq WHERE 0"))
+    else:  # SQLite: the database's write lock, held before the read below
+        hold_write_lock(session)
     row = conn.execute(
         sa.text("SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
     ).first()

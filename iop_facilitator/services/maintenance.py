@@ -290,3 +290,22 @@ def restore_from(database: Database, source: Path) -> RestoreResult:
             safety_copy=safety.name,
         )
     return RestoreResult(info, safety, restored)
+
+
+def rescue_copy(database: Database) -> Path:
+    """Copy what an open SQLite database still holds after its file was deleted or replaced.
+
+    The open connections keep reading the old file (deleted files live on while open), so
+    ``VACUUM INTO`` through one of them writes everything saved until now to a new 0600
+    file: ``NAME.rescued-<UTC time>`` beside the old path (or in the data folder when that
+    folder is gone too). Connections never create a file (``db/engine.py``), so this cannot
+    read an empty database that appeared at the old path. Returns the new file's path.
+    """
+    from iop_facilitator.paths import data_dir
+
+    path = _require_sqlite(database, "rescue", "the server's own tools")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = path.parent if path.parent.is_dir() else data_dir()
+    target = folder / f"{path.name}.rescued-{stamp}"
+    _vacuum_into(database, target)
+    return target

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from iop_facilitator.db.transactions import lock_row
 from iop_facilitator.enums import Enrollment, ExitReason, MemberStatus
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, Group, GroupEnrollment, GroupMeeting, Member
@@ -110,6 +111,9 @@ def active_enrollment(session: Session, member: Member, group: Group) -> GroupEn
 
 
 def enroll(session: Session, member: Member, group: Group, start_date: dt.date) -> GroupEnrollment:
+    # Checks (already enrolled, capacity) and the insert under the group's lock: two staff
+    # enrolling into the last place at once get one enrollment and one "full".
+    lock_row(session, Group, group.id)
     if member.status == MemberStatus.discharged:
         raise Conflict("this member is discharged; readmit them before enrolling")
     if active_enrollment(session, member, group) is not None:

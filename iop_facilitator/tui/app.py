@@ -20,6 +20,7 @@ from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.reactive import reactive
 from textual.screen import ModalScreen
 
 from iop_facilitator.services.text import clean_line
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     import uuid
 
     from textual.dom import DOMNode
+    from textual.timer import Timer
 
     from iop_facilitator.db.engine import Database
     from iop_facilitator.library.load import Library
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from iop_facilitator.tui.store import Store
 
 APP_TITLE = "iop-facilitator"
+FILE_WATCH_SECONDS = 2.0  # how often the app checks that its database file is still there
 FALLBACK_THEME = "textual-dark"
 PALETTE_HIDDEN = frozenset({"app.commands"})
 
@@ -98,7 +101,10 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
         ),
     ]
 
-    def __init__(self, db_target: str, *, demo: bool = False, create: bool = True) -> None:
+    alert: reactive[str] = reactive("")
+    """A storage alert shown in every screen's top line (read-only database, database file gone)."""
+
+    def __init__(self, db_target: str, *, demo: bool = False, create: bool = False) -> None:
         from iop_facilitator.config import load_config
 
         super().__init__()
@@ -113,6 +119,7 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
         self.config, self._startup_problems = load_config()
         self._reported_clashes: set[frozenset[str]] = set()
         self._waiting_for_store: list[Callable[[], None]] = []
+        self._file_watch: Timer | None = None
         # Choose the theme before the stylesheet is first read: choosing it once the app runs
         # makes Textual parse and apply every CSS rule a second time before the first frame.
         self._startup_problems += self._install_themes()
@@ -251,7 +258,7 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
             from iop_facilitator.db.engine import open_database
             from iop_facilitator.errors import PassphraseRequired, WrongPassphrase
 
-            database = open_database(self.db_target, create=self.create)
+            database = open_database(self.db_target, create=self.create, progress=self._upgrade_progress)
         except (PassphraseRequired, WrongPassphrase) as exc:
             # An encrypted database: the unlock screen asks for the passphrase (tui/lock.py).
             self.call_from_thread(self._passphrase_needed, isinstance(exc, WrongPassphrase))
@@ -262,6 +269,17 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
             self.post_message(messages.DatabaseFailed(messages.describe_problem(exc)))
             return
         self.post_message(messages.DatabaseReady(database))
+
+    def _upgrade_progress(self, done: int, total: int, label: str) -> None:
+        """A schema upgrade's progress (called in the opening worker): shown on the home screen."""
+        self.post_message(messages.UpgradeProgress(done, total, label))
+
+    @on(messages.UpgradeProgress)
+    def _show_upgrade_progress(self, message: messages.UpgradeProgress) -> None:
+        self.home.show_progress(
+            f"Upgrading the database to this version: step {min(message.done + 1, message.total)} of "
+            f"{message.total} ({message.label}). Please keep the app open; nothing is lost if it is closed."
+        )
 
     def _passphrase_needed(self, env_was_wrong: bool) -> None:
         from iop_facilitator.db.engine import PASSPHRASE_ENV
@@ -280,11 +298,14 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
             self.notify(f"Started a new, empty database: {clean_line(database.display)}", markup=False)
         elif database.migrated_from is not None:
             self.notify("The database was upgraded to this version of the program.", markup=False)
+        self._storage_warnings(database)
         from iop_facilitator.tui.store import Store
 
         if self.store is not None:
             self.store.close(1.0)
-        self.store = Store(self, database)
+        self.store = Store(self, database, on_gone=self._database_gone)
+        if database.path is not None and not database.read_only and self._file_watch is None:
+            self._file_watch = self.set_interval(FILE_WATCH_SECONDS, self._watch_database_file)
         self.home.database = database
         self.unlocked_for_opening()
         self.read_idle_minutes()
@@ -296,6 +317,39 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
             action()
         # The topic library (two dozen guides to parse) is read once the home screen shows its
         # data (see _program_loaded), or right away if a meeting opens first.
+
+    def _storage_warnings(self, database: Database) -> None:
+        if database.read_only:
+            self.alert = f"READ-ONLY: {database.read_only}. Nothing can be changed or saved."
+            self.notify(
+                f"The database opened read-only: {database.read_only}. You can look at everything; "
+                "nothing can be changed or saved until it is writable again (then restart the app).",
+                title="Read-only", severity="warning", timeout=30, markup=False,
+            )
+        mode = database.loose_permissions
+        if mode is not None:
+            self.notify(
+                f"The database file can be read by other users (mode {mode:04o}). Make it private with: "
+                f"chmod 600 {clean_line(database.display)}",
+                title="Privacy", severity="warning", timeout=30, markup=False,
+            )
+
+    def _watch_database_file(self) -> None:
+        if self.store is not None:
+            self.store.watch_file()
+
+    def _database_gone(self, problem: str, rescued: str | None) -> None:
+        """The database file was deleted or replaced while open: stop, say so, say where the rescue copy is."""
+        if self._file_watch is not None:
+            self._file_watch.stop()
+        self.alert = "DATABASE FILE GONE: nothing more can be saved. Quit and restore it (see the message)."
+        where = (
+            f"Everything saved until now was copied to {rescued}: quit, then move that file back to "
+            f"{self.database.display if self.database else 'its place'}."
+            if rescued else "No copy could be made: do not quit; ask for help to recover the open file."
+        )
+        self.notify(f"{clean_line(problem)}. {where}", title="Database file gone", severity="error",
+                    timeout=24 * 3600, markup=False)
 
     @on(messages.DatabaseFailed)
     def _database_failed(self, message: messages.DatabaseFailed) -> None:
@@ -608,12 +662,13 @@ def _is_known(exc: BaseException) -> bool:
     return isinstance(exc, IopError)
 
 
-def run(db_target: str, *, demo: bool = False, create: bool = True) -> int:
+def run(db_target: str, *, demo: bool = False, create: bool = False) -> int:
     """Run the TUI on ``db_target`` until the user quits; return the process exit code.
 
     ``demo`` marks the screens "DEMO — fictional data" (the database's own
-    ``is_demo`` flag does too). ``create`` allows a missing SQLite file or an
-    empty PostgreSQL database to be initialised.
+    ``is_demo`` flag does too). The app never creates a clinic: a missing file is a
+    message on the home screen (``iop init`` and ``iop demo`` create databases);
+    ``create`` exists for tests only.
     """
     app = IopApp(db_target=db_target, demo=demo, create=create)
     app.run()

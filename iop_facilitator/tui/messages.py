@@ -43,6 +43,16 @@ class DatabaseFailed(Message):
         self.problem = problem
 
 
+class UpgradeProgress(Message):
+    """A schema upgrade at start-up: ``done`` of ``total`` steps, ``label`` describes the one running."""
+
+    def __init__(self, done: int, total: int, label: str) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+        self.label = label
+
+
 class ReopenDatabase(Message):
     """A screen asks the app to try opening the database again (e.g. after a fix)."""
 
@@ -56,21 +66,36 @@ class ProgramLoaded(Message):
         self.is_demo = is_demo
 
 
-def describe_problem(exc: BaseException) -> str:
+def describe_problem(exc: BaseException, *, writing: bool | None = None) -> str:
     """One line for the user about ``exc``: no traceback, no SQL, no parameters.
 
-    Known failures (:class:`~iop_facilitator.errors.IopError`) carry their own
-    message; database driver errors are reduced to their first line.
+    Known failures (:class:`~iop_facilitator.errors.IopError`) carry their own message;
+    storage failures (disk full, read-only, busy, a stale write) are named by
+    ``db.failures.storage_error``; other database errors are reduced to their first line.
+    ``writing`` is True for a failed change (never reported as "could not be read"),
+    False for a failed read, None when unknown.
     """
+    from iop_facilitator.db.failures import storage_error
     from iop_facilitator.errors import IopError
     from iop_facilitator.services.text import clean_line
 
     if isinstance(exc, IopError):
         return clean_line(str(exc)) or type(exc).__name__
+    known = storage_error(exc, writing=writing)
+    if known is not None:
+        return clean_line(str(known))
     module = type(exc).__module__ or ""
     if module.startswith("sqlalchemy"):
+        if type(exc).__name__ == "StaleDataError":
+            from iop_facilitator.db.failures import STALE
+
+            return STALE
         original = getattr(exc, "orig", None)
         detail = str(original if original is not None else exc).strip().splitlines()
         first = clean_line(detail[0]) if detail else ""
-        return f"the database could not be read ({first or type(exc).__name__})"
+        if "iop-lock" in first:
+            return "the database refused the change: " + first.split("iop-lock:", 1)[-1].strip()
+        what = {True: "the change was not saved", False: "the database could not be read",
+                None: "database error"}[writing]
+        return f"{what} ({first or type(exc).__name__})"
     return f"unexpected error ({type(exc).__name__}); run with IOP_DEBUG=1 to see details"

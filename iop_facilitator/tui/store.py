@@ -6,6 +6,12 @@ thread. Changes run strictly in the order they were submitted (a status
 key, then the next one), which parallel workers could not promise.
 :meth:`Store.flush` waits until everything submitted is committed (used when
 the terminal closes or the app quits).
+
+If the database file is deleted or replaced while the app runs (``Database.check_file``,
+run by every commit and by :meth:`Store.watch_file`), the store stops writing: every later
+change fails at once with the same one-line message, reads go on from the old file, and
+the writer copies everything saved so far to a rescue file
+(``services.maintenance.rescue_copy``) and tells the app (``on_gone``).
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
 
 
+def _GONE(_session: Any) -> None:  # noqa: N802 - a marker job: the database file is gone
+    """Marker job (never called): make the rescue copy in the writer thread."""
+
+
 @dataclass
 class _Job:
     op: Callable[[Any], Any] | None  # None: stop the writer
@@ -32,9 +42,13 @@ class _Job:
 
 
 class Store:
-    def __init__(self, app: App, database: Database) -> None:
+    def __init__(
+        self, app: App, database: Database, *, on_gone: Callable[[str, str | None], None] | None = None
+    ) -> None:
         self.app = app
         self.database = database
+        self.gone = ""  # why nothing more is written (the database file was deleted or replaced)
+        self._on_gone = on_gone
         self._jobs: queue.Queue[_Job] = queue.Queue()
         self._idle = threading.Event()
         self._idle.set()
@@ -68,6 +82,18 @@ class Store:
         """Block until every submitted job has run. True when all were done in time."""
         return self._idle.wait(timeout)
 
+    def watch_file(self) -> None:
+        """Check that the database file is still the one opened (a few microseconds; the app calls it every few seconds)."""
+        from iop_facilitator.errors import DatabaseGone
+
+        if self.gone:
+            return
+        try:
+            self.database.check_file()
+        except DatabaseGone as exc:
+            self.gone = str(exc)
+            self._jobs.put(_Job(_GONE))  # the writer makes the rescue copy (it owns the connections)
+
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
         self._jobs.put(_Job(None))
@@ -81,6 +107,12 @@ class Store:
             job = self._jobs.get()
             if job.op is None:
                 return
+            if job.op is _GONE:
+                self._rescue(self.gone)
+                continue
+            if job.write and self.gone:
+                self._finish(job, problem=self.gone)
+                continue
             try:
                 if job.write:
                     with self.database.begin() as session:
@@ -89,17 +121,42 @@ class Store:
                     with self.database.session() as session:
                         result = job.op(session)
             except Exception as exc:  # noqa: BLE001 - reported to the user, the writer keeps going
-                problem = describe_problem(exc)
-                callback = job.failed or self._notify_failure
-                self._call(callback, problem)
+                from iop_facilitator.errors import DatabaseGone
+
+                problem = describe_problem(exc, writing=job.write)
+                if isinstance(exc, DatabaseGone) and not self.gone:
+                    self.gone = problem
+                    self._rescue(problem)
+                self._finish(job, problem=problem)
             else:
-                if job.done is not None:
-                    self._call(job.done, result)
-            finally:
-                with self._lock:
-                    self._pending -= 1
-                    if self._pending == 0:
-                        self._idle.set()
+                self._finish(job, result=result)
+
+    def _finish(self, job: _Job, *, result: Any = None, problem: str | None = None) -> None:
+        try:
+            if problem is not None:
+                self._call(job.failed or self._notify_failure, problem)
+            elif job.done is not None:
+                self._call(job.done, result)
+        finally:
+            with self._lock:
+                self._pending -= 1
+                if self._pending == 0:
+                    self._idle.set()
+
+    def _rescue(self, problem: str) -> None:
+        """Copy what the old file holds to a rescue file, once, and tell the app."""
+        if getattr(self, "_rescued", False):
+            return
+        self._rescued = True
+        rescued: str | None = None
+        try:
+            from iop_facilitator.services.maintenance import rescue_copy
+
+            rescued = str(rescue_copy(self.database))
+        except Exception:  # noqa: BLE001 - the message below says no copy could be made
+            rescued = None
+        if self._on_gone is not None:
+            self._call(lambda value: self._on_gone(problem, value), rescued)
 
     def _call(self, callback: Callable[[Any], None], value: Any) -> None:
         # Never block on the UI thread (it may itself be waiting in flush()).

@@ -181,6 +181,14 @@ class HomeScreen(Screen[None]):
         status.display = True
         self._show_sections(False)
 
+    def show_progress(self, text: str) -> None:
+        """A line about what opening the database is doing (a schema upgrade), until the data shows."""
+        if not self.is_mounted or self.problem or self.load_state == "ready":
+            return
+        status = self.query_one("#status", Static)
+        status.update(Text(clean_line(text)))
+        status.display = True
+
     def watch_demo(self, demo: bool) -> None:
         if self.is_mounted:
             self.query_one("#demo-banner").display = demo
