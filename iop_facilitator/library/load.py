@@ -69,12 +69,43 @@ def topic_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix == TOPIC_SUFFIX and p.name not in SKIP_NAMES and p.is_file())
 
 
+def read_capped(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """At most ``limit`` bytes of a *regular* file (``ValueError`` naming why not).
+
+    ``stat`` alone is not enough: ``/dev/zero`` and ``/proc`` files report size 0 and never
+    end, and a FIFO blocks ``open``. So the file is opened non-blocking, checked with
+    ``fstat`` on that descriptor (no race with a swapped path), and read with a cap.
+    """
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file (a device, pipe or socket is never read)")
+        if info.st_size > limit:
+            raise ValueError(f"the file is too large ({info.st_size // 1024} KiB; a guide is at most {limit // 1024} KiB)")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        raw = b"".join(chunks)
+    finally:
+        os.close(fd)
+    if len(raw) > limit:  # it grew while being read
+        raise ValueError(f"the file is too large (a guide is at most {limit // 1024} KiB)")
+    return raw
+
+
 def read_file(path: Path, source: str) -> LoadedTopic | list[Problem]:
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            return [Problem(str(path), "file", f"the file is too large ({size // 1024} KiB; a guide is at most {MAX_BYTES // 1024} KiB)")]
-        raw = path.read_bytes()
+        raw = read_capped(path)
+    except ValueError as exc:
+        return [Problem(str(path), "file", str(exc))]
     except OSError as exc:
         return [Problem(str(path), "file", f"cannot read the file ({exc.strerror or type(exc).__name__})")]
     try:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 APP_TITLE = "iop-facilitator"
 FILE_WATCH_SECONDS = 2.0  # how often the app checks that its database file is still there
+SIGNAL_EXIT_GRACE_S = 3.0  # after SIGTERM/SIGHUP (and saving), exit by force if the terminal hangs
 FALLBACK_THEME = "textual-dark"
 PALETTE_HIDDEN = frozenset({"app.commands"})
 
@@ -563,13 +564,45 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
                 pass
 
     def _on_signal(self, signum: int) -> None:
-        import os
+        """Save, then exit with 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP), as shells expect."""
         import threading
 
         self.save_everything(3.0)
-        # A closed terminal may never accept the driver's last writes: do not hang on them.
-        threading.Timer(3.0, lambda: os._exit(0)).start()
-        self.exit(return_code=128 + signum)
+        code = 128 + signum
+        # A closed terminal may never accept the driver's last writes: do not hang on them. A
+        # daemon timer: it must not itself hold the process open once the app has exited.
+        fallback = threading.Timer(SIGNAL_EXIT_GRACE_S, lambda: os._exit(code))
+        fallback.daemon = True
+        fallback.start()
+        self.exit(return_code=code)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error: save what can be saved, then exit with one line, never a locals dump.
+
+        Textual's own crash report is a traceback with every frame's local variables, which
+        here are note text, names and the passphrase. This prints one PHI-free line instead
+        (``IOP_DEBUG=1``: the traceback, still without locals) and exits 1.
+        """
+        from rich.segment import Segments
+        from rich.text import Text
+
+        self._return_code = 1
+        if self._exception is None:  # Pilot re-raises the first error for the test that caused it
+            self._exception = error
+            self._exception_event.set()
+        try:
+            self.save_everything(2.0)
+        except Exception:  # noqa: BLE001 - the app is already failing; the line below says what was saved
+            pass
+        self.bell()
+        if os.environ.get("IOP_DEBUG"):
+            from rich.traceback import Traceback
+
+            report = Traceback.from_exception(type(error), error, error.__traceback__, show_locals=False)
+        else:
+            report = Text(crash_line(error))
+        self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
+        self._close_messages_no_wait()
 
     async def action_quit(self) -> None:
         self.save_everything(3.0)
@@ -656,6 +689,33 @@ def keymap_clashes(keymap: dict[str, str]) -> list[tuple[str, list[str]]]:
     return found
 
 
+NO_TERMINAL_EXIT = 2  # a usage problem, like Typer's bad options
+
+
+def terminal_problem(stdin: object, stdout: object) -> str:
+    """Why the app cannot run on these streams (empty when both are terminals)."""
+
+    def is_tty(stream: object) -> bool:
+        try:
+            return bool(stream is not None and stream.isatty())  # type: ignore[attr-defined]
+        except (AttributeError, ValueError):
+            return False
+
+    missing = [name for name, stream in (("input", stdin), ("output", stdout)) if not is_tty(stream)]
+    if not missing:
+        return ""
+    what = "input and output are not terminals" if len(missing) == 2 else f"{missing[0]} is not a terminal"
+    return f"the app needs a terminal, but its {what}; run it in a terminal, or use the subcommands in scripts (iop --help)"
+
+
+def crash_line(error: BaseException) -> str:
+    """The one line printed when the app stops on an unexpected error (no message text: it may hold PHI)."""
+    return (
+        f"iop: internal error ({type(error).__name__}); everything saved before it is in the database. "
+        "Run again with IOP_DEBUG=1 to see details."
+    )
+
+
 def _is_known(exc: BaseException) -> bool:
     from iop_facilitator.errors import IopError
 
@@ -669,7 +729,16 @@ def run(db_target: str, *, demo: bool = False, create: bool = False) -> int:
     ``is_demo`` flag does too). The app never creates a clinic: a missing file is a
     message on the home screen (``iop init`` and ``iop demo`` create databases);
     ``create`` exists for tests only.
+
+    Without a terminal (standard input or output redirected: a pipe, a cron job) it prints
+    one line and returns 2, instead of drawing the screens into a pipe.
     """
+    import sys
+
+    problem = terminal_problem(sys.stdin, sys.stdout)
+    if problem:
+        print(f"iop: error: {problem}", file=sys.stderr)
+        return NO_TERMINAL_EXIT
     app = IopApp(db_target=db_target, demo=demo, create=create)
     app.run()
     return app.return_code or 0

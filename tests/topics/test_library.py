@@ -206,3 +206,42 @@ def test_parser_never_raises_on_mutated_guides(data: st.DataObject) -> None:
     mutated = "\n".join(lines[:start] + filler + lines[start + length :])
     result = parse_topic(mutated.encode(), "mut.md")
     assert isinstance(result, (LoadedTopic, list))
+
+
+# -- only regular files, read with a cap (issue 11.6): `topics validate /dev/zero` must not eat memory --
+
+
+def test_devices_and_pipes_are_refused_without_reading_them(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "waiting.md"
+    os.mkfifo(fifo)  # opening a FIFO for reading would block forever without O_NONBLOCK
+    good, problems = validate_paths([Path("/dev/zero"), fifo])
+    assert good == []
+    assert [(p.path, p.field) for p in problems] == [("/dev/zero", "file"), (str(fifo), "file")]
+    assert all("not a regular file" in p.message for p in problems)
+    library = load_library([("extra", tmp_path)])  # in a topics folder too: skipped, never read
+    assert library.topics == {}
+
+
+def test_a_file_larger_than_the_cap_is_refused(tmp_path: Path) -> None:
+    from iop_facilitator.library.load import read_capped
+    from iop_facilitator.library.parse import MAX_BYTES
+
+    big = tmp_path / "big.md"
+    big.write_bytes(b"x" * (MAX_BYTES + 1))
+    good, problems = validate_paths([big])
+    assert good == [] and "too large" in problems[0].message
+    assert read_capped(big, limit=MAX_BYTES + 1) == b"x" * (MAX_BYTES + 1)
+
+
+def test_topics_validate_dev_zero_ends_at_once() -> None:
+    import subprocess
+    import sys
+    import time
+
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "iop_facilitator", "topics", "validate", "/dev/zero"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "/dev/zero: file: not a regular file" in result.stdout + result.stderr
+    assert time.monotonic() - started < 15
