@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_meeting_e2e import squash
+from tests.e2e.test_meeting_e2e import type_a_story_unsaved
 from tests.e2e.test_tmux import SESSION, Tmux, app_env, tmux, wait_until  # noqa: F401 - the fixture
 from tests.tui.meeting_kit import make_clinic
 
@@ -30,18 +30,7 @@ def test_a_signal_saves_the_typing_and_exits_with_128_plus_its_number(tmux: Tmux
     app = shlex.join([sys.executable, "-m", "iop_facilitator", "--db", clinic.target])
     tmux.start(["sh", "-c", f"{app}; echo $? > {shlex.quote(str(code_file))}"], env, 120, 36)
     wait_until(lambda: "Evening IOP" in tmux.screen(), "today's group on the home screen", tmux)
-    tmux.keys("1")
-    wait_until(lambda: "Not yet marked 5" in squash(tmux.screen()), "the roll call", tmux)
-    tmux.keys("p")
-    time.sleep(0.3)
-    tmux.keys("F3")
-    time.sleep(0.5)
-    tmux.keys("1")
-    time.sleep(0.3)
-    tmux.keys("n")
-    time.sleep(0.3)
-    tmux.keys("-l", "Slept better this week")
-    time.sleep(0.1)  # less than the debounce: the text is only in the widget
+    type_a_story_unsaved(tmux, "Slept better this week")
     shell = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").stdout.strip())
     children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
     assert len(children) == 1

@@ -113,8 +113,9 @@ def test_a_whole_meeting_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     assert mood == [(7,)]
 
 
-def test_closing_the_terminal_mid_typing_keeps_the_text(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
-    target, env = start_app(tmux, tmp_path)
+def type_a_story_unsaved(tmux: Tmux, text: str) -> None:  # noqa: F811
+    """From the home screen: start today's meeting, mark the first member present, open a story
+    note on Stories and type ``text``, pausing far less than the debounce (only the widget has it)."""
     tmux.keys("1")
     wait_until(lambda: "Not yet marked 5" in squash(tmux.screen()), "the roll call", tmux)
     tmux.keys("p")
@@ -125,9 +126,14 @@ def test_closing_the_terminal_mid_typing_keeps_the_text(tmux: Tmux, tmp_path: Pa
     time.sleep(0.3)
     tmux.keys("n")
     time.sleep(0.3)
+    tmux.keys("-l", text)
+    time.sleep(0.1)
+
+
+def test_closing_the_terminal_mid_typing_keeps_the_text(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
+    target, env = start_app(tmux, tmp_path)
     pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").stdout.strip())
-    tmux.keys("-l", "Said the weekend felt safer than last month")
-    time.sleep(0.1)  # far less than the debounce: the text exists only in the widget
+    type_a_story_unsaved(tmux, "Said the weekend felt safer than last month")
     tmux("kill-server", check=False)  # the terminal closes: SIGHUP
     deadline = time.monotonic() + 10
     while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
