@@ -17,6 +17,14 @@ from pathlib import Path
 import pytest
 
 PG_URL = os.environ.get("IOP_TEST_PG_URL", "").strip()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Registered here (an initial conftest); used by tests/torture/.
+    parser.addoption(
+        "--torture-full", action="store_true", default=False,
+        help="run the torture suite in its full form (also: IOP_TORTURE_FULL=1); default: a bounded handful",
+    )
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 

@@ -46,9 +46,16 @@ def open_db(ctx: typer.Context, *, create: bool = False, encrypt: bool = False) 
     """
     st = state(ctx)
     if st._db is None:
+        from iop_facilitator.cli.progress import UpgradeProgress
         from iop_facilitator.db.engine import open_database
 
-        st._db = open_database(st.target(), create=create, passphrase=ask_passphrase, encrypt=encrypt)
+        progress = UpgradeProgress()  # a schema upgrade on open shows its steps on a terminal
+        try:
+            st._db = open_database(
+                st.target(), create=create, passphrase=ask_passphrase, encrypt=encrypt, progress=progress
+            )
+        finally:
+            progress.stop()
         ctx.find_root().call_on_close(st._db.dispose)
     return st._db
 

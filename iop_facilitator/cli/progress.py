@@ -79,3 +79,45 @@ def _is_terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class UpgradeProgress:
+    """Shows a schema upgrade on stderr, step by step (``db.migrate.Progress``), on a terminal only.
+
+    Upgrades are rare and may take minutes on a large clinic, so the bar starts at once
+    (unlike :class:`LazyProgress`), names the step running, and shows the elapsed time while
+    one long step runs. :meth:`stop` removes it (also called when the command ends).
+    """
+
+    def __init__(self) -> None:
+        self.enabled = _is_terminal()
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int, label: str) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("step {task.completed:.0f} of {task.total:.0f}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("", total=total)
+        self._bar.update(self._task, completed=done, total=total,
+                         description=f"Upgrading the database ({label}); please wait")
+        if done >= total:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
