@@ -10,7 +10,8 @@ main file before anything is copied.
   original (``sqlcipher_export`` through ``ATTACH ... KEY``), checks it (integrity check
   and the row count of every table), atomically puts it in the original's place and
   then overwrites the old plain bytes (main file and WAL) with zeros, unless a plain
-  copy was asked for.
+  copy was asked for. Hard links hold the old files' bytes until they are overwritten,
+  so none is freed unread-over, even by a crash (:func:`_hold`).
 * :func:`rekey_file` checks the old passphrase, then ``PRAGMA rekey``.
 
 Overwriting is best effort: copy-on-write filesystems, SSD wear levelling, snapshots and
@@ -124,8 +125,45 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _hold(path: Path, tag: str) -> Path | None:
+    """A hidden hard link keeping ``path``'s bytes (its inode) alive until :func:`_overwrite` is done with it.
+
+    SQLite removes the -wal when it leaves WAL mode, and ``os.replace`` drops the old main
+    file: without a second name, their blocks (plain text) would be freed at once, or at the
+    latest when a crash closes our descriptors. With the link, the old bytes stay in a file
+    we overwrite before removing it; after a crash that link is still there to be removed.
+    """
+    if not path.exists():
+        return None
+    hold = path.with_name(f".{path.name}.{tag}-{os.getpid()}")
+    if hold.exists():
+        hold.unlink()
+    os.link(path, hold)
+    os.chmod(hold, 0o600)
+    return hold
+
+
+def _overwrite(hold: Path | None) -> None:
+    """Overwrite a held file's bytes with zeros, flush them to disk, then remove it."""
+    if hold is None:
+        return
+    fd = os.open(hold, os.O_RDWR)
+    try:
+        _zero_fill(fd)
+    finally:
+        os.close(fd)
+    hold.unlink()
+
+
 def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> EncryptResult:
-    """Encrypt the plain SQLite database at ``path`` in place; see the module docstring."""
+    """Encrypt the plain SQLite database at ``path`` in place; see the module docstring.
+
+    Order: hold the -wal by a hard link; leave WAL mode (SQLite checkpoints every change into
+    the main file and removes its -wal name); export into a new encrypted file and check it;
+    hold the old main file by a hard link; put the encrypted file in its place; overwrite both
+    held files with zeros (fsync), then remove them. No plain byte of the main file or of the
+    last -wal is freed before it was overwritten.
+    """
     path = Path(path).absolute()
     kind = sqlite_file_kind(path)
     if kind == "encrypted":
@@ -135,13 +173,16 @@ def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> En
     sqlcipher = load_sqlcipher()
     if open_elsewhere(path):
         raise InvalidInput(IN_USE)
-    wal = path.with_name(path.name + "-wal")
-    wal_fd = os.open(wal, os.O_RDWR) if wal.exists() else None
+    wal_hold = _hold(path.with_name(path.name + "-wal"), "wal-to-overwrite")
+    main_hold: Path | None = None
     temp = path.with_name(f".{path.name}.encrypting-{os.getpid()}")
     plain_copy = path.with_name(path.name + ".plain") if keep_plain else None
+    encrypted = False
     src = sqlcipher.connect(str(path), timeout=2.0, check_same_thread=False, isolation_level=None)
     try:
-        _take_exclusive(src, sqlcipher)
+        # Sorting and index building during the export must not spill plain rows into temporary files.
+        src.execute("PRAGMA temp_store = MEMORY")
+        _take_exclusive(src, sqlcipher)  # checkpoints the WAL into the main file and leaves WAL mode
         before = _table_counts(src)
         objects = _schema_objects(src)
         user_version = src.execute("PRAGMA user_version").fetchone()[0]
@@ -180,26 +221,25 @@ def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> En
                     raise InvalidInput(f"{plain_copy} already exists; move it away first")
                 os.link(path, plain_copy)
                 os.chmod(plain_copy, 0o600)
-            old_fd = os.open(path, os.O_RDWR)
-            try:
-                os.replace(temp, path)
-                os.chmod(path, 0o600)
-                _fsync_dir(path.parent)
-                if plain_copy is None:
-                    _zero_fill(old_fd)
-            finally:
-                os.close(old_fd)
+            else:
+                main_hold = _hold(path, "plain-to-overwrite")
+            os.replace(temp, path)
+            os.chmod(path, 0o600)
+            _fsync_dir(path.parent)
+            encrypted = True
         finally:
             if temp.exists():
                 temp.unlink()
     finally:
         src.close()
-        if wal_fd is not None:
-            try:
-                if plain_copy is None and sqlite_file_kind(path) == "encrypted":
-                    _zero_fill(wal_fd)
-            finally:
-                os.close(wal_fd)
+        if encrypted and plain_copy is None:
+            _overwrite(main_hold)
+            _overwrite(wal_hold)
+        else:  # nothing was encrypted (the plain database stays as it was), or a plain copy was asked for
+            for hold in (main_hold, wal_hold):
+                if hold is not None:
+                    hold.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
     for suffix in ("-wal", "-shm", "-journal"):
         # The plain database's journal files are gone (DELETE mode); the new file makes its own.
         leftover = path.with_name(path.name + suffix)

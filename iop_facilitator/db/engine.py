@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -531,6 +532,18 @@ def _preflight_server(engine: Engine, url: URL) -> tuple[bool, str | None]:
     return not tables, revision
 
 
+def _refuse_commit_if_gone(database: Database, conn) -> None:  # noqa: ANN001 - a Connection
+    """The engine's ``commit`` hook: no commit into a file that was deleted or replaced (Database.check_file).
+
+    The transaction is rolled back on the spot: the pooled connection must not stay inside it.
+    """
+    try:
+        database.check_file()
+    except DatabaseGone:
+        conn.connection.dbapi_connection.rollback()
+        raise
+
+
 def open_database(
     target: str | Path,
     *,
@@ -604,8 +617,7 @@ def open_database(
         st = os.stat(path)
         db.file_identity = (st.st_dev, st.st_ino)
         if not access.reason:
-            # No commit into a file that was deleted or replaced meanwhile (Database.check_file).
-            event.listen(engine, "commit", lambda _conn: db.check_file())
+            event.listen(engine, "commit", partial(_refuse_commit_if_gone, db))
     if migrate and not migrations.is_at_head(revision):
         db.migrated_from = revision
         migrations.upgrade(engine, progress=progress)

@@ -47,6 +47,12 @@ def integrity_problems(database: Database) -> list[str]:
                     problems.append(f"integrity: {line}")
             for table, rowid, parent, _fk in conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall():
                 problems.append(f"foreign key: {table} row {rowid} points at a missing {parent}")
+    mode = database.loose_permissions
+    if mode is not None:
+        problems.append(
+            f"permissions: {database.display} can be read by other users (mode {mode:04o}); "
+            f"make it private with: chmod 600 {database.display}"
+        )
     problems.extend(lock_trigger_problems(database))
     revision = current_revision(database.engine)
     if revision != head_revision():

@@ -81,7 +81,7 @@ def test_demo_uses_its_own_database_and_never_the_real_one(iop_home: Path, tmp_p
 def test_no_subcommand_opens_the_app_on_the_chosen_database(tmp_path: Path, tui_calls) -> None:
     target = str(tmp_path / "mine.db")
     assert iop("--db", target).exit_code == 0
-    assert tui_calls == [(target, {"demo": False, "create": True})]
+    assert tui_calls == [(target, {"demo": False})]  # never "create": the app does not make clinics
 
 
 def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
