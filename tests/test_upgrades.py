@@ -178,3 +178,22 @@ def test_a_leftover_copy_whose_original_is_gone_is_never_dropped(tmp_path) -> No
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003"
     finally:
         conn.close()
+
+
+def test_the_cli_shows_an_upgrade_on_a_terminal(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from iop_facilitator.cli import progress as progress_module
+    from iop_facilitator.cli.app import app
+
+    target = tmp_path / "clinic.db"
+    at_revision(str(target), "0003").dispose()
+    monkeypatch.setattr(progress_module, "_is_terminal", lambda: True)
+    calls: list[tuple[int, int, str]] = []
+    real = progress_module.UpgradeProgress.__call__
+    monkeypatch.setattr(progress_module.UpgradeProgress, "__call__",
+                        lambda self, *args: (calls.append(args), real(self, *args))[1])
+    result = CliRunner().invoke(app, ["--db", str(target), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"from schema 0003 to {migrate.head_revision()}" in result.stdout
+    assert [c[0] for c in calls] == list(range(calls[0][1] + 1))  # every step, then the end
