@@ -1,7 +1,7 @@
 """one meeting per group and scheduled start (unique index); duplicates left by the old race resolved
 
-Revision ID: 0008
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-04 10:00:00
 
 Before this version, two leaders starting the same group at the same moment could create
@@ -37,15 +37,15 @@ import sqlmodel
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0008'
-down_revision: str | None = '0005'
+revision: str = '0007'
+down_revision: str | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 INDEX = "uq_meeting_group_start"
 PARTS = ("attendance", "story_note", "progress_note", "safety_event", "addendum", "follow_up")
 PROGRESS = {"signed": 0, "completed": 1, "in_progress": 2, "draft": 3}
-ACTOR = "schema upgrade 0008"
+ACTOR = "schema upgrade 0007"
 
 MEETINGS = sa.table(
     "meeting",
