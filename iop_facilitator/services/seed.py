@@ -544,6 +544,7 @@ def _generate_group(  # one hot loop, kept flat for speed
     signed_members: list[tuple[Any, ...]] = []
     by_id = {m.id: m for m in members}
     zone = ZoneInfo(ctx.timezone)
+    snap_uid = _uid_factory(random.Random(plan.id))  # its own stream: the clinic's data stays as before
 
     def local_minute(secs: int) -> str:
         return dt.datetime.fromtimestamp(secs, zone).strftime("%Y-%m-%d %H:%M")
@@ -749,13 +750,13 @@ def _generate_group(  # one hot loop, kept flat for speed
             ]
             digest = snapshot_hash(snap, roster_rows)
             snapshots.append((
-                uid(), s_signed, mid, "seed", ctx.clinic_name, ctx.timezone, ctx.disclosure_version, plan.name,
+                snap_uid(), s_signed, mid, "seed", ctx.clinic_name, ctx.timezone, ctx.disclosure_version, plan.name,
                 plan.group_type, plan.level, plan.audience, plan.modality, plan.location, snap["local_start"],
                 snap["local_end"], lead_name, lead_cred, co_name, co_cred, lead_name, 0, snap["topic_title"],
                 snap["service_code"], digest, ctx.anchor,
             ))
             signed_members.extend(
-                (uid(), s_signed, mid, m["member_id"], m["display_name"], m["chart_id"], json.dumps(m["goals"]))
+                (snap_uid(), s_signed, mid, m["member_id"], m["display_name"], m["chart_id"], json.dumps(m["goals"]))
                 for m in roster_rows
             )
             content_hash = hash_meeting(
@@ -976,7 +977,8 @@ def seed_clinic(
     anchored: list[str] = []
     context = SnapshotContext(
         clinic_name=fx.CLINIC_NAME, timezone=tz, disclosure_version=disclosure_version(settings.disclosure_notice),
-        codes=codes_table(settings.service_codes or {}), titles=bundled_topic_titles(), anchor=uuid.uuid4().hex,
+        codes=codes_table(settings.service_codes or {}), titles=bundled_topic_titles(),
+        anchor=uuid.uuid5(uuid.NAMESPACE_URL, f"iop-seed:{seed}:{groups}:{weeks}:{members_per_group}:{end}").hex,
     )
     chunks = generate(
         groups=groups, weeks=weeks, members_per_group=members_per_group, seed=seed, end=end,
