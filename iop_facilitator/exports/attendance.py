@@ -63,8 +63,9 @@ from iop_facilitator.exports.output import (
     check_target,
     csv_notice_row,
     disclosure_notice,
+    Staging,
+    disclosure,
     neutralize_cell,
-    private_file,
     record_export,
     record_export_sqlite,
 )
@@ -788,12 +789,15 @@ def export_sqlite(
     force: bool,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    recipient: str | None = None,
+    purpose: str | None = None,
 ) -> ExportResult | None:
     """Export from a plain SQLite file with :mod:`sqlite3` only; None if the file needs the general path.
 
     The general path is needed when the schema is not exactly this program's
     newest (older files are migrated by ``open_database``; newer ones refused
-    there) or the program settings row does not exist yet.
+    there) or the program settings row does not exist yet. The file is published
+    only after its audit entry (with its SHA-256) is committed (``output.disclosure``).
     """
     from iop_facilitator.db.migrate import known_revisions
 
@@ -813,24 +817,42 @@ def export_sqlite(
         program = _sqlite_program(conn)
         if program is None:
             return None
-        with private_file(out, force=force, newline="") as fh:
-            if fmt == "csv":
-                span = _date_span(conn, flt)
-                timezones = [r[0] for r in conn.execute("SELECT DISTINCT timezone FROM signed_snapshot") if r[0]]
-                count = _write_csv_partitions(fh, path, program, flt, span, progress, timezones)
-            else:
-                tail, params = query_tail("sqlite", flt)
-                cursor = conn.execute("SELECT " + raw_columns(flt) + tail, params)
-                clocks, table = Clocks(program.timezone), codes_table(program.codes)
-                rows = (row_values(r, clocks, table) for r in _chunks(cursor))
-                count = write_json(fh, program, flt, rows, _utcnow(now), progress)
-            conn.execute("COMMIT")  # end the read snapshot; the audit entry takes the write lock
+        tally = {"count": 0}
+
+        def record(staging: Staging) -> None:
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # end the read snapshot; the audit entry takes the write lock
             record_export_sqlite(
-                conn, "attendance", command=COMMAND, fmt=fmt, path=out, records=count, filters=flt.audit()
+                conn, "attendance", command=COMMAND, fmt=fmt, records=tally["count"], filters=flt.audit(),
+                staging=staging, recipient=recipient, purpose=purpose,
             )
-        return ExportResult(path=out, records=count, fmt=fmt, fast=True)
+
+        with disclosure(force=force, record=record, withdrawn=_withdrawn_sqlite(conn)) as staging:
+            with staging.open(out, newline="") as fh:
+                if fmt == "csv":
+                    span = _date_span(conn, flt)
+                    timezones = [r[0] for r in conn.execute("SELECT DISTINCT timezone FROM signed_snapshot") if r[0]]
+                    tally["count"] = _write_csv_partitions(fh, path, program, flt, span, progress, timezones)
+                else:
+                    tail, params = query_tail("sqlite", flt)
+                    cursor = conn.execute("SELECT " + raw_columns(flt) + tail, params)
+                    clocks, table = Clocks(program.timezone), codes_table(program.codes)
+                    rows = (row_values(r, clocks, table) for r in _chunks(cursor))
+                    tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
+        return ExportResult(path=out, records=tally["count"], fmt=fmt, fast=True)
     finally:
         conn.close()
+
+
+def _withdrawn_sqlite(conn: sqlite3.Connection) -> Callable[[str], None]:
+    def withdrawn(reason: str) -> None:
+        from iop_facilitator.audit_chain import append_sqlite
+        from iop_facilitator.services.actor import current_actor
+
+        append_sqlite(conn, actor=current_actor(), action="export.withdrawn", record_type="export",
+                      details={"command": COMMAND, "reason": reason})
+
+    return withdrawn
 
 
 # --------------------------------------------------------------------------- general path
@@ -845,8 +867,11 @@ def export_database(
     force: bool,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    recipient: str | None = None,
+    purpose: str | None = None,
 ) -> ExportResult:
-    """Export through SQLAlchemy Core (any back end), streaming rows; the audit entry commits with it."""
+    """Export through SQLAlchemy Core (any back end), streaming rows; the file is published after
+    its audit entry is committed."""
     import sqlalchemy as sa
 
     from iop_facilitator.services.settings import get_settings
@@ -855,6 +880,7 @@ def export_database(
         raise ValueError(fmt)
     out = check_target(out, force=force)
     dialect = database.engine.dialect.name
+    tally = {"count": 0}
     with database.session() as session:
         settings = get_settings(session)
         program = Program.from_row(
@@ -862,18 +888,32 @@ def export_database(
         )
         clocks, table = Clocks(program.timezone), codes_table(program.codes)
         tail, params = query_tail(dialect, flt)
-        with private_file(out, force=force, newline="") as fh:
-            result = session.connection().execute(
-                sa.text("SELECT " + raw_columns(flt) + tail),
-                params,
-                execution_options={"stream_results": True, "yield_per": CHUNK},
+
+        def record(staging: Staging) -> None:
+            record_export(
+                session, "attendance", command=COMMAND, fmt=fmt, records=tally["count"], filters=flt.audit(),
+                staging=staging, recipient=recipient, purpose=purpose,
             )
-            rows = (row_values(tuple(r), clocks, table) for r in result)
-            if fmt == "csv":
-                count = write_csv(fh, program, (csv_line(v) for v in rows), progress)
-            else:
-                count = write_json(fh, program, flt, rows, _utcnow(now), progress)
-            result.close()
-            record_export(session, "attendance", command=COMMAND, fmt=fmt, path=out, records=count, filters=flt.audit())
             session.commit()
-    return ExportResult(path=out, records=count, fmt=fmt, fast=False)
+
+        with disclosure(force=force, record=record, withdrawn=lambda why: _withdrawn(database, why)) as staging:
+            with staging.open(out, newline="") as fh:
+                result = session.connection().execute(
+                    sa.text("SELECT " + raw_columns(flt) + tail),
+                    params,
+                    execution_options={"stream_results": True, "yield_per": CHUNK},
+                )
+                rows = (row_values(tuple(r), clocks, table) for r in result)
+                if fmt == "csv":
+                    tally["count"] = write_csv(fh, program, (csv_line(v) for v in rows), progress)
+                else:
+                    tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
+                result.close()
+    return ExportResult(path=out, records=tally["count"], fmt=fmt, fast=False)
+
+
+def _withdrawn(database: Database, reason: str) -> None:
+    from iop_facilitator.services import audit
+
+    with database.begin() as session:
+        audit.record(session, "export.withdrawn", record_type="export", command=COMMAND, reason=reason)
