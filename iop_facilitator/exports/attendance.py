@@ -4,7 +4,8 @@ Columns (CSV header, JSON keys), in order:
 
 ``date`` (the meeting's local date), ``group``, ``member`` (display name),
 ``chart_id`` (external chart id), ``status``, ``arrived`` and ``left`` (local
-``HH:MM`` in the program's timezone; for a member who attended without an own
+``HH:MM`` in the meeting's timezone: the one it was signed in, which is the
+program's unless the program moved since; for a member who attended without an own
 arrival or departure time, the meeting's start or stop; empty for absences),
 ``minutes``, ``modality``, ``service_codes`` (see :func:`service_codes`),
 ``facilitator``, ``credentials`` (the facilitator's), ``signed`` (``yes``, ``no``

@@ -582,10 +582,31 @@ class _Cache:
         }
         self.groups = {g.id: g for g in session.exec(select(Group))}
         self.topic_titles = topic_titles if topic_titles is not None else library_titles()
-        self.group_names: dict[uuid.UUID, list[str]] = {}
+        # Earlier names of staff (row history, oldest change first): an addendum shows its
+        # author as named when it was written.
+        from iop_facilitator.models import RowHistory
+
+        self.staff_history: dict[uuid.UUID, list[tuple[dt.datetime, str]]] = {}
+        for entry in session.exec(
+            select(RowHistory).where(RowHistory.table_name == "staff").order_by(RowHistory.changed_at)
+        ):
+            name = (entry.old_row or {}).get("name")
+            if name:
+                key = uuid.UUID(hex=str(entry.row_id).replace("-", ""))
+                self.staff_history.setdefault(key, []).append((entry.changed_at, str(name)))
 
     def person(self, staff_id: uuid.UUID | None) -> Person | None:
         return self.staff.get(staff_id) if staff_id else None
+
+    def person_at(self, staff_id: uuid.UUID | None, when: dt.datetime) -> Person | None:
+        """The staff member as named at ``when`` (credentials are the caller's, frozen with the record)."""
+        person = self.person(staff_id)
+        if person is None:
+            return None
+        for changed_at, old_name in self.staff_history.get(staff_id, ()):
+            if changed_at > when:
+                return Person(person.id, old_name, person.credentials)
+        return person
 
 
 def library_titles() -> dict[str, str]:
@@ -673,7 +694,7 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
             AddendumDoc(
                 id=str(a.id),
                 member_id=str(a.member_id) if a.member_id else None,
-                author=cache.person(a.author_id),
+                author=_clean_person(cache.person_at(a.author_id, a.created_at)),
                 credentials=out_text(a.author_credentials),
                 written_at=a.created_at,
                 reason=out_text(a.reason),
