@@ -35,7 +35,7 @@ def to_local(value: dt.datetime | None, tz: str) -> pendulum.DateTime | None:
     if value is None:
         return None
     if value.tzinfo is None:  # defensive: storage never holds naive values
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return pendulum.instance(value).in_tz(tz)
 
 

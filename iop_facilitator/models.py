@@ -114,7 +114,7 @@ class Editable(Record):
     version: int = Field(default=1, nullable=False)
 
     @declared_attr  # type: ignore[misc]
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+    def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}
 
 

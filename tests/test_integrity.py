@@ -270,11 +270,11 @@ def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
                 for key, (table, _fields) in integrity.PARTS.items() if table in as_dicts}
         raw = {key: [r for r in tables[table] if dict(zip(COLUMNS[table], r))["meeting_id"] == meeting["id"]]
                for key, (table, _fields) in integrity.PARTS.items() if table in tables}
-        [snap] = [s for s in as_dicts["signed_snapshot"] if s["meeting_id"] == meeting["id"]]
+        [frozen] = [s for s in as_dicts["signed_snapshot"] if s["meeting_id"] == meeting["id"]]
         members = [m for m in as_dicts["signed_member"] if m["meeting_id"] == meeting["id"]]
-        assert snap["snapshot_hash"] == integrity.snapshot_hash(snap, members)
+        assert frozen["snapshot_hash"] == integrity.snapshot_hash(frozen, members)
         assert len(members) == len(mine["attendance"])
-        sealed = snap["snapshot_hash"]
+        sealed = frozen["snapshot_hash"]
         assert meeting["content_hash"] == integrity.hash_content(meeting, **mine, snapshot_hash=sealed) == hasher(
             row, sealed, **raw
         )

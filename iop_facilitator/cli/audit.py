@@ -118,7 +118,7 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _disclosures(ctx: typer.Context, member: str | None, start, end, as_json: bool) -> None:  # noqa: ANN001
+def _disclosures(ctx: typer.Context, member: str | None, start, end, as_json: bool) -> None:
     from iop_facilitator.services import history
     from iop_facilitator.services.members import resolve_member
 

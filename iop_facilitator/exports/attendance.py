@@ -61,23 +61,19 @@ from typing import IO, TYPE_CHECKING, Any
 
 from iop_facilitator.exports.output import (
     FORMULA_START,
+    Staging,
     check_target,
     csv_notice_row,
-    disclosure_notice,
-    Staging,
     disclosure,
+    disclosure_notice,
     neutralize_cell,
     record_export,
     record_export_sqlite,
 )
-from iop_facilitator.services.text import clean
 from iop_facilitator.services.billing import (  # the billing rule (re-exported for callers and tests)
-    LEVELS_OF_CARE,
-    MODALITIES,
     codes_table,
-    per_diem_code,
-    service_codes,
 )
+from iop_facilitator.services.text import clean
 
 if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
@@ -828,18 +824,20 @@ def export_sqlite(
                 staging=staging, recipient=recipient, purpose=purpose,
             )
 
-        with disclosure(force=force, record=record, withdrawn=_withdrawn_sqlite(conn)) as staging:
-            with staging.open(out, newline="") as fh:
-                if fmt == "csv":
-                    span = _date_span(conn, flt)
-                    timezones = [r[0] for r in conn.execute("SELECT DISTINCT timezone FROM signed_snapshot") if r[0]]
-                    tally["count"] = _write_csv_partitions(fh, path, program, flt, span, progress, timezones)
-                else:
-                    tail, params = query_tail("sqlite", flt)
-                    cursor = conn.execute("SELECT " + raw_columns(flt) + tail, params)
-                    clocks, table = Clocks(program.timezone), codes_table(program.codes)
-                    rows = (row_values(r, clocks, table) for r in _chunks(cursor))
-                    tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
+        with (
+            disclosure(force=force, record=record, withdrawn=_withdrawn_sqlite(conn)) as staging,
+            staging.open(out, newline="") as fh,
+        ):
+            if fmt == "csv":
+                span = _date_span(conn, flt)
+                timezones = [r[0] for r in conn.execute("SELECT DISTINCT timezone FROM signed_snapshot") if r[0]]
+                tally["count"] = _write_csv_partitions(fh, path, program, flt, span, progress, timezones)
+            else:
+                tail, params = query_tail("sqlite", flt)
+                cursor = conn.execute("SELECT " + raw_columns(flt) + tail, params)
+                clocks, table = Clocks(program.timezone), codes_table(program.codes)
+                rows = (row_values(r, clocks, table) for r in _chunks(cursor))
+                tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
         return ExportResult(path=out, records=tally["count"], fmt=fmt, fast=True)
     finally:
         conn.close()
@@ -897,19 +895,21 @@ def export_database(
             )
             session.commit()
 
-        with disclosure(force=force, record=record, withdrawn=lambda why: _withdrawn(database, why)) as staging:
-            with staging.open(out, newline="") as fh:
-                result = session.connection().execute(
-                    sa.text("SELECT " + raw_columns(flt) + tail),
-                    params,
-                    execution_options={"stream_results": True, "yield_per": CHUNK},
-                )
-                rows = (row_values(tuple(r), clocks, table) for r in result)
-                if fmt == "csv":
-                    tally["count"] = write_csv(fh, program, (csv_line(v) for v in rows), progress)
-                else:
-                    tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
-                result.close()
+        with (
+            disclosure(force=force, record=record, withdrawn=lambda why: _withdrawn(database, why)) as staging,
+            staging.open(out, newline="") as fh,
+        ):
+            result = session.connection().execute(
+                sa.text("SELECT " + raw_columns(flt) + tail),
+                params,
+                execution_options={"stream_results": True, "yield_per": CHUNK},
+            )
+            rows = (row_values(tuple(r), clocks, table) for r in result)
+            if fmt == "csv":
+                tally["count"] = write_csv(fh, program, (csv_line(v) for v in rows), progress)
+            else:
+                tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
+            result.close()
     return ExportResult(path=out, records=tally["count"], fmt=fmt, fast=False)
 
 

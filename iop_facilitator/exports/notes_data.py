@@ -652,7 +652,6 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
         SafetyEvent,
         StoryNote,
     )
-
     from iop_facilitator.services import snapshot as frozen_values
 
     meetings = {m.id: m for m in session.exec(select(GroupMeeting).where(col(GroupMeeting.id).in_(ids)))}

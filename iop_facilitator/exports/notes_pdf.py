@@ -35,6 +35,7 @@ from iop_facilitator.exports.notes_data import (
     local_text,
 )
 from iop_facilitator.exports.notes_md import AWAITING, DRAFT, STATUS_TEXT, arrived_left
+
 BUNDLED_FONTS = Path(__file__).with_name("fonts")
 FAMILY = "iopsans"
 PAGES_ALIAS = "{total-pages-count}"  # long enough to reserve room for a 5-digit page count

@@ -23,7 +23,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from iop_facilitator.errors import InvalidInput
-from iop_facilitator.models import AuditEvent, Goal, Group, GroupEnrollment, Member, ProgramSettings, RowHistory, Staff
+from iop_facilitator.models import (
+    AuditEvent,
+    Goal,
+    Group,
+    GroupEnrollment,
+    Member,
+    ProgramSettings,
+    RowHistory,
+    Staff,
+)
 
 # What ``iop audit --as-of --table NAME`` accepts, and the columns it shows.
 TABLES: dict[str, tuple[type[Any], tuple[str, ...]]] = {

@@ -259,7 +259,7 @@ def _date(value: Any) -> dt.date | None:
 def _datetime(value: Any) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         value = dt.datetime.fromisoformat(str(value))
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _json_list(value: Any) -> list[str]:

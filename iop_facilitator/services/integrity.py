@@ -370,10 +370,9 @@ def seal(
     signed). Returns the meeting and its snapshot hash. Call :func:`lock_meeting`
     first, before reading anything the hash covers.
     """
+    from iop_facilitator.clock import plain_utc
     from iop_facilitator.enums import MeetingStatus
     from iop_facilitator.services import snapshot
-
-    from iop_facilitator.clock import plain_utc
 
     signed_at = plain_utc(signed_at)
     snap, _members = snapshot.take(session, meeting, signer=signer, title=topic_title)

@@ -19,7 +19,13 @@ from iop_facilitator.enums import AttendanceStatus, FlowStep
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, MemberLine, Snapshot, editable_meeting, load_snapshot
+from iop_facilitator.services.live import (
+    UNSET,
+    MemberLine,
+    Snapshot,
+    editable_meeting,
+    load_snapshot,
+)
 from iop_facilitator.services.text import clean
 
 

@@ -36,7 +36,14 @@ from sqlmodel import Session, col, select
 
 from iop_facilitator.enums import AttendanceStatus, Audience, LevelOfCare
 from iop_facilitator.errors import InvalidInput
-from iop_facilitator.models import Attendance, Group, GroupEnrollment, GroupMeeting, Member, SignedSnapshot
+from iop_facilitator.models import (
+    Attendance,
+    Group,
+    GroupEnrollment,
+    GroupMeeting,
+    Member,
+    SignedSnapshot,
+)
 from iop_facilitator.services.live import ATTENDED, absence_counts, absence_flags
 from iop_facilitator.services.settings import get_settings
 

@@ -10,8 +10,8 @@ bytes. To regenerate the files after an intended change:
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import hashlib
+import itertools
 import json
 import os
 import stat

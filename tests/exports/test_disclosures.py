@@ -27,7 +27,6 @@ from iop_facilitator.exports import notes_data as nd
 from iop_facilitator.exports import output
 from tests.exports.test_notes_cli import audit_entries, clinic, export, iop, one_line_error  # noqa: F401 - fixture
 
-
 # --------------------------------------------------------------------------- a real, tiny filesystem
 
 
@@ -39,7 +38,7 @@ def tiny_mount(tmp_path: Path):
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root; this test runs as an ordinary user here")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(point)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or 'mount failed'}); the disk-full case is untested")
     try:
@@ -87,11 +86,13 @@ def test_a_read_only_target_is_one_plain_line(clinic, tiny_mount) -> None:  # no
 def test_write_failures_are_one_plain_line_naming_the_path(tmp_path, code, words) -> None:
     recorded = []
     target = tmp_path / "out.md"
-    with pytest.raises(IopError) as caught:
-        with output.disclosure(force=False, record=recorded.append) as staging:
-            with staging.open(target) as fh:
-                fh.write("first part")
-                raise OSError(code, os.strerror(code))
+    with (
+        pytest.raises(IopError) as caught,
+        output.disclosure(force=False, record=recorded.append) as staging,
+        staging.open(target) as fh,
+    ):
+        fh.write("first part")
+        raise OSError(code, os.strerror(code))
     message = str(caught.value)
     assert words in message and str(target) in message and "\n" not in message
     assert recorded == [] and list(tmp_path.iterdir()) == []
@@ -119,18 +120,20 @@ def test_a_failure_while_publishing_takes_back_what_was_published_and_says_so(tm
     real_link = os.link
     calls = {"n": 0}
 
-    def flaky_link(src, dst, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+    def flaky_link(src, dst, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_link(src, dst, *args, **kwargs)
 
     monkeypatch.setattr(os, "link", flaky_link)
-    with pytest.raises(IopError, match="disk full"):
-        with output.disclosure(force=False, record=lambda staging: None, withdrawn=withdrawn.append) as staging:
-            for name in ("a.md", "b.md", "c.md"):
-                with staging.open(tmp_path / name) as fh:
-                    fh.write(name)
+    with (
+        pytest.raises(IopError, match="disk full"),
+        output.disclosure(force=False, record=lambda staging: None, withdrawn=withdrawn.append) as staging,
+    ):
+        for name in ("a.md", "b.md", "c.md"):
+            with staging.open(tmp_path / name) as fh:
+                fh.write(name)
     assert list(tmp_path.iterdir()) == [] and withdrawn == ["OSError"]
 
 
@@ -138,7 +141,7 @@ def test_a_failure_while_publishing_takes_back_what_was_published_and_says_so(tm
 
 
 def test_audit_disclosures_lists_what_held_a_members_records(clinic, tmp_path) -> None:  # noqa: F811
-    target, c = clinic
+    target, _c = clinic
     assert export(target, "--format", "md", "--out", str(tmp_path / "all.md"), "--recipient", "Acme Health Plan",
                   "--purpose", "claims review", "--quiet").exit_code == 0
     assert export(target, "--format", "json", "--out", str(tmp_path / "tele.json"), "--group", "Tele IOP",

@@ -8,8 +8,8 @@ another member, and unsigned meetings excluded unless asked (then marked as draf
 from __future__ import annotations
 
 import base64
-import io
 import hashlib
+import io
 import json
 import stat
 from pathlib import Path

@@ -223,3 +223,22 @@ def test_every_format_tells_the_same_record(db, clinic) -> None:
             text = notes_md.meeting(view)
             for needle in [st.text for st in view.members[0].stories] + [e.concern for e in view.members[0].safety_events]:
                 assert needle in text
+
+
+def test_the_app_shows_a_signed_meeting_as_it_was_signed(db, clinic) -> None:
+    from iop_facilitator.services import live
+    from iop_facilitator.services.groups import resolve_group
+
+    with db.begin() as s:
+        staff.update_staff(s, staff.resolve_staff(s, "Dana Quinn").id, name="Henry Birchbrook", credentials="MD")
+        sam = members.resolve_member(s, "Sam K.")
+        members.update_member(s, sam.id, display_name="Samuel K.")
+        members.set_goals(s, sam, ["A goal written later"])
+        update_group(s, resolve_group(s, "Evening IOP").id, name="Renamed", level_of_care=LevelOfCare.OP)
+        settings.update_settings(s, timezone="Asia/Tokyo")
+    with db.session() as s:
+        view = live.load_snapshot(s, uuid.UUID(clinic.signed))
+    assert (view.facilitator, view.facilitator_credentials, view.signer) == ("Dana Quinn", "LCSW", "Dana Quinn")
+    assert (view.group_name, view.level_of_care, view.timezone) == ("Evening IOP", "IOP", notes_clinic.TZ)
+    line = next(m for m in view.members if m.member_id == sam.id)
+    assert line.display_name == "Sam K." and [g.text for g in line.goals] == ["Use a coping skill when cravings hit"]

@@ -15,12 +15,24 @@ from iop_facilitator.enums import StaffRole
 from iop_facilitator.models import Staff
 from iop_facilitator.services import addenda, audit, integrity, staff
 from iop_facilitator.services import cosign as cosign_service
-from tests.test_integrity import U, allowed, bound, one_child, refused, sign, tamper  # noqa: F401 - re-exported
+from tests.test_integrity import U, allowed, bound, one_child, refused, sign, tamper
 from tests.test_live_services import START
 
 __all__ = [
-    "START", "U", "allowed", "bound", "one_child", "refused", "sign", "tamper", "supervisor", "cosigned",
-    "with_addendum", "verify", "lines", "scalar",
+    "START",
+    "U",
+    "allowed",
+    "bound",
+    "cosigned",
+    "lines",
+    "one_child",
+    "refused",
+    "scalar",
+    "sign",
+    "supervisor",
+    "tamper",
+    "verify",
+    "with_addendum",
 ]
 
 

@@ -68,7 +68,7 @@ def test_a_write_that_commits_before_the_signature_is_in_the_signed_content(db, 
 
     original = integrity.lock_meeting
 
-    def lock_meeting(session, meeting_id) -> None:  # noqa: ANN001
+    def lock_meeting(session, meeting_id) -> None:
         locking.set()
         original(session, meeting_id)
 
