@@ -242,3 +242,29 @@ def test_the_app_shows_a_signed_meeting_as_it_was_signed(db, clinic) -> None:
     assert (view.group_name, view.level_of_care, view.timezone) == ("Evening IOP", "IOP", notes_clinic.TZ)
     line = next(m for m in view.members if m.member_id == sam.id)
     assert line.display_name == "Sam K." and [g.text for g in line.goals] == ["Use a coping skill when cravings hit"]
+
+
+def test_stored_escape_sequences_never_reach_an_export(db, clinic, tmp_path) -> None:
+    """Text that bypassed input cleaning (raw SQL, another client, a restored backup) is cleaned on output."""
+    evil = "\x1b]0;owned\x07\x1b[31mRed\x1b[0m" + ("\x00" if db.backend == "sqlite" else "")  # PostgreSQL refuses NUL
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE member SET display_name = :v WHERE external_chart_id = 'MRN-4004'"), {"v": "Ana" + evil})
+        conn.execute(
+            sa.text("UPDATE meeting SET group_narrative = :v WHERE id = :mid").bindparams(sa.bindparam("mid", type_=sa.Uuid())),
+            {"v": "Narrative " + evil, "mid": uuid.UUID(clinic.draft)},
+        )
+        conn.execute(sa.text("UPDATE therapy_group SET name = :v WHERE name = 'Evening IOP'"), {"v": "Evening" + evil})
+    with db.session() as s:
+        docs = list(nd.iter_documents(s, nd.Filters(include_unsigned=True), topic_titles={}))
+    texts = [notes_md.to_text(docs, CONTEXT), "".join(notes_json.render(docs, CONTEXT)),
+             "".join(notes_fhir.render_stream(docs, CONTEXT))]
+    flt = att.AttendanceFilter(include_unsigned=True)
+    for fmt in att.FORMATS:
+        att.export_database(db, tmp_path / f"a.{fmt}", fmt=fmt, flt=flt, force=False, now=NOW)
+        texts.append((tmp_path / f"a.{fmt}").read_text(encoding="utf-8-sig"))
+        if db.backend == "sqlite":
+            att.export_sqlite(db.path, tmp_path / f"fast.{fmt}", fmt=fmt, flt=flt, force=False, now=NOW)
+            texts.append((tmp_path / f"fast.{fmt}").read_text(encoding="utf-8-sig"))
+    for text in texts:
+        assert "\x1b" not in text and "\x07" not in text and "\x00" not in text and "\\u001b" not in text
+    assert "AnaRed" in texts[0] and "Narrative" in texts[0]
