@@ -284,6 +284,17 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@dataclass
+class _Tables:
+    """Every known name, folded, with its owners (member ids) and each owner's initials."""
+
+    full: dict[tuple[str, ...], dict[str, str]] = field(default_factory=dict)  # folded words -> {owner: mark}
+    first: dict[str, dict[str, str]] = field(default_factory=dict)  # folded first name -> {owner: mark}
+    cased: set[str] = field(default_factory=set)  # first names matched only when capitalised
+    substrings: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # names without spaces
+    longest: int = 1
+
+
 @dataclass(frozen=True)
 class Redactor:
     """Replaces other members' names in free text with their initials (or "a peer").
@@ -295,25 +306,37 @@ class Redactor:
     other members becomes "a peer" (the initials would guess); a bare first name that is
     also the subject's own is left alone (it tells nothing the reader does not know).
     First names that are everyday words (:data:`WORD_NAMES`) are matched only when
-    capitalised ("Will", not "will").
+    capitalised ("Will", not "will"). The tables are built once per export
+    (:class:`NameIndex`); a redactor only knows whose copy it makes.
     """
 
-    full: dict[tuple[str, ...], str]  # folded words of a full name -> replacement
-    first: dict[str, str]  # folded first name -> replacement
-    cased: frozenset[str]  # folded first names matched only when capitalised
-    substrings: tuple[tuple[str, str], ...] = ()  # (name, replacement) for names without spaces
-    longest: int = 1
+    tables: _Tables
+    subject: str
+    own_full: frozenset[tuple[str, ...]] = frozenset()
+    own_first: frozenset[str] = frozenset()
+
+    def _mark(self, owners: dict[str, str], *, first: bool) -> str | None:
+        others = [mark for owner, mark in owners.items() if owner != self.subject]
+        if not others:
+            return None
+        if first and len(others) > 1:
+            return "a peer"
+        return others[0]
 
     def __call__(self, text: str) -> str:
-        if not text or not (self.full or self.first or self.substrings):
+        t = self.tables
+        if not text or not (t.full or t.first or t.substrings):
             return text
-        out = self._words(text) if (self.full or self.first) else text
-        for name, replacement in self.substrings:
+        out = self._words(text) if (t.full or t.first) else text
+        for name, owners in t.substrings:
             if name in out:
-                out = out.replace(name, replacement)
+                mark = self._mark(owners, first=False)
+                if mark is not None:
+                    out = out.replace(name, mark)
         return out
 
     def _words(self, text: str) -> str:
+        t = self.tables
         words = list(_WORD.finditer(text))
         if not words:
             return text
@@ -322,19 +345,21 @@ class Redactor:
         i = 0
         while i < len(words):
             done = False
-            for size in range(min(self.longest, len(words) - i), 0, -1):
+            for size in range(min(t.longest, len(words) - i), 0, -1):
                 group = words[i : i + size]
                 if size > 1 and any(
                     not _GAP.fullmatch(text, a.end(), b.start()) for a, b in itertools.pairwise(group)
                 ):
                     continue
                 key = tuple(fold(w.group(0)) for w in group)
-                replacement = self.full.get(key)
-                if replacement is None and size == 1:
-                    word = group[0].group(0)
-                    replacement = self.first.get(key[0])
-                    if replacement is not None and key[0] in self.cased and not word[:1].isupper():
-                        replacement = None
+                replacement = None
+                owners = t.full.get(key)
+                if owners is not None and key not in self.own_full:
+                    replacement = self._mark(owners, first=False)
+                if replacement is None and size == 1 and key[0] not in self.own_first:
+                    owners = t.first.get(key[0])
+                    if owners is not None and not (key[0] in t.cased and not group[0].group(0)[:1].isupper()):
+                        replacement = self._mark(owners, first=True)
                 if replacement is None:
                     continue
                 end = group[-1].end()
@@ -354,54 +379,50 @@ class NameIndex:
 
     def __init__(self, names: dict[str, set[str]]) -> None:
         self.names = {mid: {" ".join(n.split()) for n in found if n and n.strip()} for mid, found in names.items()}
-        self._cache: dict[str, Redactor] = {}
+        self._tables: _Tables | None = None
 
     def add(self, member_id: str, name: str) -> None:
         name = " ".join((name or "").split())
         if name and name not in self.names.setdefault(member_id, set()):
             self.names[member_id].add(name)
-            self._cache.clear()
+            self._tables = None
+
+    def tables(self) -> _Tables:
+        if self._tables is not None:
+            return self._tables
+        t = _Tables()
+        substrings: dict[str, dict[str, str]] = {}
+        for mid, names in self.names.items():
+            for name in names:
+                mark = initials(name)
+                if _SEPARATE.search(name):
+                    substrings.setdefault(name, {})[mid] = mark
+                    compact = name.replace(" ", "")
+                    if compact != name:
+                        substrings.setdefault(compact, {})[mid] = mark
+                words = tuple(fold(w) for w in _WORD.findall(name))
+                if words:
+                    t.full.setdefault(words, {})[mid] = mark
+                given = fold(_first_name(name))
+                if len(given) >= 2 and not _SEPARATE.search(given):
+                    t.first.setdefault(given, {}).setdefault(mid, mark)
+                    if given in WORD_NAMES:
+                        t.cased.add(given)
+        # Longest first, so "Mary Ann" wins over "Mary".
+        t.substrings = sorted(substrings.items(), key=lambda kv: len(kv[0]), reverse=True)
+        t.longest = max((len(k) for k in t.full), default=1)
+        self._tables = t
+        return t
 
     def redactor(self, subject_id: str | None, subject_names: Iterable[str] = ()) -> Redactor:
         key = subject_id or ""
-        if key in self._cache and not subject_names:
-            return self._cache[key]
-        own = {fold(n) for n in self.names.get(key, set())} | {fold(" ".join(n.split())) for n in subject_names}
-        own_first = {fold(_first_name(n)) for n in own}
-        full: dict[tuple[str, ...], str] = {}
-        first_owner: dict[str, set[str]] = {}
-        first_initials: dict[str, str] = {}
-        cased: set[str] = set()
-        substrings: dict[str, str] = {}
-        for mid, names in self.names.items():
-            if mid == key:
-                continue
-            for name in names:
-                if fold(name) in own:
-                    continue
-                mark = initials(name)
-                if _SEPARATE.search(name):
-                    substrings.setdefault(name, mark)
-                    compact = name.replace(" ", "")
-                    if compact != name:
-                        substrings.setdefault(compact, mark)
-                words = tuple(fold(w) for w in _WORD.findall(name))
-                if words:
-                    full.setdefault(words, mark)
-                given = fold(_first_name(name))
-                if len(given) >= 2 and given not in own_first and not _SEPARATE.search(given):
-                    first_owner.setdefault(given, set()).add(mid)
-                    first_initials.setdefault(given, mark)
-                    if given in WORD_NAMES:
-                        cased.add(given)
-        first = {g: (first_initials[g] if len(owners) == 1 else "a peer") for g, owners in first_owner.items()}
-        # Longest first, so "Mary Ann" wins over "Mary".
-        ordered = tuple(sorted(substrings.items(), key=lambda kv: len(kv[0]), reverse=True))
-        longest = max((len(k) for k in full), default=1)
-        redactor = Redactor(full, first, frozenset(cased), ordered, longest)
-        if not subject_names:
-            self._cache[key] = redactor
-        return redactor
+        own = {" ".join(n.split()) for n in self.names.get(key, set())} | {" ".join(n.split()) for n in subject_names}
+        return Redactor(
+            self.tables(),
+            key,
+            frozenset(tuple(fold(w) for w in _WORD.findall(n)) for n in own),
+            frozenset(fold(_first_name(n)) for n in own),
+        )
 
 
 def redactor_for(subject_name: str, others: Iterable[str]) -> Redactor:
