@@ -70,9 +70,7 @@ from iop_facilitator.exports.output import (
     record_export,
     record_export_sqlite,
 )
-from iop_facilitator.services.billing import (  # the billing rule (re-exported for callers and tests)
-    codes_table,
-)
+from iop_facilitator.services.billing import codes_table  # the billing rule
 from iop_facilitator.services.text import clean
 
 if TYPE_CHECKING:

@@ -23,14 +23,12 @@ import pytest
 from iop_facilitator.exports.attendance import (
     AttendanceFilter,
     LocalClock,
-    codes_table,
     export_database,
     export_sqlite,
-    per_diem_code,
-    service_codes,
     sqlite_file,
 )
 from iop_facilitator.models import DEFAULT_SERVICE_CODES
+from iop_facilitator.services.billing import codes_table, per_diem_code, service_codes
 from tests.exports import attendance_clinic
 
 GOLDEN = Path(__file__).parent / "golden" / "attendance"
