@@ -442,7 +442,7 @@ def test_upgrading_a_0003_database_chains_old_entries_and_seals_signed_meetings(
     try:
         assert database.migrated_from == "0003"
         rows = chain_rows(database)
-        # 0005 chained the old entries; 0007 snapshotted the signed meeting and anchored it.
+        # 0005 chained the old entries; 0006 snapshotted the signed meeting and anchored it.
         assert [r["action"] for r in rows] == ["old.10", "old.20", "old.30", "integrity.backfill"]
         assert audit_chain.plain_details(rows[-1]["details"])["meetings"] == 1
         report = integrity.verify_database(database)

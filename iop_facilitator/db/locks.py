@@ -1,6 +1,6 @@
 """The database's own guards against raw SQL, as ``iop db check`` expects them.
 
-Migration 0007 creates the lock triggers (signed meetings, their parts and snapshot,
+Migration 0006 creates the lock triggers (signed meetings, their parts and snapshot,
 addenda, co-signatures, the audit log, reference-data history; see that migration's
 docstring). ``iop db check`` compares each trigger's *definition* (SHA-256 of its SQL
 with whitespace collapsed: ``sqlite_master.sql`` on SQLite, ``pg_get_triggerdef`` and

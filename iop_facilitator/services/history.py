@@ -1,7 +1,7 @@
 """What reference data said on a given day, and the accounting of disclosures.
 
 Reference data (staff, groups, members, goals, enrollments, the program settings) is
-edited in place, but database triggers (schema 0007) copy every row, as it was, into
+edited in place, but database triggers (schema 0006) copy every row, as it was, into
 ``row_history`` before each UPDATE or DELETE, whoever made it (the app or raw SQL).
 :func:`as_of` rebuilds a table as it stood at a moment: for each row, the first
 history entry after that moment holds its values then; a row without one has not

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
     from iop_facilitator.models import GroupMeeting
 
-CANON_VERSION = 1  # meetings sealed without a snapshot (before schema 0007, and migrated ones)
+CANON_VERSION = 1  # meetings sealed without a snapshot (before schema 0006, and migrated ones)
 CANON_VERSION_SNAPSHOT = 2  # the same body plus the signed snapshot's hash (see snapshot_hash)
 SNAPSHOT_VERSION = 1
 

@@ -61,7 +61,7 @@ def integrity_problems(database: Database) -> list[str]:
     return problems
 
 
-# The lock triggers of migration 0005 (names only: 0007 replaced them with the definitions in db/locks.py).
+# The lock triggers of migration 0005 (names only: 0006 replaced them with the definitions in db/locks.py).
 SQLITE_LOCK_TRIGGERS = (
     "iop_lock_meeting_update", "iop_lock_meeting_delete",
     *(f"iop_lock_{t}_{w}" for t in ("attendance", "progress_note", "story_note", "safety_event")

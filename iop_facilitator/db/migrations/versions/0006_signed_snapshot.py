@@ -1,6 +1,6 @@
 """signed snapshots, reference-data history, lock triggers without bypasses
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 10:00:00
 
@@ -51,7 +51,7 @@ import sqlmodel
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = '0007'
+revision: str = '0006'
 down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -656,7 +656,7 @@ def _backfill(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
         return
     details = {
         "meetings": len(ids), "cosignatures": cosigns, "addenda": sorted(addenda),
-        "digest": _bulk_digest(lines), "anchor": anchor.hex, "migration": "0007",
+        "digest": _bulk_digest(lines), "anchor": anchor.hex, "migration": "0006",
     }
     last = conn.execute(
         sa.text("SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
