@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import itertools
-import json
 import os
 import shutil
 import sqlite3
@@ -78,12 +77,11 @@ def baseline_sql(db: Path, since: dt.date, until: dt.date) -> str:
         ATTENDED_STATUSES,
         AttendanceFilter,
         LocalClock,
-        codes_table,
         query_tail,
     )
 
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
-        tz, codes = conn.execute("SELECT timezone, service_codes FROM program_settings LIMIT 1").fetchone()
+        tz = conn.execute("SELECT timezone FROM program_settings LIMIT 1").fetchone()[0]
     transitions = LocalClock(tz).transitions(since, until)
 
     def local(expr: str) -> str:
@@ -98,19 +96,19 @@ def baseline_sql(db: Path, since: dt.date, until: dt.date) -> str:
         )
         return f"CASE {whens} ELSE {shifted(transitions[-1][1])} END"
 
-    table = codes_table(json.loads(codes))
-    whens = " ".join(f"WHEN '{lvl}/{mod}' THEN '{code}'" for (lvl, mod), code in table.items() if code)
     attended = ",".join(f"'{s}'" for s in ATTENDED_STATUSES)
     tail, params = query_tail("sqlite", AttendanceFilter(since=since, until=until))
     for name, value in params.items():
         tail = tail.replace(f":{name}", f"'{value}'")
+    # Signed meetings are billed from their signed snapshot: the same joins and columns as the export.
     return (
-        "SELECT m.local_date AS date, g.name AS \"group\", mb.display_name AS member,"
-        " mb.external_chart_id AS chart_id, a.status, "
+        "SELECT m.local_date AS date, ss.group_name AS \"group\", sm.display_name AS member,"
+        " sm.chart_id AS chart_id, a.status, "
         f"{local('a.arrived_at')} AS arrived, {local('a.left_at')} AS \"left\", a.minutes_attended AS minutes,"
-        f" m.modality, CASE WHEN a.status IN ({attended}) THEN CASE g.level_of_care || '/' || m.modality {whens}"
-        " ELSE '' END ELSE '' END AS service_codes, s.name AS facilitator, s.credentials,"
-        " CASE m.status WHEN 'signed' THEN 'yes' ELSE 'no' END AS signed" + tail + ";"
+        f" m.modality, CASE WHEN a.status IN ({attended}) THEN ss.service_code ELSE '' END AS service_codes,"
+        " ss.facilitator_name AS facilitator, ss.facilitator_credentials AS credentials,"
+        " CASE WHEN ss.requires_cosign AND m.cosigned_at IS NULL THEN 'awaiting co-signature' ELSE 'yes' END AS signed"
+        + tail + ";"
     )
 
 

@@ -17,6 +17,12 @@ def utcnow() -> dt.datetime:
     return pendulum.now("UTC")
 
 
+def plain_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as a plain aware UTC ``datetime`` with microseconds (what the database hands back)."""
+    utc = value.astimezone(dt.UTC)
+    return dt.datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=dt.UTC)
+
+
 def local_now(tz: str) -> pendulum.DateTime:
     return pendulum.now(tz)
 
@@ -29,7 +35,7 @@ def to_local(value: dt.datetime | None, tz: str) -> pendulum.DateTime | None:
     if value is None:
         return None
     if value.tzinfo is None:  # defensive: storage never holds naive values
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return pendulum.instance(value).in_tz(tz)
 
 

@@ -114,7 +114,7 @@ class Editable(Record):
     version: int = Field(default=1, nullable=False)
 
     @declared_attr  # type: ignore[misc]
-    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+    def __mapper_args__(cls) -> dict[str, Any]:
         return {"version_id_col": cls.__table__.c.version}
 
 
@@ -397,6 +397,95 @@ class AuditEvent(Record, table=True):
     entry_hash: str | None = Field(default=None, max_length=64)
 
 
+class SignedSnapshot(Record, table=True):
+    """What a signed meeting shows and bills, frozen when it was signed (one row per meeting).
+
+    The meeting's own rows (attendance, notes, stories, safety events) are locked by
+    triggers once signed; everything else a signed record shows lives in tables that stay
+    editable (names, credentials, group settings, the program's timezone and codes), so
+    it is copied here. ``snapshot_hash`` covers this row and the meeting's
+    :class:`SignedMember` rows (``services.integrity``); a meeting signed by the app
+    seals it inside its ``content_hash``. ``source``: ``signing`` (taken by the app when
+    signing), ``migration`` (meetings signed before snapshots existed: the values at
+    the upgrade), ``seed`` (the fictional demo clinic). ``anchor_id``: the audit entry
+    that anchors a whole batch (migration, seed); NULL when the ``meeting.sign`` entry does.
+    """
+
+    __tablename__ = "signed_snapshot"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", sa_column_kwargs={"unique": True})
+    source: str = Field(default="signing", max_length=16)
+    clinic_name: str = Field(default="", max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    disclosure_version: str = Field(default="", max_length=64)
+    group_name: str = Field(default="", max_length=200)
+    group_type: str = Field(default="", max_length=32)
+    level_of_care: str = Field(default="", max_length=32)
+    audience: str = Field(default="", max_length=32)
+    modality: str = Field(default="", max_length=32)
+    location: str = Field(default="", max_length=200)
+    local_start: str = Field(default="", max_length=32)  # actual start, local "YYYY-MM-DD HH:MM"
+    local_end: str = Field(default="", max_length=32)
+    facilitator_name: str = Field(default="", max_length=200)
+    facilitator_credentials: str = Field(default="", max_length=100)
+    co_facilitator_name: str = Field(default="", max_length=200)
+    co_facilitator_credentials: str = Field(default="", max_length=100)
+    signer_name: str = Field(default="", max_length=200)
+    requires_cosign: bool = Field(default=False, nullable=False, index=True)
+    topic_title: str = Field(default="", max_length=200)
+    service_code: str = Field(default="", max_length=64)  # billed for each attended member
+    snapshot_hash: str = Field(default="", max_length=64)
+    anchor_id: str | None = Field(default=None, max_length=64)
+
+
+class SignedMember(Record, table=True):
+    """One member of a signed meeting as the record shows them: name, chart id, goals addressed."""
+
+    __tablename__ = "signed_member"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", index=True)
+    member_id: uuid.UUID = Field(foreign_key="member.id")
+    display_name: str = Field(default="", max_length=100)
+    chart_id: str | None = Field(default=None, max_length=64)
+    goals: list[list[Any]] = Field(default_factory=list, sa_type=sa.JSON)  # [[goal id, position, text], ...]
+
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
+
+
+class SignedCosign(Record, table=True):
+    """The co-signer of a meeting as at co-signing (name and credentials frozen; one row per meeting)."""
+
+    __tablename__ = "signed_cosign"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", sa_column_kwargs={"unique": True})
+    cosigner_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+    cosigner_name: str = Field(default="", max_length=200)
+    cosigner_credentials: str = Field(default="", max_length=100)
+    cosigned_at: dt.datetime | None = None
+    cosign_hash: str = Field(default="", max_length=64)
+    anchor_id: str | None = Field(default=None, max_length=64)
+
+
+class RowHistory(Record, table=True):
+    """Prior values of reference data, written by database triggers on every UPDATE or DELETE.
+
+    Staff, goals, groups, members and the program settings are edited in place; the
+    row as it was before each change lands here (``old_row``, every column), so what a
+    setting, a name or a goal said on any day can be shown (``iop audit --as-of``)
+    however it was changed (the app, or raw SQL). Append-only (lock triggers).
+    """
+
+    __tablename__ = "row_history"
+
+    table_name: str = Field(max_length=64)
+    row_id: str = Field(max_length=64)
+    operation: str = Field(max_length=8)  # update | delete
+    changed_at: dt.datetime = Field(default_factory=utcnow)
+    old_row: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+
+    __table_args__ = (sa.Index("ix_row_history_row", "table_name", "row_id", "changed_at"),)
+
+
 TABLES: tuple[type[SQLModel], ...] = (
     ProgramSettings,
     Staff,
@@ -413,4 +502,8 @@ TABLES: tuple[type[SQLModel], ...] = (
     Addendum,
     SafetyEvent,
     AuditEvent,
+    SignedSnapshot,
+    SignedMember,
+    SignedCosign,
+    RowHistory,
 )

@@ -153,7 +153,8 @@ def test_cosign_rules(db, room, library) -> None:  # noqa: F811
         m = s.get_one(GroupMeeting, room["meeting"])
         assert m.cosigned_by_id == ids["boss"]
     [event] = actions(db, "meeting.cosign")
-    assert event.record_id == str(room["meeting"]) and event.details == {"cosigner": str(ids["boss"])}
+    assert event.record_id == str(room["meeting"]) and event.details["cosigner"] == str(ids["boss"])
+    assert len(event.details["cosign_hash"]) == 64  # what verify matches the co-signature against
 
 
 def test_meeting_led_by_someone_needing_cosign_is_pending_even_if_signed_by_another(db, room, library) -> None:  # noqa: F811

@@ -11,7 +11,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from iop_facilitator.services import groups, home, live, members, settings, staff
+from iop_facilitator.services import groups, home, live, members, settings, snapshot, staff
 
 DAY = dt.date(2026, 11, 23)  # a Monday
 START = pendulum.datetime(2026, 11, 23, 9, 2, tz="America/Chicago").in_tz("UTC")
@@ -75,10 +75,15 @@ def test_awaiting_cosignature_is_listed_the_same_both_ways(clinic, db_target) ->
         s.add(intern)
         group = groups.resolve_group(s, "Thursday Family")
         meeting = live.start_meeting(s, group, DAY - dt.timedelta(days=4), now=START - dt.timedelta(days=4))
+        # Signed by the intern: the snapshot freezes that a co-signature is required.
+        snapshot.take(s, meeting, signer=intern, title="")
+        s.flush()
         meeting.status = "signed"
         meeting.signed_by_id = intern.id
         meeting.signed_at = START - dt.timedelta(days=4)
         s.add(meeting)
+    with clinic.begin() as s:  # whether one is required is part of what was signed: a later change of role does not move it
+        s.get(type(intern), intern.id).requires_cosign = False
     with clinic.session() as s:
         view = home.overview(s, now=NOW)
     waiting = [m for m in view.open_meetings if m.status == home.AWAITING_COSIGN]

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from iop_facilitator import audit_chain
-from iop_facilitator.enums import AttendanceStatus, RiskLevel
+from iop_facilitator.enums import AttendanceStatus, RiskLevel, StaffRole
 from iop_facilitator.errors import Conflict
-from iop_facilitator.models import AuditEvent, FollowUp, GroupMeeting
+from iop_facilitator.models import AuditEvent, FollowUp, GroupMeeting, Staff
 from iop_facilitator.services import addenda, audit, integrity, live, notes, safety, staff
+from iop_facilitator.services import cosign as cosign_service
 from iop_facilitator.services.maintenance import integrity_problems, lock_trigger_problems
 from tests.test_live_services import START, complete_meeting, library, room, snap  # noqa: F401 - fixtures
 
@@ -120,8 +121,13 @@ def test_cosignature_can_be_added_once_and_nothing_else(db, room, library) -> No
     params = {"mid": mid, "sup_id": supervisor, "at": START + dt.timedelta(days=1)}
     refused(db, "UPDATE meeting SET cosigned_by_id = :sup_id, cosigned_at = :at, cosigner_credentials = 'LICSW', "
                 "homework = 'sneaked in' WHERE id = :mid", **params)
-    assert allowed(db, "UPDATE meeting SET cosigned_by_id = :sup_id, cosigned_at = :at, cosigner_credentials = 'LICSW', "
-                       "version = version + 1, updated_at = :at WHERE id = :mid", **params) == 1
+    # Raw SQL cannot co-sign: only the audited path (which freezes the co-signer first) can.
+    refused(db, "UPDATE meeting SET cosigned_by_id = :sup_id, cosigned_at = :at, cosigner_credentials = 'LICSW', "
+                "version = version + 1, updated_at = :at WHERE id = :mid", **params)
+    with db.begin() as s:
+        s.get(Staff, supervisor).role = StaffRole.supervisor
+    with db.begin() as s:
+        cosign_service.cosign(s, mid, supervisor, at=params["at"])
     refused(db, "UPDATE meeting SET cosigned_by_id = :sup_id, cosigned_at = :at, cosigner_credentials = 'MD' "
                 "WHERE id = :mid", **params)
     refused(db, "UPDATE meeting SET cosigned_by_id = NULL, cosigned_at = NULL WHERE id = :mid", mid=mid)
@@ -264,7 +270,14 @@ def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
                 for key, (table, _fields) in integrity.PARTS.items() if table in as_dicts}
         raw = {key: [r for r in tables[table] if dict(zip(COLUMNS[table], r))["meeting_id"] == meeting["id"]]
                for key, (table, _fields) in integrity.PARTS.items() if table in tables}
-        assert meeting["content_hash"] == integrity.hash_content(meeting, **mine) == hasher(row, **raw)
+        [frozen] = [s for s in as_dicts["signed_snapshot"] if s["meeting_id"] == meeting["id"]]
+        members = [m for m in as_dicts["signed_member"] if m["meeting_id"] == meeting["id"]]
+        assert frozen["snapshot_hash"] == integrity.snapshot_hash(frozen, members)
+        assert len(members) == len(mine["attendance"])
+        sealed = frozen["snapshot_hash"]
+        assert meeting["content_hash"] == integrity.hash_content(meeting, **mine, snapshot_hash=sealed) == hasher(
+            row, sealed, **raw
+        )
         checked += 1
     assert checked > 3
 
@@ -434,14 +447,16 @@ def test_upgrading_a_0003_database_chains_old_entries_and_seals_signed_meetings(
     try:
         assert database.migrated_from == "0003"
         rows = chain_rows(database)
-        assert [r["action"] for r in rows] == ["old.10", "old.20", "old.30"]
+        # 0005 chained the old entries; 0006 snapshotted the signed meeting and anchored it.
+        assert [r["action"] for r in rows] == ["old.10", "old.20", "old.30", "integrity.backfill"]
+        assert audit_chain.plain_details(rows[-1]["details"])["meetings"] == 1
         report = integrity.verify_database(database)
         assert report.ok, report.lines()
-        assert report.meetings_checked == 1 and report.audit_entries == 3
+        assert report.meetings_checked == 1 and report.snapshots_checked == 1 and report.audit_entries == 4
         assert lock_trigger_problems(database) == []
         with database.begin() as s:
             audit.record(s, "new")
-        assert integrity.verify_database(database).audit_entries == 4
+        assert integrity.verify_database(database).audit_entries == 5
         refused(database, "UPDATE meeting SET homework = 'x' WHERE id = :mid", mid=meeting)
     finally:
         database.dispose()

@@ -57,20 +57,59 @@ def backup(
 def verify(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    anchor: Annotated[
+        bool,
+        typer.Option("--anchor", help="When everything matches, print the audit chain's anchor (keep it outside the database)."),
+    ] = False,
+    against: Annotated[
+        str | None,
+        typer.Option("--against", metavar="ANCHOR|@FILE", help="Check the chain still holds a stored anchor (text, or @file)."),
+    ] = None,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", metavar="FILE", help="HMAC key kept outside the database (or IOP_ANCHOR_KEY_FILE)."),
+    ] = None,
 ) -> None:
-    """Recompute every signed meeting's hash and the audit hash chain; exit 1 naming what no longer matches."""
-    from iop_facilitator.cli.common import print_json
-    from iop_facilitator.services.integrity import verify_database
+    """Recompute every signed meeting's hash and snapshot, match each signature, co-signature and
+    addendum with its audit entry, check the audit hash chain; exit 1 naming what no longer matches."""
+    import os
 
+    from iop_facilitator.cli.common import print_json
+    from iop_facilitator.errors import InvalidInput
+    from iop_facilitator.services.integrity import Anchor, verify_database
+
+    key = None
+    key_path = key_file or (Path(os.environ["IOP_ANCHOR_KEY_FILE"]) if os.environ.get("IOP_ANCHOR_KEY_FILE") else None)
+    if key_path is not None:
+        try:
+            key = key_path.expanduser().read_bytes().strip()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read the anchor key file {key_path}: {exc.strerror or exc}") from None
+        if len(key) < 16:
+            raise InvalidInput(f"the anchor key in {key_path} is too short (use 16 bytes or more)")
+    stored = None
+    if against is not None:
+        text = against
+        if against.startswith("@"):
+            try:
+                text = Path(against[1:]).expanduser().read_text(encoding="utf-8")
+            except OSError as exc:
+                raise InvalidInput(f"cannot read the anchor file {against[1:]}: {exc.strerror or exc}") from None
+        stored = Anchor.parse(text)
     database = open_db(ctx)
-    report = verify_database(database)
+    report = verify_database(database, anchor=stored, key=key)
     if as_json:
-        print_json(report.as_dict())
+        payload = report.as_dict()
+        if key is not None:
+            payload["anchor"] = report.anchor(key).text()
+        print_json(payload)
     else:
         for line in report.lines():
             typer.echo(f"iop: mismatch: {line}", err=True)
         if report.ok:
             say(f"OK: {report.summary()}")
+            if anchor:
+                typer.echo(report.anchor(key).text())
         else:
             typer.echo(f"iop: {len(report.lines())} record(s) no longer match their hashes", err=True)
     if not report.ok:

@@ -23,6 +23,13 @@ class AttendanceFormat(str, Enum):
     json = "json"
 
 
+# The accounting of disclosures (iop audit --disclosures): who received the file and why.
+RECIPIENT = typer.Option(
+    "--recipient", metavar="TEXT", help="Who receives the file (an organisation or role; kept in the audit log)."
+)
+PURPOSE = typer.Option("--purpose", metavar="TEXT", help="Why it is disclosed (e.g. billing, subpoena; kept in the audit log).")
+
+
 def _date_range(since: str | None, until: str | None):
     first, last = parse_date(since, "--since"), parse_date(until, "--until")
     if first and last and first > last:
@@ -49,6 +56,8 @@ def attendance(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    recipient: Annotated[str | None, RECIPIENT] = None,
+    purpose: Annotated[str | None, PURPOSE] = None,
 ) -> None:
     """Attendance for billing: one row per member per meeting, with service codes (signed meetings only by default)."""
     from iop_facilitator.cli.progress import LazyProgress
@@ -63,7 +72,10 @@ def attendance(
         if group is None and member is None:
             path = sqlite_file(state(ctx).target())
             if path is not None:
-                result = export_sqlite(path, out, fmt=fmt.value, flt=flt, force=force, progress=progress)
+                result = export_sqlite(
+                    path, out, fmt=fmt.value, flt=flt, force=force, progress=progress, recipient=recipient,
+                    purpose=purpose,
+                )
         if result is None:
             from dataclasses import replace
 
@@ -78,7 +90,10 @@ def attendance(
                     group_id = resolve_group(session, group).id if group is not None else None
                     member_id = resolve_member(session, member).id if member is not None else None
                 flt = replace(flt, group_id=group_id, member_id=member_id)
-            result = export_database(database, out, fmt=fmt.value, flt=flt, force=force, progress=progress)
+            result = export_database(
+                database, out, fmt=fmt.value, flt=flt, force=force, progress=progress, recipient=recipient,
+                purpose=purpose,
+            )
     summary(result.records, "attendance rows", result.path)
 
 

@@ -12,6 +12,7 @@ hides it) and a one-line summary on stdout.
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 import typer
 
 from iop_facilitator.cli.common import open_db, parse_date, say
+from iop_facilitator.cli.export import PURPOSE, RECIPIENT
 
 
 class NotesFormat(StrEnum):
@@ -53,6 +55,8 @@ def notes(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    recipient: Annotated[str | None, RECIPIENT] = None,
+    purpose: Annotated[str | None, PURPOSE] = None,
 ) -> None:
     """Export signed group notes (every payer-required element, addenda, disclosure notice)."""
     first, last = parse_date(since, "--since"), parse_date(until, "--until")
@@ -89,30 +93,50 @@ def notes(
         )
         titles = _topic_titles()
 
-        def audit(meetings: int, drafts: int, files: int, members: list[Any]) -> None:
-            # Committed just before the (last) file is renamed into place: an exported file
-            # always has its audit entry.
+        tally = {"meetings": 0, "drafts": 0, "awaiting": 0}
+        people: list[Any] = []
+
+        def audit(staging: output.Staging) -> None:
+            # Committed once every file is completely written and before the first is
+            # published (output.disclosure): an exported file always has its audit entry.
             with database.begin() as audit_session:
                 output.record_export(
                     audit_session,
                     "notes",
                     command="export notes",
                     fmt=fmt.value,
-                    path=target,
-                    records=meetings,
+                    records=tally["meetings"],
                     filters=filters.describe(),
-                    files=files,
+                    staging=staging,
+                    recipient=recipient,
+                    purpose=purpose,
                     per_member=per_member,
-                    members=[str(m) for m in members],
-                    drafts=drafts,
+                    members=[str(m) for m in people],
+                    drafts=tally["drafts"],
+                    awaiting_cosign=tally["awaiting"],
                 )
 
-        if per_member:
-            written, meetings, drafts = _per_member(session, filters, context, fmt, target, force, quiet, titles, audit)
-        else:
-            meetings, drafts = _single(session, filters, context, fmt, target, force, quiet, titles, audit)
-            written = 1
+        def withdrawn(reason: str) -> None:
+            with database.begin() as audit_session:
+                from iop_facilitator.services import audit as audit_log
+
+                audit_log.record(audit_session, "export.withdrawn", record_type="export", command="export notes", reason=reason)
+
+        created = per_member and not Path(target).exists()
+        try:
+            with output.disclosure(force=force, record=audit, withdrawn=withdrawn) as staging:
+                _run(per_member, session, filters, context, fmt, target, force, quiet, titles, staging, tally, people,
+                     member_id)
+        except BaseException:
+            if created:  # a folder this run made holds nothing now: take it back too
+                with contextlib.suppress(OSError):
+                    Path(target).rmdir()
+            raise
+        written = len(staging.files)
+        meetings, drafts = tally["meetings"], tally["drafts"]
     draft_text = f", {drafts:,} unsigned marked DRAFT" if drafts else ""
+    if tally["awaiting"]:
+        draft_text += f", {tally['awaiting']:,} marked AWAITING CO-SIGNATURE"
     if per_member:
         say(
             f"Wrote {written:,} file(s) ({fmt.value}, 0600), one per member, "
@@ -120,6 +144,18 @@ def notes(
         )
     else:
         say(f"Wrote {meetings:,} meeting(s) of notes ({fmt.value}){draft_text} to {target} (0600)")
+
+
+def _run(per_member, session, filters, context, fmt, target, force, quiet, titles, staging, tally, people, member_id):
+    from iop_facilitator.exports import notes_data as nd
+
+    if per_member:
+        people.extend(nd.member_ids(session, filters))
+        _per_member(session, filters, context, fmt, target, force, quiet, titles, staging, tally, people)
+    else:
+        if member_id is not None:
+            people.append(member_id)
+        _single(session, filters, context, fmt, target, quiet, titles, staging, tally)
 
 
 def _topic_titles() -> dict[str, str]:
@@ -131,8 +167,8 @@ def _topic_titles() -> dict[str, str]:
 def _counting(docs: Any, progress: Any, tally: dict[str, int]) -> Any:
     for doc in docs:
         tally["meetings"] += 1
-        if not doc.signed:
-            tally["drafts"] += 1
+        tally["drafts"] += 0 if doc.signed else 1
+        tally["awaiting"] += 1 if doc.awaiting_cosign else 0
         progress(tally["meetings"])
         yield doc
 
@@ -144,22 +180,19 @@ def _distinct(docs: Any, seen: set[str], tally: dict[str, int]) -> Any:
             seen.add(doc.meeting_id)
             tally["meetings"] += 1
             tally["drafts"] += 0 if doc.signed else 1
+            tally["awaiting"] += 1 if doc.awaiting_cosign else 0
         yield doc
 
 
-def _write(fmt: NotesFormat, docs: Any, context: Any, path: Path, force: bool, done: Any = None) -> None:
-    """Render ``docs`` into ``path`` (0600, atomic); ``done()`` runs once everything is
-    written, before the file is renamed into place (the audit entry goes there)."""
-    from iop_facilitator.exports import output
-
+def _write(fmt: NotesFormat, docs: Any, context: Any, path: Path, staging: Any, member_id: Any = None) -> None:
+    """Render ``docs`` into a staged file for ``path`` (0600; published with the others)."""
+    member = str(member_id) if member_id is not None else None
     if fmt is NotesFormat.pdf:
         from iop_facilitator.exports import notes_pdf
 
         data, _count = notes_pdf.render(docs, context)
-        with output.private_file(path, force=force, binary=True) as handle:
+        with staging.open(path, binary=True, member_id=member) as handle:
             handle.write(data)
-            if done is not None:
-                done()
         return
     if fmt is NotesFormat.fhir:
         from iop_facilitator.exports import notes_fhir
@@ -169,19 +202,16 @@ def _write(fmt: NotesFormat, docs: Any, context: Any, path: Path, force: bool, d
         from iop_facilitator.exports import notes_json, notes_md
 
         pieces = (notes_md if fmt is NotesFormat.md else notes_json).render(docs, context)
-    with output.private_file(path, force=force) as handle:
+    with staging.open(path, member_id=member) as handle:
         for piece in pieces:
             handle.write(piece)
-        if done is not None:
-            done()
 
 
-def _single(session, filters, context, fmt, target, force, quiet, titles, audit) -> tuple[int, int]:
+def _single(session, filters, context, fmt, target, quiet, titles, staging, tally) -> None:
     from dataclasses import replace
 
     from iop_facilitator.exports import notes_data as nd
 
-    tally = {"meetings": 0, "drafts": 0}
     if filters.member_id is not None:
         # One member's notes: their copy only (other members as initials), like --per-member.
         context = replace(context, subject_member_id=str(filters.member_id))
@@ -194,15 +224,10 @@ def _single(session, filters, context, fmt, target, force, quiet, titles, audit)
     from iop_facilitator.cli.progress import LazyProgress
 
     with LazyProgress("Exporting notes", quiet=quiet, total=total, unit="meetings") as progress:
-        members = [filters.member_id] if filters.member_id else []
-        _write(
-            fmt, _counting(docs, progress, tally), context, target, force,
-            lambda: audit(tally["meetings"], tally["drafts"], 1, members),
-        )
-    return tally["meetings"], tally["drafts"]
+        _write(fmt, _counting(docs, progress, tally), context, target, staging, filters.member_id)
 
 
-def _per_member(session, filters, context, fmt, directory, force, quiet, titles, audit):
+def _per_member(session, filters, context, fmt, directory, force, quiet, titles, staging, tally, people) -> None:
     from dataclasses import replace
 
     from sqlmodel import col, select
@@ -211,7 +236,6 @@ def _per_member(session, filters, context, fmt, directory, force, quiet, titles,
     from iop_facilitator.exports import output
     from iop_facilitator.models import Member
 
-    people = nd.member_ids(session, filters)
     charts: dict[Any, str | None] = {}
     for start in range(0, len(people), 500):
         batch = people[start : start + 500]
@@ -227,21 +251,16 @@ def _per_member(session, filters, context, fmt, directory, force, quiet, titles,
             path = output.member_file(directory, f"{stem}-{member_id.hex[:8]}", SUFFIX[fmt.value])
         used.add(path.name)
         paths[member_id] = path
+    if not people:
+        return
     output.check_directory(directory, force=force, names=[p.name for p in paths.values()])
-    tally = {"meetings": 0, "drafts": 0}
     seen: set[str] = set()
+    names = nd.name_index(session)  # every member the clinic ever had, once for all files
     from iop_facilitator.cli.progress import LazyProgress
 
     with LazyProgress("Exporting notes per member", quiet=quiet, total=len(people), unit="members") as progress:
         for done, member_id in enumerate(people, 1):
-            docs = nd.iter_member_documents(session, filters, member_id, topic_titles=titles)
+            docs = nd.iter_member_documents(session, filters, member_id, topic_titles=titles, names=names)
             mine = replace(context, subject_member_id=str(member_id))
-            last = done == len(people)
-            _write(
-                fmt, _distinct(docs, seen, tally), mine, paths[member_id], force,
-                (lambda: audit(tally["meetings"], tally["drafts"], len(people), people)) if last else None,
-            )
+            _write(fmt, _distinct(docs, seen, tally), mine, paths[member_id], staging, member_id)
             progress(done)
-    if not people:
-        audit(0, 0, 0, [])
-    return len(people), tally["meetings"], tally["drafts"]

@@ -4,13 +4,22 @@ Columns (CSV header, JSON keys), in order:
 
 ``date`` (the meeting's local date), ``group``, ``member`` (display name),
 ``chart_id`` (external chart id), ``status``, ``arrived`` and ``left`` (local
-``HH:MM`` in the program's timezone; for a member who attended without an own
+``HH:MM`` in the meeting's timezone: the one it was signed in, which is the
+program's unless the program moved since; for a member who attended without an own
 arrival or departure time, the meeting's start or stop; empty for absences),
 ``minutes``, ``modality``, ``service_codes`` (see :func:`service_codes`),
-``facilitator``, ``credentials`` (the facilitator's), ``signed`` (``yes``/``no``).
+``facilitator``, ``credentials`` (the facilitator's), ``signed`` (``yes``, ``no``
+or ``awaiting co-signature``; JSON: ``signed`` true/false and ``awaiting_cosign``).
 
-Only **signed** meetings are exported unless ``include_unsigned``: billing goes
-out from signed notes; drafts are then included with ``signed = no``. Every
+A signed meeting is exported from its **signed snapshot** (group, member names and
+chart ids, facilitator and credentials, service code, timezone as they were when it
+was signed; see ``services.snapshot``), never from the live tables, so later edits
+of names, credentials, the group's level of care or the program's timezone or codes
+do not change what was billed. Only **signed** meetings are exported unless
+``include_unsigned``: billing goes out from signed notes, and a meeting still
+awaiting a required supervisor co-signature is not yet signed for billing; with
+``include_unsigned`` drafts are included with ``signed = no`` (live values) and
+those meetings with ``signed = awaiting co-signature``. Every
 attendance row of an included meeting is exported (absences too, with no
 service code) so the file doubles as the sign-in record.
 
@@ -42,6 +51,7 @@ import contextlib
 import datetime as dt
 import itertools
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -51,14 +61,17 @@ from typing import IO, TYPE_CHECKING, Any
 
 from iop_facilitator.exports.output import (
     FORMULA_START,
+    Staging,
     check_target,
     csv_notice_row,
+    disclosure,
     disclosure_notice,
     neutralize_cell,
-    private_file,
     record_export,
     record_export_sqlite,
 )
+from iop_facilitator.services.billing import codes_table  # the billing rule
+from iop_facilitator.services.text import clean
 
 if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
@@ -79,76 +92,12 @@ COLUMNS: tuple[str, ...] = (
     "signed",
 )
 ATTENDED_STATUSES: tuple[str, ...] = ("present", "late", "left_early")
-LEVELS_OF_CARE: tuple[str, ...] = ("OP", "IOP", "PHP")
-MODALITIES: tuple[str, ...] = ("in_person", "telehealth")
+_NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what services.text.clean removes or rewrites
 COMMAND = "iop export attendance"
 FORMATS = ("csv", "json")
 CHUNK = 2000
 
 Progress = Callable[[int], None]
-
-
-# --------------------------------------------------------------------------- service codes
-
-
-def per_diem_code(codes: Mapping[str, str]) -> str:
-    """The IOP per-diem code: ``iop_per_diem`` if configured, else the SUD code, else the MH code.
-
-    The app's default program is a substance-use program (its default notice is
-    the 42 CFR Part 2 one), so H0015 comes before S9480; a mental-health IOP sets
-    ``iop_per_diem`` (e.g. ``S9480``) in ``service_codes``.
-    """
-    for key in ("iop_per_diem", "sud_iop_per_diem", "mh_iop_per_diem"):
-        value = (codes.get(key) or "").strip()
-        if value:
-            return value
-    return ""
-
-
-def service_codes(codes: Mapping[str, str], *, level_of_care: str, modality: str, attended: bool) -> tuple[str, ...]:
-    """The billing code(s) for one member at one meeting, from the program's ``service_codes``.
-
-    The rule (all codes and modifiers come from settings; an empty or missing
-    key means "not used"):
-
-    * not attended (absent, excused, cancelled): no code;
-    * IOP level of care: the per-diem code (:func:`per_diem_code`) with the
-      ``group_modifier`` (default ``HQ``, group setting; used with the HCPCS
-      per-diem codes, not with CPT 90853, which already means group);
-    * PHP: ``php_per_diem`` with the group modifier when configured, otherwise
-      as OP;
-    * OP (or no per-diem code configured): ``group_psychotherapy`` (CPT 90853,
-      one unit per member per day);
-    * telehealth meetings: the ``telehealth_modifier`` (default ``95``) is
-      appended to the code.
-
-    Modifiers are joined with ``-`` (``H0015-HQ-95``). The per-diem codes expect
-    at least ``per_diem_daily_hours`` of service that day; the per-member day
-    total is checked by ``iop report hours``, not here (one row is one meeting).
-    The audience (adult/adolescent) does not change the code.
-    """
-    if not attended:
-        return ()
-    group_code = (codes.get("group_psychotherapy") or "").strip()
-    group_mod = (codes.get("group_modifier") or "").strip()
-    tele_mod = (codes.get("telehealth_modifier") or "").strip() if modality == "telehealth" else ""
-    code, mods = group_code, []
-    if level_of_care == "IOP" and per_diem_code(codes):
-        code, mods = per_diem_code(codes), [group_mod]
-    elif level_of_care == "PHP" and (codes.get("php_per_diem") or "").strip():
-        code, mods = codes["php_per_diem"].strip(), [group_mod]
-    if not code:
-        return ()
-    return ("-".join([code, *(m for m in (*mods, tele_mod) if m)]),)
-
-
-def codes_table(codes: Mapping[str, str]) -> dict[tuple[str, str], str]:
-    """``(level_of_care, modality) -> "code code"`` for attended rows (the finite domain of the rule)."""
-    return {
-        (level, modality): " ".join(service_codes(codes, level_of_care=level, modality=modality, attended=True))
-        for level in LEVELS_OF_CARE
-        for modality in MODALITIES
-    }
 
 
 # --------------------------------------------------------------------------- filters and settings
@@ -204,21 +153,78 @@ class ExportResult:
 
 # --------------------------------------------------------------------------- the query
 
-_FROM = (
-    " FROM meeting m"
-    " JOIN attendance a ON a.meeting_id = m.id"
-    " JOIN therapy_group g ON g.id = m.group_id"
-    " JOIN member mb ON mb.id = a.member_id"
-    " LEFT JOIN staff s ON s.id = m.facilitator_id"
-)
+# Signed meetings are billed from their signed snapshot (``signed_snapshot``, ``signed_member``):
+# group, member names and chart ids, facilitator, service code and timezone as they were when
+# signed, never from the live tables. Unsigned meetings (``include_unsigned``) show live values.
+# A signed meeting still awaiting a required co-signature is not billed unless ``include_unsigned``.
+AWAITING_SQL = "(ss.requires_cosign AND m.cosigned_at IS NULL)"
+SIGNED_TEXT = {"yes": "yes", "no": "no", "awaiting_cosign": "awaiting co-signature"}
 _ATTENDED_SQL = "a.status IN (" + ",".join(f"'{s}'" for s in ATTENDED_STATUSES) + ")"
 # An attended member without their own times was there from the start to the end of the meeting.
 ARRIVED_SQL = f"CASE WHEN {_ATTENDED_SQL} THEN coalesce(a.arrived_at, m.actual_start) END"
 LEFT_SQL = f"CASE WHEN {_ATTENDED_SQL} THEN coalesce(a.left_at, m.actual_end) END"
-RAW_COLUMNS = (
-    f"m.local_date, g.name, mb.display_name, mb.external_chart_id, a.status, {ARRIVED_SQL}, {LEFT_SQL},"
-    " a.minutes_attended, m.modality, g.level_of_care, s.name, s.credentials, m.status"
-)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The query's ``FROM`` and the SQL of each column that differs between signed and unsigned meetings."""
+
+    joins: str  # the FROM clause after "FROM meeting m"
+    meeting_joins: str  # the same for the per-meeting query of the fast path (no attendance)
+    group: str
+    member: str
+    chart: str
+    facilitator: str
+    credentials: str
+    level: str
+    frozen_code: str  # the service code frozen at signing, NULL for an unsigned meeting
+    timezone: str  # the snapshot's timezone, NULL for an unsigned meeting
+    state: str  # 'yes' | 'no' | 'awaiting_cosign'
+
+
+def shape(flt: AttendanceFilter) -> Shape:
+    if not flt.include_unsigned:  # signed meetings only: everything from the snapshot
+        snap = " JOIN signed_snapshot ss ON ss.meeting_id = m.id"
+        return Shape(
+            joins=snap + " JOIN attendance a ON a.meeting_id = m.id"
+            " JOIN signed_member sm ON sm.meeting_id = a.meeting_id AND sm.member_id = a.member_id",
+            meeting_joins=snap,
+            group="ss.group_name", member="sm.display_name", chart="sm.chart_id",
+            facilitator="ss.facilitator_name", credentials="ss.facilitator_credentials",
+            level="ss.level_of_care", frozen_code="ss.service_code", timezone="ss.timezone",
+            state=f"CASE WHEN {AWAITING_SQL} THEN 'awaiting_cosign' ELSE 'yes' END",
+        )
+
+    def pick(frozen: str, live: str) -> str:
+        return f"CASE WHEN ss.id IS NOT NULL THEN {frozen} ELSE {live} END"
+
+    live = (
+        " JOIN therapy_group g ON g.id = m.group_id LEFT JOIN staff s ON s.id = m.facilitator_id"
+        " LEFT JOIN signed_snapshot ss ON ss.meeting_id = m.id"
+    )
+    return Shape(
+        joins=live + " JOIN attendance a ON a.meeting_id = m.id JOIN member mb ON mb.id = a.member_id"
+        " LEFT JOIN signed_member sm ON sm.meeting_id = a.meeting_id AND sm.member_id = a.member_id",
+        meeting_joins=live,
+        group=pick("ss.group_name", "g.name"), member=pick("sm.display_name", "mb.display_name"),
+        chart=pick("sm.chart_id", "mb.external_chart_id"), facilitator=pick("ss.facilitator_name", "s.name"),
+        credentials=pick("ss.facilitator_credentials", "s.credentials"), level=pick("ss.level_of_care", "g.level_of_care"),
+        frozen_code="ss.service_code", timezone="ss.timezone",
+        state=(
+            "CASE WHEN m.status <> 'signed' THEN 'no' WHEN ss.id IS NULL THEN 'yes'"
+            f" WHEN {AWAITING_SQL} THEN 'awaiting_cosign' ELSE 'yes' END"
+        ),
+    )
+
+
+def raw_columns(flt: AttendanceFilter) -> str:
+    """The general path's columns (see :func:`row_values`)."""
+    s = shape(flt)
+    return (
+        f"m.local_date, {s.group}, {s.member}, {s.chart}, a.status, {ARRIVED_SQL}, {LEFT_SQL},"
+        f" a.minutes_attended, m.modality, {s.level}, {s.facilitator}, {s.credentials}, {s.state},"
+        f" {s.frozen_code}, {s.timezone}"
+    )
 
 
 def _where(dialect: str, flt: AttendanceFilter) -> tuple[list[str], dict[str, Any]]:
@@ -241,6 +247,7 @@ def _where(dialect: str, flt: AttendanceFilter) -> tuple[list[str], dict[str, An
     if not flt.include_unsigned:
         # SQLite: "+" keeps the planner on the date index (signed is most meetings).
         where.append("+m.status = 'signed'" if sqlite and (flt.since or flt.until) else "m.status = 'signed'")
+        where.append(f"NOT {AWAITING_SQL}")  # awaiting a required co-signature: not billable yet
     return where, params
 
 
@@ -252,11 +259,12 @@ def query_tail(dialect: str, flt: AttendanceFilter) -> tuple[str, dict[str, Any]
     ``COLLATE "C"`` on PostgreSQL, SQLite's default binary collation).
     """
     where, params = _where(dialect, flt)
+    s = shape(flt)
     collate = "" if dialect == "sqlite" else ' COLLATE "C"'
-    sql = _FROM + (" WHERE " + " AND ".join(where) if where else "")
+    sql = " FROM meeting m" + s.joins + (" WHERE " + " AND ".join(where) if where else "")
     sql += (
-        f" ORDER BY m.local_date, m.scheduled_start, g.name{collate}, m.id,"
-        f" mb.display_name{collate}, a.member_id"
+        f" ORDER BY m.local_date, m.scheduled_start, {s.group}{collate}, m.id,"
+        f" {s.member}{collate}, a.member_id"
     )
     return sql, params
 
@@ -339,25 +347,52 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def row_values(raw: tuple[Any, ...], clock: LocalClock, codes: Mapping[tuple[str, str], str]) -> tuple[Any, ...]:
-    """One query row (:data:`RAW_COLUMNS`) as the export's values, in :data:`COLUMNS` order."""
-    (local_date, group, member, chart, status, arrived, left, minutes, modality, level, fac, cred, mstatus) = raw
+class Clocks:
+    """One :class:`LocalClock` per timezone: the program's now for unsigned meetings, each signed
+    meeting's own (from its snapshot) otherwise."""
+
+    def __init__(self, default: str) -> None:
+        self.default = default
+        self._clocks: dict[str, LocalClock] = {}
+
+    def __call__(self, timezone: str | None) -> LocalClock:
+        name = timezone or self.default
+        clock = self._clocks.get(name)
+        if clock is None:
+            clock = self._clocks[name] = LocalClock(name)
+        return clock
+
+
+def _clean(value: Any) -> str:
+    """Stored text as written to a file: control characters and escape sequences removed
+    (text that bypassed input cleaning: raw SQL, a restored backup, another client)."""
+    text = _text(value)
+    return clean(text) if _NEEDS_CLEANING.search(text) else text
+
+
+def row_values(raw: tuple[Any, ...], clocks: Clocks, codes: Mapping[tuple[str, str], str]) -> tuple[Any, ...]:
+    """One query row (:func:`raw_columns`) as the export's values, in :data:`COLUMNS` order."""
+    (local_date, group, member, chart, status, arrived, left, minutes, modality, level, fac, cred, state,
+     frozen_code, timezone) = raw
     status, modality, level = _text(status), _text(modality), _text(level)
-    code = codes.get((level, modality), "") if status in ATTENDED_STATUSES else ""
+    code = ""
+    if status in ATTENDED_STATUSES:
+        code = _text(frozen_code) if frozen_code is not None else codes.get((level, modality), "")
+    clock = clocks(_text(timezone) or None)
     return (
         _text(local_date)[:10],
-        _text(group),
-        _text(member),
-        _text(chart),
+        _clean(group),
+        _clean(member),
+        _clean(chart),
         status,
         clock.hhmm(arrived),
         clock.hhmm(left),
         int(minutes or 0),
         modality,
-        code,
-        _text(fac),
-        _text(cred),
-        "yes" if _text(mstatus) == "signed" else "no",
+        _clean(code),
+        _clean(fac),
+        _clean(cred),
+        SIGNED_TEXT.get(_text(state), "no"),
     )
 
 
@@ -377,6 +412,7 @@ def csv_line(values: Iterable[Any]) -> str:
 def json_row(values: tuple[Any, ...]) -> dict[str, Any]:
     row = dict(zip(COLUMNS, values, strict=True))
     row["service_codes"] = row["service_codes"].split() if row["service_codes"] else []
+    row["awaiting_cosign"] = row["signed"] == SIGNED_TEXT["awaiting_cosign"]
     row["signed"] = row["signed"] == "yes"
     for key in ("chart_id", "arrived", "left", "facilitator"):
         row[key] = row[key] or None
@@ -512,9 +548,20 @@ def _sql_local_time(expr: str, transitions: list[tuple[str, int]]) -> str:
     return f"coalesce('\"' || {local} || '\"', '')"
 
 
-def csv_sql(
-    flt: AttendanceFilter, program: Program, transitions: list[tuple[str, int]]
-) -> tuple[str, str, dict[str, Any]]:
+Zones = dict[str, list[tuple[str, int]]]  # timezone -> its UTC offset transitions over the export's span
+
+
+def _sql_local_time_in(expr: str, zones: Zones, default: str, tz_expr: str) -> str:
+    """:func:`_sql_local_time` in each meeting's own timezone (``tz_expr``, NULL meaning ``default``)."""
+    if len(zones) == 1:
+        return _sql_local_time(expr, next(iter(zones.values())))
+    branches = " ".join(
+        f"WHEN {_sql_quote(name)} THEN {_sql_local_time(expr, transitions)}" for name, transitions in zones.items()
+    )
+    return f"CASE coalesce({tz_expr}, {_sql_quote(default)}) {branches} ELSE '' END"
+
+
+def csv_sql(flt: AttendanceFilter, program: Program, zones: Zones) -> tuple[str, str, dict[str, Any]]:
     """The two SQLite queries of the fast CSV path, and their parameters.
 
     Per meeting: ``rowid``, the line's start (date and group cells), its end for
@@ -523,41 +570,42 @@ def csv_sql(
     attended`` and the member's middle of the line (member, chart id, status,
     arrived, left, minutes). Both come back in the same meeting order, so
     Python merges them in one pass without holding either in memory. Meeting
-    cells are computed once per meeting instead of once per member.
+    cells are computed once per meeting instead of once per member. Signed
+    meetings' cells come from their snapshot (:func:`shape`); ``zones`` holds the
+    offsets of every timezone the meetings were signed in (and the program's).
     """
     if flt.member_id is not None:
         raise ValueError("the fast path does not filter by member")
+    s = shape(flt)
     table = codes_table(program.codes)
     code_branches = " ".join(
         f"WHEN {_sql_quote(level + '/' + modality)} THEN {_sql_quote(csv_cell(code))}"
         for (level, modality), code in table.items()
         if code
     )
-    codes_expr = f"CASE g.level_of_care || '/' || m.modality {code_branches} ELSE '' END" if code_branches else "''"
-    start = " || ',' || ".join(["'\"' || m.local_date || '\"'", _sql_text_cell("g.name")]) + " || ','"
+    live_codes = f"CASE {s.level} || '/' || m.modality {code_branches} ELSE '' END" if code_branches else "''"
+    codes_expr = f"CASE WHEN {s.frozen_code} IS NOT NULL THEN {_sql_text_cell(s.frozen_code)} ELSE {live_codes} END"
+    start = " || ',' || ".join(["'\"' || m.local_date || '\"'", _sql_text_cell(s.group)]) + " || ','"
+    signed = " ".join(f"WHEN '{k}' THEN '\"{v}\"'" for k, v in SIGNED_TEXT.items())
     end_rest = " || ',' || ".join(
-        [
-            _sql_text_cell("s.name"),
-            _sql_text_cell("s.credentials"),
-            "CASE m.status WHEN 'signed' THEN '\"yes\"' ELSE '\"no\"' END",
-        ]
+        [_sql_text_cell(s.facilitator), _sql_text_cell(s.credentials), f"CASE {s.state} {signed} END"]
     )
     modality = "',' || '\"' || m.modality || '\"' || ','"
     where, params = _where("sqlite", flt)  # conditions on the meeting only (no member filter here)
     meetings = (
         f"SELECT m.rowid, {start}, {modality} || {codes_expr} || ',' || {end_rest},"
         f" {modality} || ',' || {end_rest}"
-        " FROM meeting m JOIN therapy_group g ON g.id = m.group_id LEFT JOIN staff s ON s.id = m.facilitator_id"
+        " FROM meeting m" + s.meeting_joins
         + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY m.local_date, m.scheduled_start, g.name, m.id"
+        + f" ORDER BY m.local_date, m.scheduled_start, {s.group}, m.id"
     )
     middle = " || ',' || ".join(
         [
-            _sql_text_cell("mb.display_name"),
-            _sql_text_cell("mb.external_chart_id"),
+            _sql_text_cell(s.member),
+            _sql_text_cell(s.chart),
             "'\"' || a.status || '\"'",
-            _sql_local_time(f"({ARRIVED_SQL})", transitions),
-            _sql_local_time(f"({LEFT_SQL})", transitions),
+            _sql_local_time_in(f"({ARRIVED_SQL})", zones, program.timezone, s.timezone),
+            _sql_local_time_in(f"({LEFT_SQL})", zones, program.timezone, s.timezone),
             "a.minutes_attended",
         ]
     )
@@ -578,7 +626,10 @@ def merge_lines(meetings: Iterator[tuple[int, str, str, str]], rows: Iterator[tu
                     break
             else:  # pragma: no cover - both queries read one snapshot in the same order
                 raise RuntimeError("attendance rows out of meeting order")
-        yield start + middle + (end_attended if key & 1 else end_absent) + "\r\n"
+        line = start + middle + (end_attended if key & 1 else end_absent)
+        if _NEEDS_CLEANING.search(line):  # stored text with control characters (see _clean)
+            line = clean(line)
+        yield line + "\r\n"
 
 
 def _chunks(cursor: sqlite3.Cursor) -> Iterator[Any]:
@@ -627,12 +678,12 @@ def _open_ro(uri: str) -> sqlite3.Connection:
 
 
 def _csv_lines(
-    conn: sqlite3.Connection, program: Program, flt: AttendanceFilter, transitions: list[tuple[str, int]]
+    conn: sqlite3.Connection, program: Program, flt: AttendanceFilter, zones: Zones
 ) -> Iterator[str]:
     """Finished CSV lines of one date range, read in one snapshot (a read transaction)."""
     conn.execute("BEGIN")
     try:
-        meetings_sql, rows_sql, params = csv_sql(flt, program, transitions)
+        meetings_sql, rows_sql, params = csv_sql(flt, program, zones)
         meetings = conn.execute(meetings_sql, params)
         rows = conn.execute(rows_sql, params)
         yield from merge_lines(_chunks(meetings), _chunks(rows))
@@ -641,11 +692,11 @@ def _csv_lines(
             conn.execute("ROLLBACK")  # a read-only transaction: nothing to keep
 
 
-def _csv_block(uri: str, program: Program, flt: AttendanceFilter, transitions: list[tuple[str, int]]) -> tuple[str, int]:
+def _csv_block(uri: str, program: Program, flt: AttendanceFilter, zones: Zones) -> tuple[str, int]:
     """One date range's CSV lines as one string, read on its own connection (for a worker thread)."""
     conn = _open_ro(uri)
     try:
-        lines = list(_csv_lines(conn, program, flt, transitions))
+        lines = list(_csv_lines(conn, program, flt, zones))
         return "".join(lines), len(lines)
     finally:
         conn.close()
@@ -674,6 +725,7 @@ def _write_csv_partitions(
     flt: AttendanceFilter,
     span: tuple[dt.date, dt.date] | None,
     progress: Progress | None,
+    timezones: Iterable[str] = (),
 ) -> int:
     """The CSV body: one streamed query, or (``IOP_EXPORT_THREADS`` > 1) month by month on threads.
 
@@ -689,14 +741,14 @@ def _write_csv_partitions(
     fh.write(csv_head(program))
     if span is None:
         return 0
-    transitions = LocalClock(program.timezone).transitions(*span)
+    zones = {name: LocalClock(name).transitions(*span) for name in (program.timezone, *timezones)}
     uri = f"{path.as_uri()}?mode=ro"
     work = [replace(flt, since=a, until=b) for a, b in partitions(*span, PARTITION_DAYS)]
     workers = max(1, min(export_threads(), len(work)))
     if workers == 1:  # one streamed query over the whole range
         conn = _open_ro(uri)
         try:
-            return write_csv(fh, program, _csv_lines(conn, program, flt, transitions), progress, header=False)
+            return write_csv(fh, program, _csv_lines(conn, program, flt, zones), progress, header=False)
         finally:
             conn.close()
     count = 0
@@ -705,14 +757,14 @@ def _write_csv_partitions(
         todo = iter(work)
         try:
             for part in todo:
-                queue.append(pool.submit(_csv_block, uri, program, part, transitions))
+                queue.append(pool.submit(_csv_block, uri, program, part, zones))
                 if len(queue) > workers:
                     break
             while queue:
                 block, rows = queue.popleft().result()
                 part = next(todo, None)
                 if part is not None:
-                    queue.append(pool.submit(_csv_block, uri, program, part, transitions))
+                    queue.append(pool.submit(_csv_block, uri, program, part, zones))
                 fh.write(block)
                 count += rows
                 if progress is not None:
@@ -732,12 +784,15 @@ def export_sqlite(
     force: bool,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    recipient: str | None = None,
+    purpose: str | None = None,
 ) -> ExportResult | None:
     """Export from a plain SQLite file with :mod:`sqlite3` only; None if the file needs the general path.
 
     The general path is needed when the schema is not exactly this program's
     newest (older files are migrated by ``open_database``; newer ones refused
-    there) or the program settings row does not exist yet.
+    there) or the program settings row does not exist yet. The file is published
+    only after its audit entry (with its SHA-256) is committed (``output.disclosure``).
     """
     from iop_facilitator.db.migrate import known_revisions
 
@@ -757,23 +812,44 @@ def export_sqlite(
         program = _sqlite_program(conn)
         if program is None:
             return None
-        with private_file(out, force=force, newline="") as fh:
+        tally = {"count": 0}
+
+        def record(staging: Staging) -> None:
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # end the read snapshot; the audit entry takes the write lock
+            record_export_sqlite(
+                conn, "attendance", command=COMMAND, fmt=fmt, records=tally["count"], filters=flt.audit(),
+                staging=staging, recipient=recipient, purpose=purpose,
+            )
+
+        with (
+            disclosure(force=force, record=record, withdrawn=_withdrawn_sqlite(conn)) as staging,
+            staging.open(out, newline="") as fh,
+        ):
             if fmt == "csv":
                 span = _date_span(conn, flt)
-                count = _write_csv_partitions(fh, path, program, flt, span, progress)
+                timezones = [r[0] for r in conn.execute("SELECT DISTINCT timezone FROM signed_snapshot") if r[0]]
+                tally["count"] = _write_csv_partitions(fh, path, program, flt, span, progress, timezones)
             else:
                 tail, params = query_tail("sqlite", flt)
-                cursor = conn.execute("SELECT " + RAW_COLUMNS + tail, params)
-                clock, table = LocalClock(program.timezone), codes_table(program.codes)
-                rows = (row_values(r, clock, table) for r in _chunks(cursor))
-                count = write_json(fh, program, flt, rows, _utcnow(now), progress)
-            conn.execute("COMMIT")  # end the read snapshot; the audit entry takes the write lock
-            record_export_sqlite(
-                conn, "attendance", command=COMMAND, fmt=fmt, path=out, records=count, filters=flt.audit()
-            )
-        return ExportResult(path=out, records=count, fmt=fmt, fast=True)
+                cursor = conn.execute("SELECT " + raw_columns(flt) + tail, params)
+                clocks, table = Clocks(program.timezone), codes_table(program.codes)
+                rows = (row_values(r, clocks, table) for r in _chunks(cursor))
+                tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
+        return ExportResult(path=out, records=tally["count"], fmt=fmt, fast=True)
     finally:
         conn.close()
+
+
+def _withdrawn_sqlite(conn: sqlite3.Connection) -> Callable[[str], None]:
+    def withdrawn(reason: str) -> None:
+        from iop_facilitator.audit_chain import append_sqlite
+        from iop_facilitator.services.actor import current_actor
+
+        append_sqlite(conn, actor=current_actor(), action="export.withdrawn", record_type="export",
+                      details={"command": COMMAND, "reason": reason})
+
+    return withdrawn
 
 
 # --------------------------------------------------------------------------- general path
@@ -788,8 +864,11 @@ def export_database(
     force: bool,
     now: dt.datetime | None = None,
     progress: Progress | None = None,
+    recipient: str | None = None,
+    purpose: str | None = None,
 ) -> ExportResult:
-    """Export through SQLAlchemy Core (any back end), streaming rows; the audit entry commits with it."""
+    """Export through SQLAlchemy Core (any back end), streaming rows; the file is published after
+    its audit entry is committed."""
     import sqlalchemy as sa
 
     from iop_facilitator.services.settings import get_settings
@@ -798,25 +877,42 @@ def export_database(
         raise ValueError(fmt)
     out = check_target(out, force=force)
     dialect = database.engine.dialect.name
+    tally = {"count": 0}
     with database.session() as session:
         settings = get_settings(session)
         program = Program.from_row(
             settings.clinic_name, settings.timezone, settings.disclosure_notice, settings.service_codes
         )
-        clock, table = LocalClock(program.timezone), codes_table(program.codes)
+        clocks, table = Clocks(program.timezone), codes_table(program.codes)
         tail, params = query_tail(dialect, flt)
-        with private_file(out, force=force, newline="") as fh:
+
+        def record(staging: Staging) -> None:
+            record_export(
+                session, "attendance", command=COMMAND, fmt=fmt, records=tally["count"], filters=flt.audit(),
+                staging=staging, recipient=recipient, purpose=purpose,
+            )
+            session.commit()
+
+        with (
+            disclosure(force=force, record=record, withdrawn=lambda why: _withdrawn(database, why)) as staging,
+            staging.open(out, newline="") as fh,
+        ):
             result = session.connection().execute(
-                sa.text("SELECT " + RAW_COLUMNS + tail),
+                sa.text("SELECT " + raw_columns(flt) + tail),
                 params,
                 execution_options={"stream_results": True, "yield_per": CHUNK},
             )
-            rows = (row_values(tuple(r), clock, table) for r in result)
+            rows = (row_values(tuple(r), clocks, table) for r in result)
             if fmt == "csv":
-                count = write_csv(fh, program, (csv_line(v) for v in rows), progress)
+                tally["count"] = write_csv(fh, program, (csv_line(v) for v in rows), progress)
             else:
-                count = write_json(fh, program, flt, rows, _utcnow(now), progress)
+                tally["count"] = write_json(fh, program, flt, rows, _utcnow(now), progress)
             result.close()
-            record_export(session, "attendance", command=COMMAND, fmt=fmt, path=out, records=count, filters=flt.audit())
-            session.commit()
-    return ExportResult(path=out, records=count, fmt=fmt, fast=False)
+    return ExportResult(path=out, records=tally["count"], fmt=fmt, fast=False)
+
+
+def _withdrawn(database: Database, reason: str) -> None:
+    from iop_facilitator.services import audit
+
+    with database.begin() as session:
+        audit.record(session, "export.withdrawn", record_type="export", command=COMMAND, reason=reason)

@@ -17,7 +17,9 @@ documents and never touch the database.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -153,10 +155,21 @@ class NoteDocument:
     addenda: tuple[AddendumDoc, ...] = ()  # about the whole meeting
     safety_events: tuple[SafetyDoc, ...] = ()  # not tied to one member
     subject_member_id: str | None = None  # set by member_view: the one member this copy is for
+    awaiting_cosign: bool = False  # signed, a supervisor's co-signature required at signing, none yet
+    snapshot_source: str | None = None  # signed meetings: "signing" | "seed" | "migration" (see services.snapshot)
+    disclosure_version: str = ""  # of the disclosure notice in force when signed
+    service_code: str = ""  # billed for each attended member, as computed on the day of service
 
     @property
     def signed(self) -> bool:
         return self.status == "signed" and self.signature is not None
+
+    @property
+    def signature_state(self) -> str:
+        """``signed``, ``awaiting co-signature`` or ``unsigned``: what every format says."""
+        if not self.signed:
+            return "unsigned"
+        return "awaiting co-signature" if self.awaiting_cosign else "signed"
 
     @property
     def duration_minutes(self) -> int | None:
@@ -202,6 +215,29 @@ class ExportContext:
 
 # --------------------------------------------------------------------------- helpers for renderers
 
+_NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def out_text(text: str | None, *, single_line: bool = False) -> str:
+    """Stored text as it may appear in a file: escape sequences and control characters removed.
+
+    Input is cleaned when stored, but text can bypass that (raw SQL, a PostgreSQL client,
+    a restored backup), so every export cleans again on the way out.
+    """
+    if not text:
+        return ""
+    if single_line or _NEEDS_CLEANING.search(text):
+        from iop_facilitator.services.text import clean
+
+        return clean(text, single_line=single_line)
+    return text
+
+
+def _clean_person(person: Person | None) -> Person | None:
+    if person is None:
+        return None
+    return Person(person.id, out_text(person.name, single_line=True), out_text(person.credentials, single_line=True))
+
 
 def local_text(value: dt.datetime | None, tz: str, fmt: str = "YYYY-MM-DD HH:mm") -> str:
     local = to_local(value, tz)
@@ -220,24 +256,6 @@ def initials(display_name: str) -> str:
     return ".".join(letters) + "." if letters else "a peer"
 
 
-# --------------------------------------------------------------------------- redaction
-
-
-@dataclass(frozen=True)
-class Redactor:
-    """Replaces other members' names in free text with their initials."""
-
-    pattern: re.Pattern[str] | None
-    replacements: dict[str, str]
-
-    def __call__(self, text: str) -> str:
-        if not text or self.pattern is None:
-            return text
-        return self.pattern.sub(
-            lambda m: self.replacements.get(" ".join(m.group(0).split()).casefold(), "a peer"), text
-        )
-
-
 # First names that are also everyday lowercase words: matched only when capitalised
 # ("Will", "WILL"), so "he will call" is not rewritten. Any other first name is matched in
 # any case ("jordan" too).
@@ -253,46 +271,164 @@ WORD_NAMES = frozenset(
 )
 
 
-def redactor_for(subject_name: str, others: Iterable[str]) -> Redactor:
-    """A redactor hiding every name in ``others`` (display names) from ``subject_name``'s copy.
+# --------------------------------------------------------------------------- redaction
 
-    The full display name ("Jordan M.", with or without its dot, any case) and the bare
-    first name ("Jordan", any case; see :data:`WORD_NAMES`) become the other member's
-    initials ("J.M."), as whole words. A bare first name that is also the subject's own
-    first name is left alone: it reveals nothing beyond the subject's own name.
+_WORD = re.compile(r"\w+")
+_GAP = re.compile(r"[\s.]*")  # what may stand between the words of one name ("Jordan M.", "Jordan  M")
+_SEPARATE = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\u3040-\u30ff\u0e00-\u0e7f]")  # scripts without spaces
+
+
+def fold(text: str) -> str:
+    """A name or word for matching: case-folded, without accents (NFKD, combining marks dropped)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass
+class _Tables:
+    """Every known name, folded, with its owners (member ids) and each owner's initials."""
+
+    full: dict[tuple[str, ...], dict[str, str]] = field(default_factory=dict)  # folded words -> {owner: mark}
+    first: dict[str, dict[str, str]] = field(default_factory=dict)  # folded first name -> {owner: mark}
+    cased: set[str] = field(default_factory=set)  # first names matched only when capitalised
+    substrings: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # names without spaces
+    longest: int = 1
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces other members' names in free text with their initials (or "a peer").
+
+    Matching is by words (``\\w+``, Unicode-aware), case-insensitive and accent-insensitive
+    ("Zoe" matches "Zoë"): a full display name ("Jordan M.", with or without its dot, any
+    spacing) and a bare first name of at least two letters. Names in scripts written
+    without spaces (CJK, Thai) are matched as substrings. A first name shared by several
+    other members becomes "a peer" (the initials would guess); a bare first name that is
+    also the subject's own is left alone (it tells nothing the reader does not know).
+    First names that are everyday words (:data:`WORD_NAMES`) are matched only when
+    capitalised ("Will", not "will"). The tables are built once per export
+    (:class:`NameIndex`); a redactor only knows whose copy it makes.
     """
-    subject_first = _first_name(subject_name).casefold()
-    subject_full = " ".join(subject_name.split()).casefold()
-    replacements: dict[str, str] = {}
-    any_case: set[str] = set()
-    cased: set[str] = set()
-    for name in others:
-        full = " ".join(name.split())
-        if not full or full.casefold() == subject_full:
-            continue
-        forms = [full] + ([full[:-1]] if full.endswith(".") else [])
-        for form in forms:
-            replacements.setdefault(form.casefold(), initials(full))
-            any_case.add(form)
-        first = _first_name(full)
-        if len(first) >= 2 and first.casefold() != subject_first:
-            replacements.setdefault(first.casefold(), initials(full))
-            if first.casefold() in WORD_NAMES:
-                cased.update({first[0].upper() + first[1:].lower(), first.upper()})
-            else:
-                any_case.add(first)
-    if not replacements:
-        return Redactor(None, {})
 
-    def alternation(words: Iterable[str]) -> str:
-        return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(set(words), key=len, reverse=True))
+    tables: _Tables
+    subject: str
+    own_full: frozenset[tuple[str, ...]] = frozenset()
+    own_first: frozenset[str] = frozenset()
 
-    parts = [f"(?i:{alternation(any_case)})"] if any_case else []
-    if cased:
-        parts.append(alternation(cased))
-    # Whole words only: never inside a longer word ("Jordanian" stays).
-    pattern = re.compile(rf"(?<![\w])(?:{'|'.join(parts)})(?![\w])")
-    return Redactor(pattern, replacements)
+    def _mark(self, owners: dict[str, str], *, first: bool) -> str | None:
+        others = [mark for owner, mark in owners.items() if owner != self.subject]
+        if not others:
+            return None
+        if first and len(others) > 1:
+            return "a peer"
+        return others[0]
+
+    def __call__(self, text: str) -> str:
+        t = self.tables
+        if not text or not (t.full or t.first or t.substrings):
+            return text
+        out = self._words(text) if (t.full or t.first) else text
+        for name, owners in t.substrings:
+            if name in out:
+                mark = self._mark(owners, first=False)
+                if mark is not None:
+                    out = out.replace(name, mark)
+        return out
+
+    def _words(self, text: str) -> str:
+        t = self.tables
+        words = list(_WORD.finditer(text))
+        if not words:
+            return text
+        pieces: list[str] = []
+        last = 0
+        i = 0
+        while i < len(words):
+            done = False
+            for size in range(min(t.longest, len(words) - i), 0, -1):
+                group = words[i : i + size]
+                if size > 1 and any(
+                    not _GAP.fullmatch(text, a.end(), b.start()) for a, b in itertools.pairwise(group)
+                ):
+                    continue
+                key = tuple(fold(w.group(0)) for w in group)
+                replacement = None
+                owners = t.full.get(key)
+                if owners is not None and key not in self.own_full:
+                    replacement = self._mark(owners, first=False)
+                if replacement is None and size == 1 and key[0] not in self.own_first:
+                    owners = t.first.get(key[0])
+                    if owners is not None and not (key[0] in t.cased and not group[0].group(0)[:1].isupper()):
+                        replacement = self._mark(owners, first=True)
+                if replacement is None:
+                    continue
+                end = group[-1].end()
+                if size > 1 and text[end : end + 1] == ".":
+                    end += 1  # "Jordan M." -> the dot belongs to the name
+                pieces += [text[last : group[0].start()], replacement]
+                last, i, done = end, i + size, True
+                break
+            if not done:
+                i += 1
+        pieces.append(text[last:])
+        return "".join(pieces)
+
+
+class NameIndex:
+    """Every member's names (current, as signed, and earlier ones), by member id, for redaction."""
+
+    def __init__(self, names: dict[str, set[str]]) -> None:
+        self.names = {mid: {" ".join(n.split()) for n in found if n and n.strip()} for mid, found in names.items()}
+        self._tables: _Tables | None = None
+
+    def add(self, member_id: str, name: str) -> None:
+        name = " ".join((name or "").split())
+        if name and name not in self.names.setdefault(member_id, set()):
+            self.names[member_id].add(name)
+            self._tables = None
+
+    def tables(self) -> _Tables:
+        if self._tables is not None:
+            return self._tables
+        t = _Tables()
+        substrings: dict[str, dict[str, str]] = {}
+        for mid, names in self.names.items():
+            for name in names:
+                mark = initials(name)
+                if _SEPARATE.search(name):
+                    substrings.setdefault(name, {})[mid] = mark
+                    compact = name.replace(" ", "")
+                    if compact != name:
+                        substrings.setdefault(compact, {})[mid] = mark
+                words = tuple(fold(w) for w in _WORD.findall(name))
+                if words:
+                    t.full.setdefault(words, {})[mid] = mark
+                given = fold(_first_name(name))
+                if len(given) >= 2 and not _SEPARATE.search(given):
+                    t.first.setdefault(given, {}).setdefault(mid, mark)
+                    if given in WORD_NAMES:
+                        t.cased.add(given)
+        # Longest first, so "Mary Ann" wins over "Mary".
+        t.substrings = sorted(substrings.items(), key=lambda kv: len(kv[0]), reverse=True)
+        t.longest = max((len(k) for k in t.full), default=1)
+        self._tables = t
+        return t
+
+    def redactor(self, subject_id: str | None, subject_names: Iterable[str] = ()) -> Redactor:
+        key = subject_id or ""
+        own = {" ".join(n.split()) for n in self.names.get(key, set())} | {" ".join(n.split()) for n in subject_names}
+        return Redactor(
+            self.tables(),
+            key,
+            frozenset(tuple(fold(w) for w in _WORD.findall(n)) for n in own),
+            frozenset(fold(_first_name(n)) for n in own),
+        )
+
+
+def redactor_for(subject_name: str, others: Iterable[str]) -> Redactor:
+    """A redactor hiding every name in ``others`` (display names) from ``subject_name``'s copy."""
+    index = NameIndex({f"other-{i}": {name} for i, name in enumerate(others)})
+    return index.redactor("subject", [subject_name])
 
 
 def _first_name(display_name: str) -> str:
@@ -300,20 +436,28 @@ def _first_name(display_name: str) -> str:
     return words[0].strip(".,") if words else ""
 
 
-def member_view(doc: NoteDocument, member_id: str, other_names: Sequence[str] = ()) -> NoteDocument | None:
+def member_view(
+    doc: NoteDocument, member_id: str, names: NameIndex | Sequence[str] | None = None
+) -> NoteDocument | None:
     """``doc`` as one member's chart may hold it, or None if the member is not in it.
 
     Keeps the group context (times, topic, facilitators, signatures, count present) and
     only this member's section; other members' sections, addenda and safety events are
     dropped, and every other member's name in the narrative, homework, this member's note,
-    stories, addenda and group-level safety text is replaced by initials. ``other_names``
-    adds names beyond the meeting's attendees (for example everyone enrolled in the group).
+    stories, addenda and group-level safety text is replaced by initials. ``names`` is the
+    clinic's :class:`NameIndex` (every member ever, see :func:`name_index`; per-member
+    exports pass it) or extra display names; the meeting's own attendees are always added.
     """
     mine = next((m for m in doc.members if m.member_id == member_id), None)
     if mine is None:
         return None
-    names = [m.display_name for m in doc.members if m.member_id != member_id] + list(other_names)
-    hide = redactor_for(mine.display_name, names)
+    if isinstance(names, NameIndex):
+        index = names
+    else:
+        index = NameIndex({f"extra-{i}": {n} for i, n in enumerate(names or ())})
+    for m in doc.members:
+        index.add(m.member_id, m.display_name)
+    hide = index.redactor(member_id)
     section = replace(
         mine,
         checkin_feeling=hide(mine.checkin_feeling),
@@ -339,6 +483,35 @@ def member_view(doc: NoteDocument, member_id: str, other_names: Sequence[str] = 
         ),
         subject_member_id=member_id,
     )
+
+
+def name_index(session: Session) -> NameIndex:
+    """Every member's names: current, as frozen in signed snapshots, and earlier ones (row history)."""
+    import sqlalchemy as sa
+
+    names: dict[str, set[str]] = {}
+
+    def add(member_id: Any, name: Any) -> None:
+        if name:
+            key = str(member_id if isinstance(member_id, uuid.UUID) else uuid.UUID(str(member_id)))
+            names.setdefault(key, set()).add(str(name))
+
+    conn = session.connection()
+    uid = sa.column("id", sa.Uuid())
+    for mid, name in conn.execute(sa.text("SELECT id, display_name FROM member").columns(uid, sa.column("n"))):
+        add(mid, name)
+    for mid, name in conn.execute(
+        sa.text("SELECT DISTINCT member_id, display_name FROM signed_member").columns(sa.column("m", sa.Uuid()), sa.column("n"))
+    ):
+        add(mid, name)
+    for rid, old in conn.execute(
+        sa.text("SELECT row_id, old_row FROM row_history WHERE table_name = 'member'").columns(
+            sa.column("r"), sa.column("o", sa.JSON())
+        )
+    ):
+        if isinstance(old, dict):
+            add(rid, old.get("display_name"))
+    return NameIndex(names)
 
 
 # --------------------------------------------------------------------------- gathering
@@ -430,10 +603,31 @@ class _Cache:
         }
         self.groups = {g.id: g for g in session.exec(select(Group))}
         self.topic_titles = topic_titles if topic_titles is not None else library_titles()
-        self.group_names: dict[uuid.UUID, list[str]] = {}
+        # Earlier names of staff (row history, oldest change first): an addendum shows its
+        # author as named when it was written.
+        from iop_facilitator.models import RowHistory
+
+        self.staff_history: dict[uuid.UUID, list[tuple[dt.datetime, str]]] = {}
+        for entry in session.exec(
+            select(RowHistory).where(RowHistory.table_name == "staff").order_by(RowHistory.changed_at)
+        ):
+            name = (entry.old_row or {}).get("name")
+            if name:
+                key = uuid.UUID(hex=str(entry.row_id).replace("-", ""))
+                self.staff_history.setdefault(key, []).append((entry.changed_at, str(name)))
 
     def person(self, staff_id: uuid.UUID | None) -> Person | None:
         return self.staff.get(staff_id) if staff_id else None
+
+    def person_at(self, staff_id: uuid.UUID | None, when: dt.datetime) -> Person | None:
+        """The staff member as named at ``when`` (credentials are the caller's, frozen with the record)."""
+        person = self.person(staff_id)
+        if person is None:
+            return None
+        for changed_at, old_name in self.staff_history.get(staff_id, ()):
+            if changed_at > when:
+                return Person(person.id, old_name, person.credentials)
+        return person
 
 
 def library_titles() -> dict[str, str]:
@@ -443,26 +637,6 @@ def library_titles() -> dict[str, str]:
         return {tid: loaded.topic.title for tid, loaded in load_library().topics.items()}
     except Exception:  # noqa: BLE001 - a broken library must not stop an export; ids still print
         return {}
-
-
-def group_member_names(session: Session, group_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-    """Display names of everyone ever enrolled in each group (for redacting per-member copies)."""
-    from sqlmodel import col, select
-
-    from iop_facilitator.models import GroupEnrollment, Member
-
-    ids = list(set(group_ids))
-    out: dict[uuid.UUID, list[str]] = {g: [] for g in ids}
-    if not ids:
-        return out
-    rows = session.exec(
-        select(GroupEnrollment.group_id, Member.display_name)
-        .join(Member, col(Member.id) == col(GroupEnrollment.member_id))
-        .where(col(GroupEnrollment.group_id).in_(ids))
-    )
-    for group_id, name in rows:
-        out[group_id].append(name)
-    return out
 
 
 def iter_documents(
@@ -499,8 +673,11 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
         SafetyEvent,
         StoryNote,
     )
+    from iop_facilitator.services import snapshot as frozen_values
 
     meetings = {m.id: m for m in session.exec(select(GroupMeeting).where(col(GroupMeeting.id).in_(ids)))}
+    # Signed meetings render from what was signed (names, goals, staff, group, timezone), never live tables.
+    snaps = frozen_values.load(session, [m.id for m in meetings.values() if m.status.value == "signed"])
     attendance: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
     for row in session.exec(select(Attendance).where(col(Attendance.meeting_id).in_(ids))):
         attendance[row.meeting_id].append(row)
@@ -528,7 +705,7 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
     for s in session.exec(
         select(StoryNote).where(col(StoryNote.meeting_id).in_(ids)).order_by(col(StoryNote.recorded_at), col(StoryNote.id))
     ):
-        stories.setdefault((s.meeting_id, s.member_id), []).append(StoryDoc(s.recorded_at, s.text))
+        stories.setdefault((s.meeting_id, s.member_id), []).append(StoryDoc(s.recorded_at, out_text(s.text)))
     addenda: dict[uuid.UUID, list[AddendumDoc]] = {}
     for a in session.exec(
         select(Addendum).where(col(Addendum.meeting_id).in_(ids)).order_by(col(Addendum.created_at), col(Addendum.id))
@@ -537,11 +714,11 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
             AddendumDoc(
                 id=str(a.id),
                 member_id=str(a.member_id) if a.member_id else None,
-                author=cache.person(a.author_id),
-                credentials=a.author_credentials,
+                author=_clean_person(cache.person_at(a.author_id, a.created_at)),
+                credentials=out_text(a.author_credentials),
                 written_at=a.created_at,
-                reason=a.reason,
-                text=a.text,
+                reason=out_text(a.reason),
+                text=out_text(a.text),
             )
         )
     safety: dict[uuid.UUID, list[SafetyDoc]] = {}
@@ -553,9 +730,9 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
                 id=str(e.id),
                 member_id=str(e.member_id) if e.member_id else None,
                 occurred_at=e.occurred_at,
-                concern=e.concern,
+                concern=out_text(e.concern),
                 risk_level=e.risk_level.value,
-                disposition=e.disposition,
+                disposition=out_text(e.disposition),
                 disposition_at=e.disposition_at,
             )
         )
@@ -565,6 +742,7 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
         meeting = meetings.get(meeting_id)
         if meeting is None:  # deleted between the id query and this batch
             continue
+        frozen = snaps.get(meeting_id)
         group = cache.groups.get(meeting.group_id)
         meeting_addenda = addenda.get(meeting_id, [])
         meeting_safety = safety.get(meeting_id, [])
@@ -573,12 +751,21 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
             member = members[row.member_id]
             note = notes.get((meeting_id, row.member_id))
             mid = str(row.member_id)
+            as_signed = frozen.members.get(row.member_id) if frozen is not None else None
+            if frozen is not None:
+                name = as_signed.display_name if as_signed else ""
+                chart = as_signed.chart_id if as_signed else None
+                chosen = tuple(GoalDoc(g[0], g[1], out_text(g[2])) for g in (as_signed.goals if as_signed else ()))
+            else:
+                name, chart = member.display_name, member.external_chart_id
+                chosen = tuple(goals[str(g)] for g in (note.goal_ids if note else ()) if str(g) in goals)
+            name = out_text(name, single_line=True)
             sections.append(
                 MemberSection(
                     member_id=mid,
-                    display_name=member.display_name,
-                    initials=initials(member.display_name),
-                    chart_id=member.external_chart_id,
+                    display_name=name,
+                    initials=initials(name),
+                    chart_id=out_text(chart, single_line=True) if chart else chart,
                     status=row.status.value,
                     drop_in=row.drop_in,
                     arrived_at=row.arrived_at,
@@ -586,13 +773,13 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
                     minutes=row.minutes_attended,
                     checkin_mood=row.checkin_mood,
                     checkin_urge=row.checkin_urge,
-                    checkin_feeling=row.checkin_feeling,
+                    checkin_feeling=out_text(row.checkin_feeling),
                     checkout_mood=row.checkout_mood,
-                    takeaway=row.checkout_takeaway,
-                    goals=tuple(goals[str(g)] for g in (note.goal_ids if note else ()) if str(g) in goals),
-                    intervention=note.intervention if note else "",
-                    response=note.response if note else "",
-                    plan=note.plan if note else "",
+                    takeaway=out_text(row.checkout_takeaway),
+                    goals=chosen,
+                    intervention=out_text(note.intervention) if note else "",
+                    response=out_text(note.response) if note else "",
+                    plan=out_text(note.plan) if note else "",
                     has_note=note is not None,
                     stories=tuple(stories.get((meeting_id, row.member_id), ())),
                     addenda=tuple(a for a in meeting_addenda if a.member_id == mid),
@@ -602,49 +789,76 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
         sections.sort(key=lambda s: (s.display_name.casefold(), s.member_id))
         signer = cache.person(meeting.signed_by_id)
         cosigner = cache.person(meeting.cosigned_by_id)
+        lead = cache.person(meeting.facilitator_id)
+        co = cache.person(meeting.co_facilitator_id)
+        title = cache.topic_titles.get(meeting.topic_id) if meeting.topic_id else None
+        values = {
+            "group_name": group.name if group else "",
+            "group_type": group.group_type.value if group else "",
+            "level_of_care": group.level_of_care.value if group else "",
+            "audience": group.audience.value if group else "",
+            "timezone": cache.timezone,
+        }
+        if frozen is not None:
+            values = {
+                "group_name": frozen.group_name, "group_type": frozen.group_type,
+                "level_of_care": frozen.level_of_care, "audience": frozen.audience, "timezone": frozen.timezone,
+            }
+            lead = Person(lead.id, frozen.facilitator_name, frozen.facilitator_credentials) if lead else None
+            co = Person(co.id, frozen.co_facilitator_name, frozen.co_facilitator_credentials) if co else None
+            if signer is not None:
+                signer = Person(signer.id, frozen.signer_name, meeting.signer_credentials or "")
+            if cosigner is not None and frozen.cosigner_name is not None:
+                cosigner = Person(cosigner.id, frozen.cosigner_name, frozen.cosigner_credentials or "")
+            title = frozen.topic_title or title  # upgraded meetings kept no title: the library's for the same guide
         out.append(
             NoteDocument(
                 meeting_id=str(meeting.id),
                 group_id=str(meeting.group_id),
-                group_name=group.name if group else "",
-                group_type=group.group_type.value if group else "",
-                level_of_care=group.level_of_care.value if group else "",
-                audience=group.audience.value if group else "",
-                timezone=cache.timezone,
+                group_name=out_text(values["group_name"], single_line=True),
+                group_type=values["group_type"],
+                level_of_care=values["level_of_care"],
+                audience=values["audience"],
+                timezone=values["timezone"],
                 local_date=meeting.local_date,
                 scheduled_start=meeting.scheduled_start,
                 scheduled_end=meeting.scheduled_end,
                 actual_start=meeting.actual_start,
                 actual_end=meeting.actual_end,
                 modality=meeting.modality.value,
-                location=meeting.location,
+                location=out_text(meeting.location, single_line=True),
                 status=meeting.status.value,
                 note_format=meeting.note_format.value,
                 topic_id=meeting.topic_id,
-                topic_title=cache.topic_titles.get(meeting.topic_id) if meeting.topic_id else None,
+                topic_title=title,
                 topic_version=meeting.topic_version,
                 topic_hash=meeting.topic_hash,
-                facilitator=cache.person(meeting.facilitator_id),
-                co_facilitator=cache.person(meeting.co_facilitator_id),
+                facilitator=_clean_person(lead),
+                co_facilitator=_clean_person(co),
                 signature=(
-                    Signature("signer", signer, meeting.signed_at, meeting.signer_credentials or signer.credentials)
+                    Signature("signer", _clean_person(signer), meeting.signed_at, meeting.signer_credentials or signer.credentials)
                     if signer and meeting.signed_at
                     else None
                 ),
                 cosignature=(
                     Signature(
-                        "co-signer", cosigner, meeting.cosigned_at, meeting.cosigner_credentials or cosigner.credentials
+                        "co-signer", _clean_person(cosigner), meeting.cosigned_at,
+                        meeting.cosigner_credentials or cosigner.credentials,
                     )
                     if cosigner and meeting.cosigned_at
                     else None
                 ),
                 content_hash=meeting.content_hash,
-                narrative=meeting.group_narrative,
-                homework=meeting.homework,
+                narrative=out_text(meeting.group_narrative),
+                homework=out_text(meeting.homework),
                 count_present=sum(1 for s in sections if s.attended),
                 members=tuple(sections),
                 addenda=tuple(a for a in meeting_addenda if a.member_id is None),
                 safety_events=tuple(e for e in meeting_safety if e.member_id is None),
+                awaiting_cosign=frozen_values.awaiting_cosign(frozen, meeting.cosigned_at),
+                snapshot_source=frozen.source if frozen else None,
+                disclosure_version=frozen.disclosure_version if frozen else "",
+                service_code=frozen.service_code if frozen else "",
             )
         )
     return out
@@ -657,15 +871,17 @@ def iter_member_documents(
     *,
     topic_titles: dict[str, str] | None = None,
     chunk: int = CHUNK,
+    names: NameIndex | None = None,
 ) -> Iterator[NoteDocument]:
-    """One member's copies (see :func:`member_view`) of every matching meeting they attended or missed."""
+    """One member's copies (see :func:`member_view`) of every matching meeting they attended or missed.
+
+    Every other member's name the clinic has ever recorded is hidden, whichever group
+    they were in (``names``: pass one :func:`name_index` for many members).
+    """
     scoped = replace(filters, member_id=member_id)
     ids = meeting_ids(session, scoped)
-    names_by_group: dict[uuid.UUID, list[str]] = {}
+    index = names if names is not None else name_index(session)
     for doc in iter_documents(session, scoped, ids=ids, topic_titles=topic_titles, chunk=chunk):
-        group_id = uuid.UUID(doc.group_id)
-        if group_id not in names_by_group:
-            names_by_group.update(group_member_names(session, [group_id]))
-        view = member_view(doc, str(member_id), names_by_group.get(group_id, ()))
+        view = member_view(doc, str(member_id), index)
         if view is not None:
             yield view

@@ -23,7 +23,8 @@ with the R4B models (R4B equals R4 for every resource used here). What is in it:
   the member's own copy of the note (group context, their section, other members as
   initials) as a base64 ``text/markdown`` attachment; ``docStatus`` ``final`` (signed),
   ``amended`` (signed with addenda) or ``preliminary`` (unsigned, ``DRAFT / UNSIGNED`` in
-  the description); ``authenticator`` the signer; ``securityLabel`` v3 Confidentiality
+  the description; or signed but awaiting a required co-signature, ``AWAITING
+  CO-SIGNATURE`` in the description); ``authenticator`` the signer; ``securityLabel`` v3 Confidentiality
   ``R`` (restricted), v3 ActCode ``42CFRPart2`` and ``NORDSCLCD`` (no redisclosure
   without consent).
 
@@ -213,7 +214,7 @@ class _Builder:
                     "resourceType": "Observation",
                     "id": obs_id,
                     "identifier": [_ident("observation", f"{doc.meeting_id}:{m.member_id}:{code}")],
-                    "status": "final" if doc.signed else "preliminary",
+                    "status": "final" if doc.signed and not doc.awaiting_cosign else "preliminary",
                     "category": [{"coding": [SURVEY]}],
                     "code": {"coding": [{"system": CHECKIN_SYSTEM, "code": code, "display": display}], "text": display},
                     "subject": patient,
@@ -239,9 +240,10 @@ class _Builder:
         text = self.markdown(view)
         doc_id = derived_id("document", doc.meeting_id, m.member_id)
         amended = bool(view.addenda or view.members[0].addenda)
-        status = ("amended" if amended else "final") if doc.signed else "preliminary"
+        final = doc.signed and not doc.awaiting_cosign  # awaiting a required co-signature: not final yet
+        status = ("amended" if amended else "final") if final else "preliminary"
         title = f"Group progress note, {doc.group_name}, {doc.local_date.isoformat()}"
-        description = title if doc.signed else f"DRAFT / UNSIGNED: {title}"
+        description = title if final else f"{'AWAITING CO-SIGNATURE' if doc.signed else 'DRAFT / UNSIGNED'}: {title}"
         resource: dict[str, Any] = {
             "resourceType": "DocumentReference",
             "id": doc_id,

@@ -5,8 +5,12 @@ Top level (in this order): ``schema_version``, ``kind``, ``program``, ``disclosu
 per-member files), ``records`` (one object per meeting, oldest first), ``record_count``.
 Times inside records are local ISO 8601 with their UTC offset, in the program's timezone.
 Unsigned meetings (only with ``--include-unsigned``) carry ``"draft": true`` and
-``"signed": false``. Keys are only ever added in a minor schema version; a renamed or
-removed key bumps the major version.
+``"signed": false``. ``signature_state`` is ``signed``, ``awaiting co-signature`` (signed,
+a required supervisor co-signature not given yet; ``awaiting_cosign`` true) or
+``unsigned``. ``snapshot`` (1.1) says where a signed meeting's names and settings come
+from (``source``: ``signing``, ``seed`` or ``migration``), the disclosure notice's
+version and the service code frozen at signing. Keys are only ever added in a minor
+schema version; a renamed or removed key bumps the major version.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from iop_facilitator.exports.notes_data import (
     local_iso,
 )
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 KIND = "iop-facilitator.notes"
 
 
@@ -99,6 +103,8 @@ def record(doc: NoteDocument) -> dict[str, Any]:
         "draft": not doc.signed,
         "status": doc.status,
         "signed": doc.signed,
+        "signature_state": doc.signature_state,
+        "awaiting_cosign": doc.awaiting_cosign,
         "date": doc.local_date.isoformat(),
         "timezone": tz,
         "scheduled_start": local_iso(doc.scheduled_start, tz),
@@ -125,6 +131,13 @@ def record(doc: NoteDocument) -> dict[str, Any]:
         "signature": _signature(doc.signature, tz),
         "cosignature": _signature(doc.cosignature, tz),
         "content_hash": doc.content_hash,
+        "snapshot": None
+        if doc.snapshot_source is None
+        else {
+            "source": doc.snapshot_source,
+            "disclosure_version": doc.disclosure_version,
+            "service_code": doc.service_code,
+        },
         "narrative": doc.narrative,
         "homework": doc.homework,
         "members": [_member(m, tz) for m in doc.members],

@@ -3,7 +3,13 @@
 Pure: documents in, text out. User text is plain text, not Markdown: a line that would
 start a heading, quote, list or table is escaped, and ``<`` is written as ``&lt;`` so no
 HTML reaches a viewer. Every meeting that is not signed says ``DRAFT / UNSIGNED`` in its
-heading and in its signature block.
+heading and in its signature block; a signed meeting still waiting for a required
+supervisor co-signature says ``AWAITING CO-SIGNATURE`` in both places.
+
+Every format tells the same record (one rule for md, json, pdf, fhir): everything the
+signing hash covers is shown: attendance, check-in and check-out, each member's note,
+the in-session story notes and every safety event (per member and for the group),
+then addenda and signatures.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from iop_facilitator.exports.notes_data import (
 )
 
 DRAFT = "DRAFT / UNSIGNED"
+AWAITING = "AWAITING CO-SIGNATURE"
 _BLOCK_START = re.compile(r"^(\s*)([#>*+=|`~-]|\d+[.)])")
 
 STATUS_TEXT = {
@@ -135,6 +142,11 @@ def _member(m: MemberSection, doc: NoteDocument) -> list[str]:
         text_block(m.plan),
         "",
     ]
+    if m.stories:
+        out += ["**In-session notes:**", ""]
+        for story in m.stories:
+            out.append(f"- {local_text(story.recorded_at, tz, 'HH:mm')}: {cell(story.text)}")
+        out.append("")
     for e in m.safety_events:
         out += _safety(e, tz)
     if m.safety_events:
@@ -162,10 +174,12 @@ def _labels(note_format: str) -> tuple[str, str, str, str]:
 def meeting(doc: NoteDocument) -> str:
     """One meeting's section (no file header)."""
     tz = doc.timezone
-    draft = "" if doc.signed else f" \u2014 {DRAFT}"
+    draft = f" \u2014 {AWAITING}" if doc.awaiting_cosign else ("" if doc.signed else f" \u2014 {DRAFT}")
     out = [f"## {doc.local_date.isoformat()} \u00b7 {cell(doc.group_name)}{draft}", ""]
     if not doc.signed:
         out += [f"> **{DRAFT}.** This meeting has not been signed; it is not a completed record.", ""]
+    elif doc.awaiting_cosign:
+        out += [f"> **{AWAITING}.** Signed; a supervisor's co-signature is required and not yet given.", ""]
     sched = _range(local_text(doc.scheduled_start, tz, "HH:mm"), local_text(doc.scheduled_end, tz, "HH:mm"))
     actual = _range(local_text(doc.actual_start, tz, "HH:mm"), local_text(doc.actual_end, tz, "HH:mm"))
     duration = f" ({doc.duration_minutes} min)" if doc.duration_minutes is not None else ""
@@ -229,6 +243,8 @@ def meeting(doc: NoteDocument) -> str:
     if doc.cosignature:
         s = doc.cosignature
         out.append(f"- Co-signed by {cell(s.person.name)}, {cell(s.credentials)} on {local_text(s.at, tz)}")
+    elif doc.awaiting_cosign:
+        out.append(f"- **{AWAITING}:** not yet co-signed")
     if doc.content_hash:
         out.append(f"- Content hash at signing (sha256): `{doc.content_hash}`")
     out.append(f"- Meeting id: `{doc.meeting_id}`")

@@ -34,7 +34,8 @@ from iop_facilitator.exports.notes_data import (
     SafetyDoc,
     local_text,
 )
-from iop_facilitator.exports.notes_md import DRAFT, STATUS_TEXT, arrived_left
+from iop_facilitator.exports.notes_md import AWAITING, DRAFT, STATUS_TEXT, arrived_left
+
 BUNDLED_FONTS = Path(__file__).with_name("fonts")
 FAMILY = "iopsans"
 PAGES_ALIAS = "{total-pages-count}"  # long enough to reserve room for a 5-digit page count
@@ -262,13 +263,18 @@ class _Writer:
     def meeting(self, doc: NoteDocument) -> None:
         tz = doc.timezone
         pdf = self.pdf
-        draft = "" if doc.signed else f"  -  {DRAFT}"
+        draft = f"  -  {AWAITING}" if doc.awaiting_cosign else ("" if doc.signed else f"  -  {DRAFT}")
         pdf.running = self.safe(f"{doc.local_date.isoformat()}  {doc.group_name}{draft}")
         pdf.add_page()
         self.heading(f"{doc.group_name}, {doc.local_date.isoformat()}", 14)
         if not doc.signed:
             pdf.set_text_color(160, 0, 0)
             self.para(f"{DRAFT}: this meeting has not been signed; it is not a completed record.", style="B")
+            pdf.set_text_color(0, 0, 0)
+            pdf.ln(1)
+        elif doc.awaiting_cosign:
+            pdf.set_text_color(160, 0, 0)
+            self.para(f"{AWAITING}: signed; a supervisor's co-signature is required and not yet given.", style="B")
             pdf.set_text_color(0, 0, 0)
             pdf.ln(1)
         sched = _range(local_text(doc.scheduled_start, tz, "HH:mm"), local_text(doc.scheduled_end, tz, "HH:mm"))
@@ -348,6 +354,12 @@ class _Writer:
         self.block("Intervention", m.intervention)
         self.block("Response", m.response)
         self.block("Plan", m.plan)
+        if m.stories:
+            self.font("B", 10)
+            self.pdf.cell(0, 5, "In-session notes", new_x="LMARGIN", new_y="NEXT")
+            for story in m.stories:
+                self.para(f"{local_text(story.recorded_at, tz, 'HH:mm')}: {story.text}", size=9.5)
+            self.pdf.ln(1)
         for e in m.safety_events:
             self.safety(e, tz)
         for a in m.addenda:
@@ -385,6 +397,10 @@ class _Writer:
         if doc.cosignature:
             s = doc.cosignature
             self.para(f"Co-signed by {s.person.name}, {s.credentials} on {local_text(s.at, tz)} ({tz})")
+        elif doc.awaiting_cosign:
+            self.pdf.set_text_color(160, 0, 0)
+            self.para(f"{AWAITING}: not yet co-signed", style="B")
+            self.pdf.set_text_color(0, 0, 0)
         if doc.content_hash:
             self.para(f"Content hash at signing (sha256): {doc.content_hash}", size=8)
         self.para(f"Meeting id: {doc.meeting_id}", size=8)

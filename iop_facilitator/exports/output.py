@@ -18,22 +18,35 @@ Rules every export follows (issue 5, item 7):
   could leave the output directory;
 * every text cell of a CSV goes through :func:`neutralize_cell`;
 * every export with clinical content carries :func:`disclosure_notice` and is
-  recorded with :func:`record_export` (or :func:`record_export_sqlite`).
+  recorded with :func:`record_export` (or :func:`record_export_sqlite`);
+* a disclosure (:func:`disclosure`) writes every file to a 0600 temporary file first,
+  then records the audit entry (with each file's SHA-256), then publishes all files;
+  any failure before that leaves no file (a per-member export publishes all or none);
+* a write failure is one line naming the path (:func:`write_failure`): disk full,
+  quota, permission denied, read-only file system, never "internal error".
+
+Audit entries never hold a file's path: a folder or file name may carry a member's
+name. They hold the SHA-256 of each published file's *content* (``sha256sum FILE``
+finds the entry that disclosed it), its size, a SHA-256 of its name and of its
+folder, and, for per-member files, the member's id.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import hashlib
 import os
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from iop_facilitator.errors import InvalidInput
+from iop_facilitator.errors import InvalidInput, IopError
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
@@ -212,6 +225,183 @@ def private_file(
         raise
 
 
+# --------------------------------------------------------------------------- disclosures: all files or none
+
+
+class ExportFailed(IopError):
+    """Writing an export failed (disk full, permission, read-only): nothing was published."""
+
+
+_WRITE_ERRORS = {
+    errno.ENOSPC: "disk full while writing",
+    errno.EDQUOT: "disk quota exceeded while writing",
+    errno.EACCES: "permission denied writing",
+    errno.EPERM: "permission denied writing",
+    errno.EROFS: "read-only file system, cannot write",
+    errno.EFBIG: "file too large for the file system:",
+    errno.EIO: "input/output error writing",
+}
+
+
+def write_failure(exc: OSError, path: Path | str) -> ExportFailed:
+    """One plain line naming the path, for an ``OSError`` while writing an export."""
+    what = _WRITE_ERRORS.get(exc.errno or 0)
+    if what is None:
+        what = f"could not write ({os.strerror(exc.errno) if exc.errno else type(exc).__name__})"
+    return ExportFailed(f"{what} {_display(Path(path))}; nothing was exported")
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def name_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    target: Path
+    tmp: Path
+    sha256: str
+    size: int
+    member_id: str | None = None
+
+    def audit(self) -> dict[str, Any]:
+        """What the audit entry says of this file (no path: it may carry a name)."""
+        out: dict[str, Any] = {"sha256": self.sha256, "bytes": self.size, "name_sha256": name_hash(self.target.name)}
+        if self.member_id:
+            out["member"] = self.member_id
+        return out
+
+
+@dataclass
+class Staging:
+    """Files written to 0600 temporary files next to their targets, published together."""
+
+    force: bool
+    files: list[StagedFile] = field(default_factory=list)
+    current: Path | None = None  # the target being written (named in a failure)
+    _open: list[Path] = field(default_factory=list)
+
+    @contextlib.contextmanager
+    def open(
+        self, target: Path, *, binary: bool = False, newline: str | None = None, encoding: str = "utf-8",
+        member_id: str | None = None,
+    ) -> Iterator[IO[Any]]:
+        target = check_target(Path(target), force=self.force)
+        if any(f.target == target for f in self.files):
+            raise InvalidInput(f"two files of this export would have the same name: {_display(target)}")
+        self.current = target
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+        self._open.append(tmp)
+        handle: IO[Any] | None = None
+        try:
+            os.fchmod(fd, FILE_MODE)
+            handle = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
+            fd = -1
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+        except BaseException:
+            if handle is not None:
+                with contextlib.suppress(Exception):
+                    handle.close()
+            elif fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            raise
+        digest, size = sha256_file(tmp)
+        self.files.append(StagedFile(target, tmp, digest, size, member_id))
+
+    def folders(self) -> list[str]:
+        return sorted({name_hash(str(f.target.parent)) for f in self.files})
+
+    def publish(self) -> None:
+        """Every staged file onto its target (no clobbering without ``force``); all or none."""
+        done: list[Path] = []
+        try:
+            for f in self.files:
+                self.current = f.target
+                if self.force:
+                    os.replace(f.tmp, f.target)
+                else:
+                    try:
+                        os.link(f.tmp, f.target)  # fails if the target appeared meanwhile: never clobber
+                    except FileExistsError:
+                        raise InvalidInput(f"file exists: {_display(f.target)} (use --force to replace it)") from None
+                    except OSError as exc:
+                        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
+                            raise
+                        if f.target.exists():  # no hard links here: check, then rename (documented race)
+                            raise InvalidInput(f"file exists: {_display(f.target)} (use --force to replace it)") from None
+                        os.replace(f.tmp, f.target)
+                    else:
+                        os.unlink(f.tmp)
+                done.append(f.target)
+            for directory in {f.target.parent for f in self.files}:
+                _fsync_directory(directory)
+        except BaseException:
+            if not self.force:  # take back what this run published (files it created itself)
+                for target in done:
+                    with contextlib.suppress(OSError):
+                        os.unlink(target)
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        for tmp in self._open:
+            with contextlib.suppress(FileNotFoundError, OSError):
+                os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def disclosure(
+    *,
+    force: bool,
+    record: Callable[[Staging], None],
+    withdrawn: Callable[[str], None] | None = None,
+) -> Iterator[Staging]:
+    """Stage an export's files, then ``record`` its audit entry (committed), then publish them all.
+
+    ``record`` runs only once every file is completely written, and before the first
+    is published. Anything failing before that removes every temporary file: no file
+    and no audit entry. A failure while publishing takes back the files already
+    published and calls ``withdrawn(reason)`` (an audit entry saying so).
+    """
+    staging = Staging(force)
+    try:
+        yield staging
+    except OSError as exc:
+        staging.discard()
+        raise write_failure(exc, staging.current or Path(".")) from None
+    except BaseException:
+        staging.discard()
+        raise
+    try:
+        record(staging)
+    except BaseException:
+        staging.discard()
+        raise
+    try:
+        staging.publish()
+    except BaseException as exc:
+        if withdrawn is not None:
+            with contextlib.suppress(Exception):
+                withdrawn(type(exc).__name__)
+        if isinstance(exc, OSError):
+            raise write_failure(exc, staging.current or Path(".")) from None
+        raise
+
+
 # --------------------------------------------------------------------------- CSV cells
 
 # OWASP "CSV Injection": cells starting with these are formulas (or become formulas
@@ -270,21 +460,38 @@ def _plain(value: Any) -> Any:
 
 
 def export_details(
-    *, command: str, fmt: str, path: Path | str, records: int, filters: Mapping[str, Any], **extra: Any
+    *,
+    command: str,
+    fmt: str,
+    records: int,
+    filters: Mapping[str, Any],
+    staging: Staging | None = None,
+    recipient: str | None = None,
+    purpose: str | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """The audit ``details`` of an export: command, format, file, record count and filters.
+    """The audit ``details`` of an export (a disclosure): command, format, record count,
+    filters, recipient and purpose when given, and each file's hashes (see the module docstring).
 
     ``filters`` must hold ids and dates only (resolve ``--member``/``--group`` to
     ids first): whatever the user typed could be a name, and the audit log never
-    holds names.
+    holds names. ``recipient`` and ``purpose`` are what staff typed for the
+    accounting of disclosures (an organisation and a reason, one line each).
     """
-    details = {
+    details: dict[str, Any] = {
         "command": command,
         "format": fmt,
-        "path": str(path),
         "records": int(records),
         "filters": {k: v for k, v in _plain(dict(filters)).items() if v not in (None, "", [], False)},
+        "status": "published",
     }
+    if recipient:
+        details["recipient"] = " ".join(recipient.split())[:200]
+    if purpose:
+        details["purpose"] = " ".join(purpose.split())[:200]
+    if staging is not None:
+        details["files"] = [f.audit() for f in staging.files]
+        details["folders_sha256"] = staging.folders()
     details.update(_plain(extra))
     return details
 
@@ -295,7 +502,6 @@ def record_export(
     *,
     command: str,
     fmt: str,
-    path: Path | str,
     records: int,
     filters: Mapping[str, Any],
     actor: str | None = None,
@@ -310,7 +516,7 @@ def record_export(
         record_type="export",
         record_id=None,
         actor=actor,
-        **export_details(command=command, fmt=fmt, path=path, records=records, filters=filters, **extra),
+        **export_details(command=command, fmt=fmt, records=records, filters=filters, **extra),
     )
 
 
@@ -320,7 +526,6 @@ def record_export_sqlite(
     *,
     command: str,
     fmt: str,
-    path: Path | str,
     records: int,
     filters: Mapping[str, Any],
     actor: str | None = None,
@@ -334,7 +539,7 @@ def record_export_sqlite(
     from iop_facilitator.audit_chain import append_sqlite
     from iop_facilitator.services.actor import current_actor
 
-    details = export_details(command=command, fmt=fmt, path=path, records=records, filters=filters, **extra)
+    details = export_details(command=command, fmt=fmt, records=records, filters=filters, **extra)
     append_sqlite(
         conn,
         actor=actor or current_actor(),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from iop_facilitator.clock import utcnow
+from iop_facilitator.clock import plain_utc, utcnow
 from iop_facilitator.enums import MeetingStatus
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Addendum, Attendance, GroupMeeting, Member, ProgressNote, Staff
@@ -89,13 +89,16 @@ def add_addendum(
         author_credentials=credentials,
         reason=why,
         text=body,
-        created_at=at or utcnow(),
+        created_at=plain_utc(at or utcnow()),
     )
     session.add(row)
     session.flush()
+    from iop_facilitator.services.integrity import addendum_hash
+
     audit.record(
         session, "meeting.addendum", record_type="addendum", record_id=row.id,
         meeting=meeting_id, member=member_id, author=author.id,
+        addendum_hash=addendum_hash({name: getattr(row, name) for name in Addendum.model_fields}),
     )
     return row
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from iop_facilitator import audit_chain
-from iop_facilitator.clock import utcnow
+from iop_facilitator.clock import plain_utc, utcnow
 from iop_facilitator.db.transactions import hold_write_lock
 from iop_facilitator.models import AuditEvent
 from iop_facilitator.services.actor import current_actor
@@ -33,7 +33,7 @@ def record(
 ) -> AuditEvent:
     seq, prev = _lock_and_last(session)
     event = AuditEvent(
-        occurred_at=_micro(utcnow()),
+        occurred_at=plain_utc(utcnow()),
         actor=actor or current_actor(),
         action=action,
         record_type=record_type,
@@ -68,14 +68,6 @@ def _lock_and_last(session: Session) -> tuple[int, str]:
     if row is None:
         return 1, audit_chain.GENESIS
     return int(row[0]) + 1, row[1] or ""
-
-
-def _micro(value: dt.datetime) -> dt.datetime:
-    """A plain aware UTC datetime (what the database hands back), microseconds kept."""
-    return dt.datetime(
-        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond,
-        tzinfo=dt.UTC,
-    )
 
 
 def _plain(value: Any) -> Any:

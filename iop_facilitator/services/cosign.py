@@ -14,7 +14,7 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from iop_facilitator.clock import utcnow
+from iop_facilitator.clock import plain_utc, utcnow
 from iop_facilitator.enums import MeetingStatus, StaffRole
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import GroupMeeting, Staff
@@ -25,7 +25,16 @@ COSIGNER_ROLES = (StaffRole.supervisor, StaffRole.admin)
 
 
 def needs_cosign(session: Session, meeting: GroupMeeting) -> bool:
-    """Whether the meeting's facilitator or signer requires a co-signature (whether or not it has one)."""
+    """Whether the meeting needs a co-signature (whether or not it has one).
+
+    For a signed meeting: as frozen in its snapshot when it was signed. Otherwise:
+    its facilitator or signer requires one now.
+    """
+    from iop_facilitator.models import SignedSnapshot
+
+    frozen = session.exec(select(SignedSnapshot.requires_cosign).where(SignedSnapshot.meeting_id == meeting.id)).first()
+    if frozen is not None:
+        return bool(frozen)
     ids = {i for i in (meeting.facilitator_id, meeting.signed_by_id) if i is not None}
     if not ids:
         return False
@@ -41,11 +50,13 @@ def awaiting_cosign(session: Session, meeting: GroupMeeting) -> bool:
 
 def awaiting_cosign_ids(session: Session, meeting_ids: list[uuid.UUID] | None = None) -> set[uuid.UUID]:
     """Ids of signed meetings still waiting for a required co-signature (optionally among ``meeting_ids``)."""
-    needing = select(Staff.id).where(col(Staff.requires_cosign).is_(True))
+    from iop_facilitator.models import SignedSnapshot
+
     query = (
         select(GroupMeeting.id)
+        .join(SignedSnapshot, col(SignedSnapshot.meeting_id) == col(GroupMeeting.id))
         .where(GroupMeeting.status == MeetingStatus.signed, col(GroupMeeting.cosigned_at).is_(None))
-        .where(col(GroupMeeting.facilitator_id).in_(needing) | col(GroupMeeting.signed_by_id).in_(needing))
+        .where(col(SignedSnapshot.requires_cosign).is_(True))
     )
     if meeting_ids is not None:
         if not meeting_ids:
@@ -61,8 +72,16 @@ def can_cosign(person: Staff | None) -> bool:
 
 
 def cosign(session: Session, meeting_id: uuid.UUID, cosigner_id: uuid.UUID, *, at: dt.datetime | None = None) -> GroupMeeting:
-    """Co-sign a signed meeting as a supervisor (not the signer; once only)."""
-    meeting = session.get(GroupMeeting, meeting_id)
+    """Co-sign a signed meeting as a supervisor (not the signer; once only).
+
+    Runs under the meeting's write lock; freezes the co-signer's name and credentials
+    (``signed_cosign``) and records ``meeting.cosign`` with that row's hash.
+    """
+    from iop_facilitator.services import snapshot
+    from iop_facilitator.services.integrity import lock_meeting
+
+    lock_meeting(session, meeting_id)
+    meeting = session.get(GroupMeeting, meeting_id, populate_existing=True)
     if meeting is None:
         raise NotFound("that meeting no longer exists")
     if meeting.status != MeetingStatus.signed:
@@ -80,10 +99,16 @@ def cosign(session: Session, meeting_id: uuid.UUID, cosigner_id: uuid.UUID, *, a
         raise InvalidInput("the co-signer has no credentials on file; add them before co-signing")
     if person.id == meeting.signed_by_id:
         raise Conflict("the signer cannot co-sign their own note")
+    when = plain_utc(at or utcnow())
+    frozen = snapshot.take_cosign(session, meeting, person, when, clean_line(person.credentials))
+    session.flush()  # the frozen co-signer first: the meeting's lock trigger requires it
     meeting.cosigned_by_id = person.id
-    meeting.cosigned_at = at or utcnow()
-    meeting.cosigner_credentials = clean_line(person.credentials)
+    meeting.cosigned_at = when
+    meeting.cosigner_credentials = frozen.cosigner_credentials
     session.add(meeting)
     session.flush()
-    audit.record(session, "meeting.cosign", record_type="meeting", record_id=meeting.id, cosigner=person.id)
+    audit.record(
+        session, "meeting.cosign", record_type="meeting", record_id=meeting.id, cosigner=person.id,
+        cosign_hash=frozen.cosign_hash,
+    )
     return meeting

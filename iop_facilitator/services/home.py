@@ -105,13 +105,13 @@ _DUE = (
 )
 _DUE_COUNT = "SELECT count(*) FROM follow_up WHERE done = :no AND due_date <= :until"
 _GROUP_COUNT = "SELECT count(*) FROM therapy_group"
-_COSIGNERS_NEEDED = "SELECT count(*) FROM staff WHERE requires_cosign = :yes"
+# Whether a co-signature was required is frozen in the signed snapshot (indexed: the usual
+# clinic has none, and then the list costs one index probe).
+_COSIGNERS_NEEDED = "SELECT count(*) FROM (SELECT 1 FROM signed_snapshot WHERE requires_cosign = :yes LIMIT 1) x"
 _AWAITING_COSIGN = (
     "SELECT m.id, m.group_id, g.name, m.local_date, m.flow_step, m.scheduled_end "
-    "FROM meeting m JOIN therapy_group g ON g.id = m.group_id "
-    "WHERE m.status = :signed AND m.cosigned_at IS NULL "
-    "AND (m.facilitator_id IN (SELECT id FROM staff WHERE requires_cosign = :yes) "
-    "OR m.signed_by_id IN (SELECT id FROM staff WHERE requires_cosign = :yes)) "
+    "FROM signed_snapshot s JOIN meeting m ON m.id = s.meeting_id JOIN therapy_group g ON g.id = m.group_id "
+    "WHERE s.requires_cosign = :yes AND m.status = :signed AND m.cosigned_at IS NULL "
     "ORDER BY m.scheduled_start"
 )
 
@@ -219,7 +219,7 @@ def build_overview(rows: Rows, *, now: dt.datetime | None = None, horizon_days: 
 
 
 def _awaiting_cosign(rows: Rows, now: dt.datetime) -> tuple[OpenMeeting, ...]:
-    """Signed meetings whose facilitator or signer needs a co-signature that has not come yet."""
+    """Signed meetings that needed a co-signature when signed and have none yet."""
     if not int(rows(_COSIGNERS_NEEDED, {"yes": True})[0][0]):
         return ()  # the usual case: nobody needs one, so no scan of every signed meeting
     return tuple(
@@ -259,7 +259,7 @@ def _date(value: Any) -> dt.date | None:
 def _datetime(value: Any) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         value = dt.datetime.fromisoformat(str(value))
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _json_list(value: Any) -> list[str]:

@@ -745,7 +745,7 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
             select(SafetyEvent).where(SafetyEvent.meeting_id == meeting_id).order_by(col(SafetyEvent.occurred_at))
         )
     )
-    return Snapshot(
+    view = Snapshot(
         meeting_id=meeting.id,
         group_id=group.id,
         group_name=group.name,
@@ -780,6 +780,42 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
         members=tuple(lines),
         safety_events=events,
         **_signatures(session, meeting),
+    )
+    return view if meeting.status != MeetingStatus.signed else _as_signed(session, meeting, view, set(rows))
+
+
+def _as_signed(session: Session, meeting: GroupMeeting, view: Snapshot, with_part: set[uuid.UUID]) -> Snapshot:
+    """A signed meeting as it was signed: names, credentials, group, timezone and goals from its
+    signed snapshot (``services.snapshot``), never today's reference data; only members with a part."""
+    from dataclasses import replace
+
+    from iop_facilitator.services import snapshot as frozen_values
+
+    frozen = frozen_values.load(session, [meeting.id]).get(meeting.id)
+    if frozen is None:
+        return view
+    lines = []
+    for line in view.members:
+        if line.member_id not in with_part:  # enrolled today, but not part of the signed record
+            continue
+        member = frozen.members.get(line.member_id)
+        if member is None:
+            lines.append(line)
+            continue
+        goals = tuple(GoalView(g[0], g[1], g[2]) for g in member.goals)
+        lines.append(replace(line, display_name=member.display_name, goals=goals))
+    return replace(
+        view,
+        group_name=frozen.group_name,
+        group_type=frozen.group_type,
+        level_of_care=frozen.level_of_care,
+        timezone=frozen.timezone,
+        facilitator=frozen.facilitator_name if view.facilitator is not None else None,
+        facilitator_credentials=frozen.facilitator_credentials,
+        co_facilitator=frozen.co_facilitator_name if view.co_facilitator is not None else None,
+        signer=frozen.signer_name if view.signer is not None else None,
+        cosigner=frozen.cosigner_name if frozen.cosigner_name is not None else view.cosigner,
+        members=tuple(lines),
     )
 
 

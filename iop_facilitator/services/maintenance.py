@@ -67,7 +67,7 @@ def integrity_problems(database: Database) -> list[str]:
     return problems
 
 
-# The lock triggers of migration 0005 (signed meetings, their parts, addenda, the audit log).
+# The lock triggers of migration 0005 (names only: 0006 replaced them with the definitions in db/locks.py).
 SQLITE_LOCK_TRIGGERS = (
     "iop_lock_meeting_update", "iop_lock_meeting_delete",
     *(f"iop_lock_{t}_{w}" for t in ("attendance", "progress_note", "story_note", "safety_event")
@@ -82,14 +82,16 @@ PG_LOCK_TRIGGERS = (
 
 
 def lock_trigger_problems(database: Database) -> list[str]:
-    """Missing (or, on PostgreSQL, disabled) lock triggers, one line each."""
+    """Missing, changed, disabled or unexpected lock triggers, one line each (see ``db/locks.py``)."""
+    from iop_facilitator.db.locks import trigger_problems
     from iop_facilitator.db.migrate import current_revision
 
     revision = current_revision(database.engine)
     if revision in (None, "0001", "0002", "0003", "0004"):
         return []
-    problems = []
     with database.engine.connect() as conn:
+        if revision != "0005":
+            return trigger_problems(conn)
         if database.backend == "sqlite":
             present = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
             disabled: set[str] = set()
@@ -102,6 +104,7 @@ def lock_trigger_problems(database: Database) -> list[str]:
             present = {r[0] for r in rows}
             disabled = {r[0] for r in rows if r[1] == "D"}
             expected = PG_LOCK_TRIGGERS
+    problems = []
     for name in expected:
         if name not in present:
             problems.append(f"lock: trigger {name} is missing (signed records are not protected against raw SQL)")

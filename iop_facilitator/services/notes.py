@@ -20,7 +20,14 @@ from iop_facilitator.enums import AttendanceStatus, FlowStep
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, MemberLine, Snapshot, check_base, editable_meeting, load_snapshot
+from iop_facilitator.services.live import (
+    UNSET,
+    MemberLine,
+    Snapshot,
+    check_base,
+    editable_meeting,
+    load_snapshot,
+)
 from iop_facilitator.services.text import clean
 
 
@@ -218,8 +225,25 @@ def missing(snapshot: Snapshot) -> list[CheckItem]:
     return [item for item in checklist(snapshot) if not item.ok]
 
 
-def sign(session: Session, meeting_id: uuid.UUID, signer_id: uuid.UUID, *, at: dt.datetime | None = None) -> GroupMeeting:
-    """Sign and lock the meeting: signer, credentials and time; refused while anything is missing."""
+def sign(
+    session: Session,
+    meeting_id: uuid.UUID,
+    signer_id: uuid.UUID,
+    *,
+    at: dt.datetime | None = None,
+    topic_title: str | None = None,
+) -> GroupMeeting:
+    """Sign and lock the meeting: signer, credentials, time, the signed snapshot and its hash.
+
+    Runs under the meeting's write lock (``integrity.lock_meeting``, taken before any
+    read), so the hash covers exactly what is committed: a co-leader's write racing
+    the signature either lands first (and is signed) or is refused after.
+    Refused while anything on the checklist is missing.
+    """
+    from iop_facilitator.services.integrity import lock_meeting, seal
+
+    lock_meeting(session, meeting_id)
+    session.get(GroupMeeting, meeting_id, populate_existing=True)  # read again under the lock
     meeting = editable_meeting(session, meeting_id)
     signer = session.get(Staff, signer_id)
     if signer is None:
@@ -230,11 +254,12 @@ def sign(session: Session, meeting_id: uuid.UUID, signer_id: uuid.UUID, *, at: d
     if gaps:
         raise Conflict(f"cannot sign yet: {len(gaps)} item(s) missing, first: {gaps[0].label}")
     # Status, signer, time and content hash in one UPDATE (the lock triggers refuse a second one).
-    from iop_facilitator.services.integrity import seal
-
-    seal(session, meeting, signer_id=signer.id, signer_credentials=signer.credentials, signed_at=at or utcnow())
+    _meeting, snapshot_hash = seal(session, meeting, signer=signer, signed_at=at or utcnow(), topic_title=topic_title)
     meeting.flow_step = FlowStep.review.value
     session.add(meeting)
     session.flush()
-    audit.record(session, "meeting.sign", record_type="meeting", record_id=meeting.id, signer=signer.id)
+    audit.record(
+        session, "meeting.sign", record_type="meeting", record_id=meeting.id, signer=signer.id,
+        content_hash=meeting.content_hash, snapshot_hash=snapshot_hash,
+    )
     return meeting

@@ -36,7 +36,14 @@ from sqlmodel import Session, col, select
 
 from iop_facilitator.enums import AttendanceStatus, Audience, LevelOfCare
 from iop_facilitator.errors import InvalidInput
-from iop_facilitator.models import Attendance, Group, GroupEnrollment, GroupMeeting, Member
+from iop_facilitator.models import (
+    Attendance,
+    Group,
+    GroupEnrollment,
+    GroupMeeting,
+    Member,
+    SignedSnapshot,
+)
 from iop_facilitator.services.live import ATTENDED, absence_counts, absence_flags
 from iop_facilitator.services.settings import get_settings
 
@@ -136,10 +143,12 @@ def hours_ledger(session: Session, week: str, *, group_id: uuid.UUID | None = No
         member_groups[member_id].add(gid)
 
     # ... and everything they (or anyone in a matching group) attended that week.
+    # A signed meeting's level of care is the one frozen in its snapshot (what was billed).
     rows = session.exec(
         select(Attendance.member_id, GroupMeeting.group_id, GroupMeeting.local_date, Attendance.status,
-               Attendance.minutes_attended)
+               Attendance.minutes_attended, SignedSnapshot.level_of_care)
         .join(GroupMeeting, col(GroupMeeting.id) == col(Attendance.meeting_id))
+        .outerjoin(SignedSnapshot, col(SignedSnapshot.meeting_id) == col(GroupMeeting.id))
         .where(col(GroupMeeting.local_date) >= monday, col(GroupMeeting.local_date) <= sunday)
     ).all()
     if group_id is not None:
@@ -148,7 +157,7 @@ def hours_ledger(session: Session, week: str, *, group_id: uuid.UUID | None = No
                 member_groups[member_id].add(gid)
     minutes: dict[uuid.UUID, list[int]] = defaultdict(lambda: [0] * 7)
     per_diem_days: dict[uuid.UUID, set[int]] = defaultdict(set)
-    for member_id, gid, local_date, status, mins in rows:
+    for member_id, gid, local_date, status, mins, frozen_level in rows:
         if group_id is None:
             member_groups[member_id].add(gid)
         if member_id not in member_groups or status not in ATTENDED:
@@ -156,7 +165,7 @@ def hours_ledger(session: Session, week: str, *, group_id: uuid.UUID | None = No
         day = (local_date - monday).days
         minutes[member_id][day] += int(mins or 0)
         member_groups[member_id].add(gid)
-        if groups[gid].level_of_care == LevelOfCare.IOP:
+        if (frozen_level or groups[gid].level_of_care) == LevelOfCare.IOP:
             per_diem_days[member_id].add(day)
 
     members = {

@@ -42,9 +42,10 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from iop_facilitator.services import fiction as fx
-from iop_facilitator.services.integrity import StorageHasher
+from iop_facilitator.services.integrity import StorageHasher, snapshot_hash
 
 if TYPE_CHECKING:  # the heavy imports stay out of the generator's import path
     from iop_facilitator.db.engine import Database
@@ -121,6 +122,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "created_at", "updated_at", "version", "member_id", "meeting_id", "reason",
         "due_date", "done", "done_at", "created_by_id",
     ),
+    "signed_snapshot": (
+        "id", "created_at", "meeting_id", "source", "clinic_name", "timezone", "disclosure_version",
+        "group_name", "group_type", "level_of_care", "audience", "modality", "location", "local_start",
+        "local_end", "facilitator_name", "facilitator_credentials", "co_facilitator_name",
+        "co_facilitator_credentials", "signer_name", "requires_cosign", "topic_title", "service_code",
+        "snapshot_hash", "anchor_id",
+    ),
+    "signed_member": ("id", "created_at", "meeting_id", "member_id", "display_name", "chart_id", "goals"),
 }
 TABLES = tuple(COLUMNS)
 
@@ -258,10 +267,23 @@ class _Member:
     reason: str | None
     goals: list[tuple[str, str, str, int]]  # (hex id, text, short label, position)
     goal_json: list[tuple[str, int, str]]  # (goal_ids JSON, position, label) choices
+    goal_docs: list[list[list[Any]]]  # per choice: [[goal id, position, text], ...] (the signed snapshot's)
     mood: float
     urge: float
     length: int  # planned days in the group
     streak: int = 0  # consecutive unexcused absences
+
+
+@dataclass(frozen=True)
+class SnapshotContext:
+    """What the seeder freezes into each signed meeting's snapshot (``services.snapshot``)."""
+
+    clinic_name: str = ""
+    timezone: str = "UTC"
+    disclosure_version: str = ""
+    codes: dict[tuple[str, str], str] = field(default_factory=dict)  # (level, modality) -> code
+    titles: dict[str, str] = field(default_factory=dict)  # topic id -> title
+    anchor: str = ""  # the seed audit entry's anchor id
 
 
 @dataclass
@@ -279,6 +301,7 @@ class _GroupPlan:
     location: str
     lead: tuple[str, str]  # (staff id, credentials)
     co: str | None
+    staff: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (name, credentials)
     members: list[_Member] = field(default_factory=list)
 
 
@@ -298,6 +321,14 @@ def bundled_topic_versions() -> dict[str, tuple[str, str | None]]:
     return {tid: (t.topic.version, t.content_hash) for tid, t in library.topics.items()}
 
 
+def bundled_topic_titles() -> dict[str, str]:
+    """Title of each bundled topic guide (frozen into the signed snapshots)."""
+    from iop_facilitator.library.load import load_library
+    from iop_facilitator.resources import topics_dir
+
+    return {tid: t.topic.title for tid, t in load_library([("bundled", topics_dir())]).topics.items()}
+
+
 def generate(
     *,
     groups: int,
@@ -309,6 +340,8 @@ def generate(
     summary: SeedSummary | None = None,
     chunk_meetings: int = CHUNK_MEETINGS,
     topic_versions: dict[str, tuple[str, str | None]] | None = None,
+    snapshot: SnapshotContext | None = None,
+    anchored: list[str] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the fictional clinic's rows, chunk by chunk, in SQLite storage form.
 
@@ -317,8 +350,12 @@ def generate(
     (the app passes :func:`iop_facilitator.services.meetings.scheduled_times`).
     ``summary``, when given, is filled with the row counts as chunks are made.
     ``topic_versions`` maps topic ids to the (version, content hash) recorded
-    with each meeting (see :func:`bundled_topic_versions`).
+    with each meeting (see :func:`bundled_topic_versions`). Signed meetings get
+    the snapshot ``snapshot`` describes; ``anchored`` (when given) receives each
+    signed meeting's ``m:id:content hash:snapshot hash`` line for the seed's audit entry.
     """
+    ctx = snapshot or SnapshotContext()
+    anchored = anchored if anchored is not None else []
     counts = summary if summary is not None else SeedSummary()
     versions = topic_versions or {}
     rng = random.Random(seed)
@@ -361,6 +398,7 @@ def generate(
                 interns.append(sid)
             index += 1
     counts.staff = len(staff_rows)
+    staff_names = {row[0]: (row[4], row[5]) for row in staff_rows}
 
     # ---- groups and their default facilitators
     plans: list[_GroupPlan] = []
@@ -385,7 +423,7 @@ def generate(
             weekdays=WEEKDAY_PATTERNS[(i // 3) % len(WEEKDAY_PATTERNS)], start_time=start_time,
             duration=duration, group_type=group_type, audience=audience, level=level,
             modality=modality, location=location, lead=leads[i // 3],
-            co=interns[i // 6] if i % 6 < 3 else None,
+            co=interns[i // 6] if i % 6 < 3 else None, staff=staff_names,
         )
         plans.append(plan)
         group_rows.append((
@@ -404,7 +442,7 @@ def generate(
         grng = random.Random(rng.getrandbits(64))
         chart_counter = yield from _generate_group(
             plan, grng, stamp, times, first_ord, end_ord, now_secs, members_per_group,
-            chart_counter, counts, chunk_meetings, versions,
+            chart_counter, counts, chunk_meetings, versions, ctx, anchored,
         )
 
 
@@ -430,6 +468,8 @@ def _generate_group(  # one hot loop, kept flat for speed
     counts: SeedSummary,
     chunk_meetings: int,
     versions: dict[str, tuple[str, str | None]],
+    ctx: SnapshotContext,
+    anchored: list[str],
 ) -> Iterator[Chunk]:
     r = rng.random
     uid = _uid_factory(rng)
@@ -453,11 +493,13 @@ def _generate_group(  # one hot loop, kept flat for speed
             goals = [(uid(), text, label, pos + 1)
                      for pos, (text, label) in enumerate(fx.goal_texts(r, 1 + int(r() * 3)))]
             choices = [(json.dumps([_dashed(g[0])]), g[3], g[2]) for g in goals]
+            docs = [[[_dashed(g[0]), g[3], g[1]]] for g in goals]
             if len(goals) > 1:
                 choices.append((json.dumps([_dashed(g[0]) for g in goals]), goals[0][3], "all goals"))
+                docs.append([[_dashed(g[0]), g[3], g[1]] for g in goals])
             members.append(_Member(
                 id=uid(), name=name, chart=f"{CHART_PREFIX}{chart_counter:06d}", start=start,
-                exit=exit_ord, reason=reason, goals=goals, goal_json=choices,
+                exit=exit_ord, reason=reason, goals=goals, goal_json=choices, goal_docs=docs,
                 mood=3.0 + r() * 4.0, urge=1.0 + r() * 5.0, length=length,
             ))
             if exit_ord is None:
@@ -498,6 +540,15 @@ def _generate_group(  # one hot loop, kept flat for speed
         ("member", member_rows), ("enrollment", enrollment_rows), ("goal", goal_rows)
     ]
     meetings: list[tuple[Any, ...]] = []
+    snapshots: list[tuple[Any, ...]] = []
+    signed_members: list[tuple[Any, ...]] = []
+    by_id = {m.id: m for m in members}
+    zone = ZoneInfo(ctx.timezone)
+    snap_uid = _uid_factory(random.Random(plan.id))  # its own stream: the clinic's data stays as before
+
+    def local_minute(secs: int) -> str:
+        return dt.datetime.fromtimestamp(secs, zone).strftime("%Y-%m-%d %H:%M")
+
     attendance: list[tuple[Any, ...]] = []
     stories: list[tuple[Any, ...]] = []
     notes: list[tuple[Any, ...]] = []
@@ -535,6 +586,7 @@ def _generate_group(  # one hot loop, kept flat for speed
         opener = pick(fx.INTERVENTION_OPENERS, r()).format(technique=pick(techniques, r()), title=title)
 
         attended: list[tuple[_Member, int, int]] = []  # (member, in, out)
+        picked_goals: dict[str, list[list[Any]]] = {}
         first_att, first_note, first_story = len(attendance), len(notes), len(stories)
         seen_notes: set[str] = set()
         for m in roster:
@@ -584,7 +636,9 @@ def _generate_group(  # one hot loop, kept flat for speed
                 attended.append((m, arrived, left))
 
                 # the member's own progress note (GIRP): goals, intervention, response, plan
-                goal_json, pos, label = m.goal_json[int(r() * len(m.goal_json))]
+                choice = int(r() * len(m.goal_json))
+                goal_json, pos, label = m.goal_json[choice]
+                picked_goals[m.id] = m.goal_docs[choice]
                 intervention = (f"{opener}; "
                                 + pick(fx.INTERVENTION_MEMBER, r()).format(name=m.name, pos=pos, label=label)
                                 + ".")
@@ -675,11 +729,41 @@ def _generate_group(  # one hot loop, kept flat for speed
             lead_id if signed else None, s_signed, lead_cred if signed else None, "", "[]",
         )
         content_hash = None
-        if signed:  # the same canonical content and hash the app computes when signing
+        if signed:  # the same snapshot, canonical content and hash the app computes when signing
+            lead_name = plan.staff.get(lead_id, ("", ""))[0]
+            co_name, co_cred = plan.staff.get(co_id, ("", "")) if co_id else ("", "")
+            snap = {
+                "meeting_id": mid, "source": "seed", "clinic_name": ctx.clinic_name, "timezone": ctx.timezone,
+                "disclosure_version": ctx.disclosure_version, "group_name": plan.name,
+                "group_type": plan.group_type, "level_of_care": plan.level, "audience": plan.audience,
+                "modality": plan.modality, "location": plan.location,
+                "local_start": local_minute(a_start), "local_end": local_minute(a_end),
+                "facilitator_name": lead_name, "facilitator_credentials": lead_cred,
+                "co_facilitator_name": co_name, "co_facilitator_credentials": co_cred,
+                "signer_name": lead_name, "requires_cosign": False, "topic_title": ctx.titles.get(topic, ""),
+                "service_code": ctx.codes.get((plan.level, plan.modality), ""),
+            }
+            roster_rows = [
+                {"member_id": a[5], "display_name": by_id[a[5]].name, "chart_id": by_id[a[5]].chart,
+                 "goals": picked_goals.get(a[5], [])}
+                for a in attendance[first_att:]
+            ]
+            digest = snapshot_hash(snap, roster_rows)
+            snapshots.append((
+                snap_uid(), s_signed, mid, "seed", ctx.clinic_name, ctx.timezone, ctx.disclosure_version, plan.name,
+                plan.group_type, plan.level, plan.audience, plan.modality, plan.location, snap["local_start"],
+                snap["local_end"], lead_name, lead_cred, co_name, co_cred, lead_name, 0, snap["topic_title"],
+                snap["service_code"], digest, ctx.anchor,
+            ))
+            signed_members.extend(
+                (snap_uid(), s_signed, mid, m["member_id"], m["display_name"], m["chart_id"], json.dumps(m["goals"]))
+                for m in roster_rows
+            )
             content_hash = hash_meeting(
-                row, attendance=attendance[first_att:], progress_notes=notes[first_note:],
+                row, digest, attendance=attendance[first_att:], progress_notes=notes[first_note:],
                 story_notes=stories[first_story:],
             )
+            anchored.append(f"m:{mid}:{content_hash}:{digest}")
         meetings.append((*row, content_hash, None, None, None))
 
         last = k + 1 == len(days)
@@ -688,6 +772,7 @@ def _generate_group(  # one hot loop, kept flat for speed
             # they go first; SQLite checks their references at commit (defer_foreign_keys), and
             # the PostgreSQL writer inserts the meetings unsigned and signs them afterwards.
             tables += [("attendance", attendance), ("story_note", stories), ("progress_note", notes),
+                       ("signed_snapshot", snapshots), ("signed_member", signed_members),
                        ("meeting", meetings), ("follow_up", follow_ups)]
             counts.meetings += len(meetings)
             counts.attendance += len(attendance)
@@ -697,6 +782,7 @@ def _generate_group(  # one hot loop, kept flat for speed
             yield Chunk(tables, plan.index + 1 if last else plan.index)
             tables = []
             meetings, attendance, stories, notes, follow_ups = [], [], [], [], []
+            snapshots, signed_members = [], []
     if not days:  # a group without meetings still needs its members written
         yield Chunk(tables, plan.index + 1)
     return chart_counter
@@ -881,10 +967,23 @@ def seed_clinic(
         settings.clinic_name = fx.CLINIC_NAME
         session.add(settings)
 
+    import uuid
+
+    from iop_facilitator.services.billing import codes_table
+    from iop_facilitator.services.integrity import bulk_digest
+    from iop_facilitator.services.snapshot import disclosure_version
+
     summary = SeedSummary()
+    anchored: list[str] = []
+    context = SnapshotContext(
+        clinic_name=fx.CLINIC_NAME, timezone=tz, disclosure_version=disclosure_version(settings.disclosure_notice),
+        codes=codes_table(settings.service_codes or {}), titles=bundled_topic_titles(),
+        anchor=uuid.uuid5(uuid.NAMESPACE_URL, f"iop-seed:{seed}:{groups}:{weeks}:{members_per_group}:{end}").hex,
+    )
     chunks = generate(
         groups=groups, weeks=weeks, members_per_group=members_per_group, seed=seed, end=end,
         schedule=_schedule_fn(tz), summary=summary, topic_versions=bundled_topic_versions(),
+        snapshot=context, anchored=anchored,
     )
     last_reported = -1
 
@@ -903,5 +1002,7 @@ def seed_clinic(
             session, "seed", record_type="program_settings", record_id=get_settings(session).id,
             seed=seed, weeks=weeks, end=end, members_per_group=members_per_group,
             **{k: v for k, v in vars(summary).items()},
+            # Anchors every seeded signature (see services.integrity: verify matches them both ways).
+            anchor=context.anchor, signed=len(anchored), digest=bulk_digest(anchored),
         )
     return summary

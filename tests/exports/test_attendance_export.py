@@ -10,6 +10,7 @@ bytes. To regenerate the files after an intended change:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 import os
@@ -22,14 +23,12 @@ import pytest
 from iop_facilitator.exports.attendance import (
     AttendanceFilter,
     LocalClock,
-    codes_table,
     export_database,
     export_sqlite,
-    per_diem_code,
-    service_codes,
     sqlite_file,
 )
 from iop_facilitator.models import DEFAULT_SERVICE_CODES
+from iop_facilitator.services.billing import codes_table, per_diem_code, service_codes
 from tests.exports import attendance_clinic
 
 GOLDEN = Path(__file__).parent / "golden" / "attendance"
@@ -211,7 +210,8 @@ def test_audit_entry_without_names(db, clinic, tmp_path: Path) -> None:
                 select(AuditEvent).where(AuditEvent.action == "export.attendance").order_by(col(AuditEvent.seq).desc())
             ).first()
         assert event is not None and event.actor == "test-runner" and event.record_type == "export"
-        assert event.details["path"] == str(out.resolve())
+        assert "path" not in event.details and str(out) not in json.dumps(event.details)
+        assert event.details["files"][0]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
         assert event.details["records"] == result.records == (6 if how == "general" else 7)
         assert event.details["format"] == "csv" and event.details["command"] == "iop export attendance"
         assert event.details["filters"]["since"] == "2026-03-01"

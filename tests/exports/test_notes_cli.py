@@ -8,6 +8,7 @@ another member, and unsigned meetings excluded unless asked (then marked as draf
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import stat
@@ -98,7 +99,13 @@ def test_every_format_is_private_carries_the_notice_and_is_audited(clinic, tmp_p
     assert "Dana Quinn" in text and "DRAFT" not in text  # signed meetings only by default
     (actor, details), = audit_entries(target)
     assert actor == "test-runner"
-    assert details["format"] == fmt and details["records"] == 2 and details["path"] == str(out)
+    assert details["format"] == fmt and details["records"] == 2 and details["status"] == "published"
+    # The file is named by its content's SHA-256 (and a hash of its name), never by its path.
+    assert details["files"] == [{
+        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(), "bytes": out.stat().st_size,
+        "name_sha256": hashlib.sha256(out.name.encode()).hexdigest(),
+    }]
+    assert str(tmp_path) not in json.dumps(details)
     assert details["command"] == "export notes"
     blob = json.dumps(details)
     assert not any(n in blob for n in ("Jordan", "Sam K", "Dana", "Riverside"))
@@ -178,7 +185,7 @@ def test_per_member_files_never_name_another_member(clinic, tmp_path, fmt) -> No
     assert "J.M." in sam  # Jordan appears only as initials
     assert "Sam practiced urge surfing" in sam
     details = audit_entries(target)[0][1]
-    assert details["per_member"] is True and details["files"] == 4 and sorted(details["members"]) == sorted(
+    assert details["per_member"] is True and len(details["files"]) == 4 and sorted(details["members"]) == sorted(
         [c.jordan, c.sam, c.zoe, c.ana]
     )
     # Again without --force: refused before anything is replaced.

@@ -93,7 +93,8 @@ def test_batches_give_the_same_documents_with_a_fixed_number_of_queries(db, clin
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
+        if not statement.lstrip().upper().startswith("BEGIN"):  # the transaction's start is not a query
+            statements.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
     try:
@@ -108,7 +109,7 @@ def test_batches_give_the_same_documents_with_a_fixed_number_of_queries(db, clin
         sa.event.remove(db.engine, "before_cursor_execute", count)
     assert one_by_one == whole
     # One batch of 3 meetings costs about what one meeting costs: no query per meeting or member.
-    assert batched <= 12, batched
+    assert batched <= 15, batched  # 12, and 3 for the signed snapshots (snapshot, members, co-signer)
     assert single >= 2 * batched - 6
 
 

@@ -207,8 +207,13 @@ async def test_supervisor_cosigns_from_the_review_step(tmp_path: Path) -> None:
 async def test_no_cosign_key_for_a_facilitator(tmp_path: Path) -> None:
     from iop_facilitator.services import staff
 
-    prepared = signed(tmp_path)
-    write(prepared.clinic.target, lambda s: staff.update_staff(s, prepared.clinic.staff_id, requires_cosign=True))
+    from iop_facilitator.config import config_path
+
+    # Signed by a lead who needs a co-signature (whether one is needed is frozen at signing) ...
+    prepared = signed(tmp_path, intern=True)
+    config_path().unlink()  # ... and this laptop is not the supervisor's
+    # Changing the lead's flag after signing moves nothing: the meeting still awaits its co-signature.
+    write(prepared.clinic.target, lambda s: staff.update_staff(s, prepared.clinic.staff_id, requires_cosign=False))
     app = IopApp(prepared.clinic.target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_signed(app, pilot, prepared)
