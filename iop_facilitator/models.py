@@ -266,6 +266,9 @@ class GroupMeeting(Editable, table=True):
     cosigned_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
     cosigned_at: dt.datetime | None = None
     cosigner_credentials: str | None = Field(default=None, max_length=100)
+    # SHA-256 of the group narrative as the app last drafted it: while the narrative still equals
+    # that draft (nobody edited it), it is redrafted when the meeting's facts change.
+    narrative_drafted: str | None = Field(default=None, max_length=64)
 
     __table_args__ = (
         sa.Index("ix_meeting_group_date", "group_id", "local_date"),
@@ -298,6 +301,8 @@ class Attendance(Editable, table=True):
     safety_concern: bool = Field(default=False, nullable=False)
     checkout_mood: int | None = None
     checkout_takeaway: str = Field(default="", sa_type=sa.Text)
+    # The staff member who last changed this row in the app (roll call, check-in, check-out).
+    updated_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
 
     __table_args__ = (
         sa.UniqueConstraint("meeting_id", "member_id"),
@@ -333,6 +338,12 @@ class ProgressNote(Editable, table=True):
     intervention: str = Field(default="", sa_type=sa.Text)
     response: str = Field(default="", sa_type=sa.Text)
     plan: str = Field(default="", sa_type=sa.Text)
+    # Fields the app drafted: field name -> SHA-256 of the drafted text. A field whose text still
+    # has that hash was not edited by anyone and is redrafted when its facts change; any other
+    # text (typed, pasted, rewritten) is never overwritten.
+    drafted: dict[str, str] = Field(
+        default_factory=dict, sa_type=sa.JSON, sa_column_kwargs={"server_default": "{}"}
+    )
 
     __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
 
@@ -377,6 +388,27 @@ class SafetyEvent(Editable, table=True):
     disposition: str = Field(default="", sa_type=sa.Text)
     disposition_at: dt.datetime | None = None
     recorded_by_id: uuid.UUID | None = Field(default=None, foreign_key="staff.id")
+
+
+class MeetingView(Record, table=True):
+    """Where the live meeting stood on screen, so reopening it (even after a crash) returns there.
+
+    Not part of the clinical record (never hashed, not locked by signing): the step's focused
+    widget, the member under each step's cursor and the topic's segment timer. The timer keeps
+    the seconds spent on each segment; while it runs, ``segment_running_since`` (aware UTC)
+    says since when, so time keeps counting while the program is closed or killed.
+    """
+
+    __tablename__ = "meeting_view"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id", sa_column_kwargs={"unique": True})
+    focus: str = Field(default="", max_length=64)  # id of the focused widget in the shown step
+    cursors: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)  # step -> member id (or key)
+    segment_topic: str = Field(default="", max_length=200)  # the topic id and hash the timer belongs to
+    segment_index: int = Field(default=0)
+    segment_elapsed: list[float] = Field(default_factory=list, sa_type=sa.JSON)  # seconds per segment
+    segment_running_since: dt.datetime | None = None
+    updated_at: dt.datetime = Field(default_factory=utcnow, nullable=False)
 
 
 class AuditEvent(Record, table=True):
@@ -501,6 +533,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     FollowUp,
     Addendum,
     SafetyEvent,
+    MeetingView,
     AuditEvent,
     SignedSnapshot,
     SignedMember,

@@ -1,6 +1,7 @@
 """The database's own guards against raw SQL, as ``iop db check`` expects them.
 
-Migration 0006 creates the lock triggers (signed meetings, their parts and snapshot,
+Migration 0006 creates the lock triggers (0008 recreates the SQLite meeting update guard with
+one more frozen column) (signed meetings, their parts and snapshot,
 addenda, co-signatures, the audit log, reference-data history; see that migration's
 docstring). ``iop db check`` compares each trigger's *definition* (SHA-256 of its SQL
 with whitespace collapsed: ``sqlite_master.sql`` on SQLite, ``pg_get_triggerdef`` and
@@ -43,7 +44,8 @@ SQLITE_TRIGGERS: dict[str, tuple[str, str]] = {  # name: (table, definition)
     "iop_lock_audit_event_update": ("audit_event", "a02fd4e50f55a608a61f056f7210072601e9765f409df831dc6f3c016c71a89d"),
     "iop_lock_meeting_delete": ("meeting", "447d1cf2796e154a4b33160b9d4cf8206b314d75531374d15e4ac35b2556076b"),
     "iop_lock_meeting_insert": ("meeting", "54570dcf595e8ddbb6ee7dae0d55687162fd363262d0197adae33524221c0afb"),
-    "iop_lock_meeting_update": ("meeting", "ddeb7e059aaffb90f08f6aaa61501a709231b2af7ce6c5b4b6cf94d4160f78a0"),
+    # Migration 0008 added narrative_drafted to the columns a signed meeting keeps unchanged.
+    "iop_lock_meeting_update": ("meeting", "0924819991cb70f015d96950f678de92cea0cc6776b729b39eef8f36a98a375f"),
     "iop_lock_progress_note_delete": ("progress_note", "e49ec50c1902e6a5020629f6c401574dace0e769cdafc5ad980656cc228d8fbe"),
     "iop_lock_progress_note_insert": ("progress_note", "67800e7bfad9b37266ea29f1f27d4ed219ddc0c6b855d84f2e1420b554c8237d"),
     "iop_lock_progress_note_update": ("progress_note", "86a27dda3117c551e279db3f2b5e9344eca20696e05bfc5402c0a50d98752026"),

@@ -43,6 +43,7 @@ ABSENT = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
 FEELING_MAX = 40
 LATE_GRACE_MINUTES = 10  # undoing "left early" restores "late" for someone who came in after this
 STORY_MAX = 4000
+TAKEAWAY_MAX = 500
 
 
 # --------------------------------------------------------------------------- guards and lookups
@@ -151,14 +152,19 @@ def mark(
     *,
     at: dt.datetime | None = None,
     drop_in: bool | None = None,
+    by: uuid.UUID | None = None,
 ) -> Attendance:
-    """Set a member's attendance; arrival time is recorded the first time they are marked in."""
+    """Set a member's attendance; arrival time is recorded the first time they are marked in.
+
+    ``by`` is the staff member making the change (kept on the row as ``updated_by_id``).
+    """
     meeting = editable_meeting(session, meeting_id)
     status = AttendanceStatus(status)
     row = _attendance(session, meeting_id, member_id)
     if row is None:
         row = Attendance(meeting_id=meeting_id, member_id=member_id, status=status)
     row.status = status
+    _by(row, by)
     if drop_in is not None:
         row.drop_in = drop_in
     if status in ATTENDED:
@@ -176,7 +182,15 @@ def mark(
     return row
 
 
-def set_status(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, status: AttendanceStatus) -> None:
+def _by(row: Attendance, by: uuid.UUID | None) -> None:
+    if by is not None:
+        row.updated_by_id = by
+
+
+def set_status(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, status: AttendanceStatus,
+    *, by: uuid.UUID | None = None,
+) -> None:
     """The roll-call key: :func:`mark`'s rules, in one statement when they allow it.
 
     A status key is pressed in front of the room and must be committed within a few
@@ -202,6 +216,8 @@ def set_status(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, st
         values["left_at"] = None
     if not attended:
         values["minutes_attended"] = 0
+    if by is not None:
+        values["updated_by_id"] = by
     meetings = GroupMeeting.__table__  # type: ignore[attr-defined]
     running = (
         sa.select(meetings.c.id)
@@ -217,10 +233,12 @@ def set_status(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, st
         execution_options={"synchronize_session": False},
     )
     if result.rowcount != 1:
-        mark(session, meeting_id, member_id, status)
+        mark(session, meeting_id, member_id, status, by=by)
 
 
-def set_arrival(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime) -> Attendance:
+def set_arrival(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime, *, by: uuid.UUID | None = None
+) -> Attendance:
     """Correct an arrival time (a member who arrived before roll call, or was marked late)."""
     meeting = editable_meeting(session, meeting_id)
     row = _attendance(session, meeting_id, member_id)
@@ -229,6 +247,7 @@ def set_arrival(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, a
     if row.left_at is not None and at > row.left_at:
         raise InvalidInput("the arrival time is after the time the member left")
     row.arrived_at = at
+    _by(row, by)
     if meeting.actual_end is not None:
         row.minutes_attended = minutes_for(row, meeting)
     session.add(row)
@@ -244,9 +263,18 @@ def set_checkin(
     urge: int | None = UNSET,
     feeling: str = UNSET,
     safety_concern: bool = UNSET,
+    imply_present: bool = False,
+    by: uuid.UUID | None = None,
 ) -> Attendance:
+    """The check-in round: mood, urge (0-10 or None), feeling word, safety flag.
+
+    With ``imply_present`` a member not marked yet is marked present first (a rating typed
+    for someone means they are here); a member marked absent is refused either way.
+    """
     editable_meeting(session, meeting_id)
     row = _attendance(session, meeting_id, member_id)
+    if row is None and imply_present:
+        row = mark(session, meeting_id, member_id, AttendanceStatus.present, by=by)
     if row is None or row.status not in ATTENDED:
         raise InvalidInput("check-in ratings are for members who are here; mark them present or late first")
     if mood is not UNSET:
@@ -254,38 +282,53 @@ def set_checkin(
     if urge is not UNSET:
         row.checkin_urge = _rating(urge, "urge")
     if feeling is not UNSET:
-        row.checkin_feeling = clean_line(feeling)[:FEELING_MAX]
+        word = clean_line(feeling)
+        if len(word) > FEELING_MAX:
+            raise InvalidInput(f"the feeling word holds at most {FEELING_MAX} characters")
+        row.checkin_feeling = word
     if safety_concern is not UNSET:
         row.safety_concern = bool(safety_concern)
+    _by(row, by)
     session.add(row)
     return row
 
 
-def add_drop_in(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, *, at: dt.datetime | None = None) -> Attendance:
+def add_drop_in(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, *, at: dt.datetime | None = None,
+    by: uuid.UUID | None = None,
+) -> Attendance:
     """A member who is not enrolled in this group joins today's meeting."""
     member = session.get(Member, member_id)
     if member is None:
         raise NotFound("no such member")
     if member.status == MemberStatus.discharged:
         raise Conflict(f"{member.display_name} is discharged; readmit them first")
-    row = mark(session, meeting_id, member_id, AttendanceStatus.present, at=at, drop_in=True)
+    row = mark(session, meeting_id, member_id, AttendanceStatus.present, at=at, drop_in=True, by=by)
     audit.record(session, "meeting.drop_in", record_type="attendance", record_id=row.id, meeting=meeting_id)
     return row
 
 
 def add_new_member(
-    session: Session, meeting_id: uuid.UUID, display_name: str, *, at: dt.datetime | None = None
+    session: Session, meeting_id: uuid.UUID, display_name: str, *, at: dt.datetime | None = None,
+    by: uuid.UUID | None = None,
 ) -> Member:
     """A brand-new member: created, enrolled in the meeting's group from today, marked present."""
     meeting = editable_meeting(session, meeting_id)
     group = session.get_one(Group, meeting.group_id)
     member = add_member(session, display_name)
     enroll(session, member, group, meeting.local_date)
-    mark(session, meeting_id, member.id, AttendanceStatus.present, at=at)
+    mark(session, meeting_id, member.id, AttendanceStatus.present, at=at, by=by)
     return member
 
 
 # --------------------------------------------------------------------------- stories and follow-ups
+
+
+def _story_text(text: str) -> str:
+    body = story_text(text)
+    if len(body) > STORY_MAX:  # never cut silently: the screen warns before a paste would not fit
+        raise InvalidInput(f"a story note holds at most {STORY_MAX:,} characters; this one has {len(body):,}")
+    return body
 
 
 def add_story(
@@ -293,7 +336,7 @@ def add_story(
     author_id: uuid.UUID | None = None,
 ) -> StoryNote:
     editable_meeting(session, meeting_id)
-    body = clean(text).strip()[:STORY_MAX]
+    body = _story_text(text)
     note = StoryNote(meeting_id=meeting_id, member_id=member_id, recorded_at=at or utcnow(), text=body, author_id=author_id)
     session.add(note)
     session.flush()
@@ -301,8 +344,8 @@ def add_story(
 
 
 def story_text(text: str) -> str:
-    """A story note's text as it is stored."""
-    return clean(text).strip()[:STORY_MAX]
+    """A story note's text as it is stored (never cut: :func:`_story_text` refuses a longer one)."""
+    return clean(text).strip()
 
 
 def update_story(session: Session, story_id: uuid.UUID, text: str, *, based_on: str | None = None) -> StoryNote | None:
@@ -311,7 +354,7 @@ def update_story(session: Session, story_id: uuid.UUID, text: str, *, based_on: 
     ``based_on``: the text the edit started from; if someone changed (or deleted) the note
     since, :class:`~iop_facilitator.errors.EditConflict` is raised and nothing changes.
     """
-    body = story_text(text)
+    body = _story_text(text)
     found = session.get(StoryNote, story_id)
     # Lock the meeting first, then the note: every writer takes a meeting's locks in that order.
     note = None
@@ -406,6 +449,7 @@ def set_checkout(
     mood: int | None = UNSET,
     takeaway: str = UNSET,
     takeaway_based_on: str | None = None,
+    by: uuid.UUID | None = None,
 ) -> Attendance:
     """Check-out rating and takeaway; ``takeaway_based_on`` is the takeaway the edit started from."""
     editable_meeting(session, meeting_id)
@@ -416,15 +460,19 @@ def set_checkout(
         row.checkout_mood = _rating(mood, "closing rating")
     if takeaway is not UNSET:
         body = clean(takeaway).strip()
+        if len(body) > TAKEAWAY_MAX:
+            raise InvalidInput(f"a takeaway holds at most {TAKEAWAY_MAX} characters")
         base = None if takeaway_based_on is None else clean(takeaway_based_on).strip()
         check_base("takeaway", row.checkout_takeaway, body, base)
         row.checkout_takeaway = body
+    _by(row, by)
     session.add(row)
     return row
 
 
 def set_left_early(
-    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime | None
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, at: dt.datetime | None,
+    *, by: uuid.UUID | None = None,
 ) -> Attendance:
     """Record that a member left early at ``at`` (None undoes it: back to present)."""
     meeting = editable_meeting(session, meeting_id)
@@ -445,6 +493,7 @@ def set_left_early(
         if row.arrived_at is not None and at < row.arrived_at:
             raise InvalidInput("the time the member left is before they arrived")
         row.status, row.left_at = AttendanceStatus.left_early, at
+    _by(row, by)
     if meeting.actual_end is not None:
         row.minutes_attended = minutes_for(row, meeting)
     session.add(row)

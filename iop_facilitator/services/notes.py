@@ -3,20 +3,29 @@
 Drafts are built from one member's own line of the meeting snapshot
 (:class:`~iop_facilitator.services.live.MemberLine`) and nothing else, so a
 member's note can never pick up another member's check-in or story.
+
+Drafts follow the facts (:func:`draft_notes`): drafting is possible once the group
+is finished; a field the app drafted keeps the SHA-256 of that text
+(``ProgressNote.drafted``, ``GroupMeeting.narrative_drafted``), and while the field
+still holds exactly that text (nobody edited it) it is redrafted when the facts it
+was drafted from change (a later check-out rating, a story, the homework). A field
+whose text is anything else was written or edited by a person and is never
+overwritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, select
 
 from iop_facilitator.clock import to_local, utcnow
-from iop_facilitator.enums import AttendanceStatus, FlowStep
+from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
@@ -28,7 +37,11 @@ from iop_facilitator.services.live import (
     editable_meeting,
     load_snapshot,
 )
-from iop_facilitator.services.text import clean
+from iop_facilitator.services.text import clean, clean_line
+
+TEXT_FIELDS = ("intervention", "response", "plan")
+NOT_FINISHED = ("drafts are written once the group is finished (Check-out: finish the group), "
+                "so they can use the whole meeting")
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,47 @@ def draft_note(line: MemberLine, snapshot: Snapshot, topic: Any | None) -> Draft
     return Draft(goal_ids, draft_intervention(snapshot, topic), draft_response(line, snapshot), draft_plan(line, snapshot))
 
 
+def draft_narrative(snapshot: Snapshot, topic: Any | None) -> str:
+    """The shared group narrative: topic, counts, methods. Never a member's name."""
+    kind = snapshot.group_type.replace("_", " ")
+    where = "by telehealth" if snapshot.modality == "telehealth" else "in person"
+    title = topic.topic.title if topic is not None else (snapshot.topic_id or "")
+    opening = f"{snapshot.level_of_care} {kind} group met {where}"
+    parts = [f"{opening} for \"{clean_line(title)}\";" if title else f"{opening};"]
+    attended = snapshot.attended
+    late = sum(1 for m in attended if m.status == AttendanceStatus.late)
+    left = sum(1 for m in attended if m.status == AttendanceStatus.left_early)
+    counts = f"{len(attended)} of {len(snapshot.members)} members attended"
+    extras = []
+    if late:
+        extras.append(f"{late} arrived late")
+    if left:
+        extras.append(f"{left} left early")
+    if snapshot.absent:
+        extras.append(f"{snapshot.absent} absent")
+    parts.append(counts + (f" ({', '.join(extras)})." if extras else "."))
+    start, end = to_local(snapshot.actual_start, snapshot.timezone), to_local(snapshot.actual_end, snapshot.timezone)
+    if start is not None and end is not None:
+        minutes = int((end - start).total_seconds() // 60)
+        parts.append(f"Group ran {start.format('HH:mm')}-{end.format('HH:mm')} {end.format('zz')} ({minutes} minutes).")
+    parts.append(draft_intervention(snapshot, topic))
+    parts.append("Members checked in with mood and urge ratings, shared with supportive peer feedback, "
+                 "and checked out with a takeaway.")
+    if snapshot.safety_events:
+        count = len(snapshot.safety_events)
+        parts.append(f"{count} safety concern{'s were' if count > 1 else ' was'} addressed per program crisis "
+                     "procedures (see the safety event record).")
+    if snapshot.homework.strip():
+        parts.append(f"Homework: {clean_line(snapshot.homework)}")
+    return " ".join(parts)
+
+
+def draft_hash(text: str | list[str] | tuple[str, ...]) -> str:
+    """The mark kept for an app-drafted field: SHA-256 of its stored text (goal ids joined)."""
+    value = ",".join(text) if isinstance(text, (list, tuple)) else text
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
 def save_note(
     session: Session,
     meeting_id: uuid.UUID,
@@ -122,6 +176,7 @@ def save_note(
     response: str = UNSET,
     plan: str = UNSET,
     based_on: Mapping[str, Any] | None = None,
+    drafted: bool = False,
 ) -> ProgressNote:
     """Save fields of one member's note (creating it on first save).
 
@@ -130,7 +185,8 @@ def save_note(
     If any of them is no longer what is stored, another screen saved that field meanwhile:
     :class:`~iop_facilitator.errors.EditConflict` (``field`` ``"note.<name>"``, both texts)
     is raised and nothing is written. A field missing from ``based_on`` is not checked. A
-    note that does not exist yet is compared as empty.
+    note that does not exist yet is compared as empty. ``drafted`` marks the fields saved
+    as the app's draft (:func:`draft_notes`).
     """
     editable_meeting(session, meeting_id)
     note = session.exec(
@@ -161,11 +217,128 @@ def save_note(
             check_base(f"note.{name}", stored, value, base)
     for name, value in changes.items():
         setattr(note, name, value)
+    if drafted:
+        marks = dict(note.drafted or {})
+        for name in changes:
+            marks[name] = draft_hash(getattr(note, name))
+        note.drafted = marks  # a new dict: SQLAlchemy sees the change
     session.add(note)
     return note
 
 
 NOTE_FIELDS = ("goal_ids", "intervention", "response", "plan")
+
+
+@dataclass
+class DraftResult:
+    """What :func:`draft_notes` wrote: member id -> fields filled (empty before) or redrafted."""
+
+    filled: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    redrafted: dict[uuid.UUID, list[str]] = field(default_factory=dict)
+    narrative: str | None = None  # "filled" or "redrafted"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.filled or self.redrafted or self.narrative)
+
+
+def _is_drafted(marks: dict[str, str], name: str, current: Any) -> bool:
+    return bool(marks.get(name)) and marks[name] == draft_hash(current)
+
+
+def draft_notes(
+    session: Session,
+    meeting_id: uuid.UUID,
+    topic: Any | None,
+    *,
+    member_ids: list[uuid.UUID] | None = None,
+    narrative: bool = True,
+    fill_empty: bool = True,
+) -> DraftResult:
+    """Draft notes of a finished group from each member's own line of the meeting.
+
+    ``fill_empty``: fill empty fields (the leader asked for drafts). In any case a field the
+    app drafted and nobody edited since is redrafted when its draft has changed. Text written
+    or edited by a person is never touched. ``member_ids`` None: every member who attended.
+    """
+    meeting = editable_meeting(session, meeting_id)
+    if meeting.actual_end is None:
+        raise Conflict(NOT_FINISHED)
+    snapshot = load_snapshot(session, meeting_id)
+    result = DraftResult()
+    wanted = set(member_ids) if member_ids is not None else None
+    notes = {n.member_id: n for n in session.exec(select(ProgressNote).where(ProgressNote.meeting_id == meeting_id))}
+    for line in snapshot.attended:
+        if wanted is not None and line.member_id not in wanted:
+            continue
+        draft = draft_note(line, snapshot, topic)
+        note = notes.get(line.member_id)
+        marks = dict(note.drafted or {}) if note is not None else {}
+        changes: dict[str, Any] = {}
+        filled: list[str] = []
+        redrafted: list[str] = []
+        goals = list(note.goal_ids or []) if note is not None else []
+        if draft.goal_ids and list(draft.goal_ids) != goals:
+            if not goals and fill_empty:
+                changes["goal_ids"] = list(draft.goal_ids)
+                filled.append("goal_ids")
+            elif goals and _is_drafted(marks, "goal_ids", goals):
+                changes["goal_ids"] = list(draft.goal_ids)
+                redrafted.append("goal_ids")
+        for name in TEXT_FIELDS:
+            current = getattr(note, name) if note is not None else ""
+            text = clean(getattr(draft, name))
+            if current == text:
+                continue
+            if not current.strip():
+                if fill_empty:
+                    changes[name] = text
+                    filled.append(name)
+            elif _is_drafted(marks, name, current):
+                changes[name] = text
+                redrafted.append(name)
+        if changes:
+            save_note(session, meeting_id, line.member_id, drafted=True, **changes)
+        if filled:
+            result.filled[line.member_id] = filled
+        if redrafted:
+            result.redrafted[line.member_id] = redrafted
+    if narrative:
+        text = clean(draft_narrative(snapshot, topic))
+        current = meeting.group_narrative or ""
+        fill = fill_empty and not current.strip()
+        redraft = bool(current.strip()) and meeting.narrative_drafted == draft_hash(current) and current != text
+        if fill or redraft:
+            meeting.group_narrative = text
+            meeting.narrative_drafted = draft_hash(text)
+            session.add(meeting)
+            result.narrative = "filled" if fill else "redrafted"
+    if result.changed:
+        session.flush()
+        audit.record(session, "notes.draft", record_type="meeting", record_id=meeting_id,
+                     filled=sum(len(v) for v in result.filled.values()),
+                     redrafted=sum(len(v) for v in result.redrafted.values()),
+                     narrative=result.narrative or "")
+    return result
+
+
+def refresh_drafts(session: Session, meeting_id: uuid.UUID, topic: Any | None) -> DraftResult:
+    """After a change to the facts: redraft the app-drafted fields nobody edited (nothing else).
+
+    Cheap when nothing was drafted yet (one query). Skipped while the meeting's topic guide is
+    not known (``topic`` None for a meeting with a topic): the draft would lose its intervention.
+    """
+    meeting = session.get(GroupMeeting, meeting_id)
+    if meeting is None or meeting.actual_end is None or meeting.status == MeetingStatus.signed:
+        return DraftResult()
+    if meeting.topic_id and topic is None:
+        return DraftResult()
+    marked = meeting.narrative_drafted is not None or any(
+        session.exec(select(ProgressNote.drafted).where(ProgressNote.meeting_id == meeting_id))
+    )
+    if not marked:
+        return DraftResult()
+    return draft_notes(session, meeting_id, topic, fill_empty=False)
 
 
 @dataclass(frozen=True)

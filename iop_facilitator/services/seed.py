@@ -103,12 +103,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "co_facilitator_id", "topic_id", "topic_version", "topic_hash", "status",
         "group_narrative", "note_format", "homework", "flow_step", "signed_by_id", "signed_at",
         "signer_credentials", "topic_notes", "prompts_done", "content_hash", "cosigned_by_id",
-        "cosigned_at", "cosigner_credentials",
+        "cosigned_at", "cosigner_credentials", "narrative_drafted",
     ),
     "attendance": (
         "id", "created_at", "updated_at", "version", "meeting_id", "member_id", "status",
         "arrived_at", "left_at", "minutes_attended", "drop_in", "checkin_mood", "checkin_urge",
-        "checkin_feeling", "safety_concern", "checkout_mood", "checkout_takeaway",
+        "checkin_feeling", "safety_concern", "checkout_mood", "checkout_takeaway", "updated_by_id",
     ),
     "story_note": (
         "id", "created_at", "updated_at", "version", "meeting_id", "member_id", "recorded_at",
@@ -116,7 +116,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "progress_note": (
         "id", "created_at", "updated_at", "version", "meeting_id", "member_id", "goal_ids",
-        "intervention", "response", "plan",
+        "intervention", "response", "plan", "drafted",
     ),
     "follow_up": (
         "id", "created_at", "updated_at", "version", "member_id", "meeting_id", "reason",
@@ -631,7 +631,7 @@ def _generate_group(  # one hot loop, kept flat for speed
                     takeaway = pick(fx.TAKEAWAYS, r())
                 attendance.append((
                     uid(), s_start, s_end, 1, mid, m.id, status, stamp(arrived), stamp(left), minutes,
-                    1 if drop_in else 0, mood_v, urge_v, feeling, safety, out_mood, takeaway,
+                    1 if drop_in else 0, mood_v, urge_v, feeling, safety, out_mood, takeaway, lead_id,
                 ))
                 attended.append((m, arrived, left))
 
@@ -665,7 +665,7 @@ def _generate_group(  # one hot loop, kept flat for speed
                     key = intervention + response + plan_text
                     extra += 1
                 seen_notes.add(key)
-                notes.append((uid(), s_end, s_noted, 1, mid, m.id, goal_json, intervention, response, plan_text))
+                notes.append((uid(), s_end, s_noted, 1, mid, m.id, goal_json, intervention, response, plan_text, "{}"))
 
                 if safety:
                     due = day + 1
@@ -683,7 +683,7 @@ def _generate_group(  # one hot loop, kept flat for speed
                     m.streak = 0
                 attendance.append((
                     uid(), s_start, s_end, 1, mid, m.id, status, None, None, 0, 0,
-                    None, None, "", 0, None, "",
+                    None, None, "", 0, None, "", lead_id,
                 ))
                 if m.streak == 2:
                     done_secs = a_end + 86400 + int(r() * 2 * 86400)
@@ -764,7 +764,7 @@ def _generate_group(  # one hot loop, kept flat for speed
                 story_notes=stories[first_story:],
             )
             anchored.append(f"m:{mid}:{content_hash}:{digest}")
-        meetings.append((*row, content_hash, None, None, None))
+        meetings.append((*row, content_hash, None, None, None, None))
 
         last = k + 1 == len(days)
         if len(meetings) >= chunk_meetings or last:
