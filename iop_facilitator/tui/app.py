@@ -25,8 +25,9 @@ from textual.screen import ModalScreen
 
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
+from iop_facilitator.tui.keys import KeepTypedKeysMixin
 from iop_facilitator.tui.lock import LockMixin, LockState
-from iop_facilitator.tui.paste import CleanPasteMixin
+from iop_facilitator.tui.paste import CleanPasteMixin, install_paste_safe_parser
 from iop_facilitator.tui.screens.help import HelpScreen, binding_rows
 from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
 
@@ -79,7 +80,7 @@ class IopCommands(Provider):
                 yield Hit(score, matcher.highlight(title), callback, help=help_text)  # type: ignore[arg-type]
 
 
-class IopApp(LockMixin, CleanPasteMixin, App[None]):
+class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     """The group facilitator's app. Construct with the ``--db`` target; see :func:`run`."""
 
     CSS_PATH = "app.tcss"
@@ -108,6 +109,7 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
     def __init__(self, db_target: str, *, demo: bool = False, create: bool = False) -> None:
         from iop_facilitator.config import load_config
 
+        install_paste_safe_parser()  # a pasted escape sequence stays inside the paste (tui/paste.py)
         super().__init__()
         self.db_target = db_target
         self.demo = demo
@@ -474,7 +476,8 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
         if self.library is None and not self._library_requested:
             self._library_requested = True
             self.load_library()
-        self.push_screen(MeetingScreen(meeting_id, self.store, self.library), callback=self._meeting_closed)
+        self.push_screen(MeetingScreen(meeting_id, self.store, self.library, author_id=self.facilitator_id()),
+                         callback=self._meeting_closed)
 
     def _meeting_closed(self, _result: object) -> None:
         self.home.reload()
@@ -525,15 +528,19 @@ class IopApp(LockMixin, CleanPasteMixin, App[None]):
         )
         meeting = self.screen if isinstance(self.screen, MeetingScreen) else None
         members = None
+        chosen = None
         if meeting is not None and meeting.snapshot is not None:
-            members = [(m.member_id, m.display_name) for m in meeting.snapshot.members if m.status is None or m.attended]
+            # The member under the cursor is chosen, never the first of the list; no cursor: no choice.
+            chosen = meeting.current_member_id()
+            members = [(m.member_id, m.display_name) for m in meeting.snapshot.members
+                       if m.status is None or m.attended or m.member_id == chosen]
 
         def recorded(result) -> None:  # noqa: ANN001
             if result is not None and meeting is not None:
                 meeting.record_safety_event(result.member_id, result.concern)
                 self.notify("Safety event recorded. Add its disposition before signing.", markup=False)
 
-        self.push_screen(CrisisScreen(info, members), callback=recorded)
+        self.push_screen(CrisisScreen(info, members, chosen=chosen), callback=recorded)
 
     # -- nothing lost ---------------------------------------------------------
     def save_everything(self, timeout: float = 3.0) -> bool:
@@ -633,7 +640,7 @@ def _screens_with_keys() -> tuple[type, ...]:
     from iop_facilitator.tui.screens.crisis import CrisisScreen
     from iop_facilitator.tui.screens.forms import FormScreen
     from iop_facilitator.tui.screens.groups import GroupsScreen
-    from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
+    from iop_facilitator.tui.screens.meeting import PANES, LeaveConfirm, MeetingScreen
     from iop_facilitator.tui.screens.roster import RosterScreen
     from iop_facilitator.tui.screens.settings import SettingsScreen
     from iop_facilitator.tui.screens.unlock import UnlockScreen
@@ -647,9 +654,10 @@ def _screens_with_keys() -> tuple[type, ...]:
         TimesDialog,
     )
     from iop_facilitator.tui.steps.topic import Confirm
+    from iop_facilitator.tui.widgets.fields import PasteTooLong
 
-    return (HomeScreen, HelpScreen, MeetingScreen, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
-            ConfirmSign, DispositionDialog, TimesDialog, Confirm, AddendumDialog, ConfirmCosign,
+    return (HomeScreen, HelpScreen, MeetingScreen, LeaveConfirm, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
+            ConfirmSign, DispositionDialog, TimesDialog, Confirm, AddendumDialog, ConfirmCosign, PasteTooLong,
             RosterScreen, GroupsScreen, SettingsScreen, FormScreen, UnlockScreen)
 
 

@@ -244,7 +244,7 @@ async def test_digit_starts_todays_group(tmp_path: Path) -> None:
             await settle_store(app, pilot)
         assert screen.snapshot is not None and screen.snapshot.group_name == "Evening IOP"
         assert screen.snapshot.facilitator == "Dana Quinn"  # this laptop's facilitator leads it
-        await pilot.press("escape")  # back home: the list shows the meeting under way
+        await pilot.press("escape", "y")  # back home (Esc asks, y leaves): the meeting under way
         await settle(pilot)
         assert isinstance(app.screen, HomeScreen)
         assert rows_of(app, "today")[0][4] == "in progress"
@@ -268,7 +268,7 @@ async def test_digit_on_a_signed_group_opens_it_and_enter_opens_an_unsigned_meet
         await settle_store(app, pilot)
         assert isinstance(app.screen, MeetingScreen)
         assert app.screen.meeting_id == ids[f"Wednesday Family {TODAY}"]
-        await pilot.press("escape")
+        await pilot.press("f10")  # home
         await settle(pilot)
 
         await pilot.press("tab")  # to the unsigned meetings
@@ -423,7 +423,7 @@ def _add_group(target: str, name: str) -> None:
 
 
 async def test_keymap_from_config_changes_keys(db_target: str, iop_home: Path, frozen: None) -> None:
-    write_config(iop_home, '[keys]\n"home.refresh" = "f5"\n"app.help" = "f10"\n"home.start_1" = "ctrl+1,!"\n')
+    write_config(iop_home, '[keys]\n"home.refresh" = "f5"\n"app.help" = "f11"\n"home.start_1" = "ctrl+1,!"\n')
     seed(db_target)
     app = IopApp(db_target=db_target)
     async with app.run_test(size=(110, 32)) as pilot:
@@ -439,11 +439,11 @@ async def test_keymap_from_config_changes_keys(db_target: str, iop_home: Path, f
         await pilot.press("f1")  # no longer bound either
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)
-        await pilot.press("f10")
+        await pilot.press("f11")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         rows = {row[2]: row[0] for row in table_rows(app.screen.query_one("#help-keys", DataTable)) if row[2]}
-        assert rows["home.refresh"] == "f5" and rows["app.help"] == "f10"
+        assert rows["home.refresh"] == "f5" and rows["app.help"] == "f11"
         assert warnings(app) == []
 
 
@@ -623,14 +623,14 @@ async def test_footer_shows_the_keys_as_remapped_and_a_click_presses_one(
     from iop_facilitator.tui.screens.groups import GroupsScreen
     from iop_facilitator.tui.widgets.footer import KeyFooter
 
-    write_config(iop_home, '[keys]\n"app.help" = "f10"\n')
+    write_config(iop_home, '[keys]\n"app.help" = "f11"\n')
     seed(db_target)
     app = IopApp(db_target=db_target)
     async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
         footer = app.home.query_one(KeyFooter)
         line = footer.render().plain
-        assert " f10 Keys " in line and " f1 " not in line  # the user's key, not the default
+        assert " f11 Keys " in line and " f1 " not in line  # the user's key, not the default
         assert line.rstrip().endswith("^p Commands")
         start = next(start for start, _end, key in footer._spans if key == "g")
         await pilot.click(KeyFooter, offset=(start + 1, 0))

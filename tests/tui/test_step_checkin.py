@@ -62,6 +62,10 @@ def totals(screen) -> str:
     return str(screen.query_one("#checkin-totals", Static).render())
 
 
+def said(screen) -> str:
+    return str(screen.query_one("#checkin-said", Static).render())
+
+
 def set_status(target: str, meeting_id: uuid.UUID, status: MeetingStatus) -> None:
     from iop_facilitator.db.engine import open_database
     from iop_facilitator.models import GroupMeeting
@@ -103,7 +107,7 @@ def local_today() -> dt.date:
 # --------------------------------------------------------------------------- roll call
 
 
-async def test_status_keys_set_status_and_move_down(tmp_path: Path) -> None:
+async def test_status_keys_stay_on_the_member_and_enter_moves_down(tmp_path: Path) -> None:
     clinic = make_clinic(tmp_path)
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
@@ -112,7 +116,9 @@ async def test_status_keys_set_status_and_move_down(tmp_path: Path) -> None:
         assert table(screen).cursor_row == 0
         assert totals(screen) == "Present 0   ·   Late 0   ·   Absent 0   ·   Not yet marked 5   ·   5 on the list"
 
-        await pilot.press("p", "l", "a", "e")
+        await pilot.press("p")  # the cursor stays on the member the key was for
+        assert table(screen).cursor_row == 0
+        await pilot.press("enter", "l", "enter", "a", "enter", "e", "enter")
         await settle(app, pilot)
 
         assert [line(screen, n).status for n in ("Avery T.", "Blake S.", "Casey R.", "Drew P.", "Eli N.")] == [
@@ -125,22 +131,24 @@ async def test_status_keys_set_status_and_move_down(tmp_path: Path) -> None:
         # the arrival time was recorded by the service and is shown in the program's timezone
         arrived = pendulum.instance(line(screen, "Avery T.").arrived_at).in_tz(TZ).format("HH:mm")
         assert status[0] == f"✓ present {arrived}"
-        # the cursor moved down once per key and stayed there when the fresh snapshot arrived
+        # Enter moved down once per member and the cursor stayed there when the fresh snapshot arrived
         assert table(screen).cursor_row == 4
         assert totals(screen) == (
             "Present 1   ·   Late 1   ·   Absent 2 (1 excused)   ·   Not yet marked 1   ·   5 on the list"
         )
+        assert said(screen).startswith("▶ #5 Eli N. gets the next key")
 
-        # correcting a status in the middle of the list: the cursor does not jump to the top
+        # correcting a status in the middle of the list: the cursor does not jump
         await pilot.press("up", "up", "up", "p")
         await settle(app, pilot)
         assert line(screen, "Blake S.").status == AttendanceStatus.present
-        assert table(screen).cursor_row == 2
-        # on the last row the key marks and the cursor stays
-        await pilot.press("down", "down", "p")
+        assert table(screen).cursor_row == 1
+        # Enter on the last row says so and stays
+        await pilot.press("down", "down", "down", "p", "enter")
         await settle(app, pilot)
         assert line(screen, "Eli N.").status == AttendanceStatus.present
         assert table(screen).cursor_row == 4
+        assert "last member" in said(screen)
 
 
 async def test_arrival_time_is_corrected_in_local_time(tmp_path: Path) -> None:
@@ -148,12 +156,13 @@ async def test_arrival_time_is_corrected_in_local_time(tmp_path: Path) -> None:
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_meeting(app, pilot, clinic.group_id)
-        await pilot.press("t")  # not marked yet: refused calmly
+        await pilot.press("t")  # not marked yet: refused calmly, in words
         await settle(app, pilot)
         assert "Mark Avery T. present or late first (p or l)." in messages(app)
+        assert "Mark Avery T. present or late first" in said(screen)
         assert not screen.query_one("#checkin-editor").has_class("-open")
 
-        await pilot.press("l", "up", "t")
+        await pilot.press("l", "t")
         await settle(app, pilot)
         field = screen.query_one("#checkin-input", Input)
         assert app.focused is field
@@ -170,7 +179,7 @@ async def test_arrival_time_is_corrected_in_local_time(tmp_path: Path) -> None:
         assert column(screen, "status")[0] == "✓ late 08:55"
         assert app.focused is table(screen) and table(screen).cursor_row == 0
 
-        # Escape closes the field without saving (and does not leave the meeting)
+        # Escape closes the time field without saving (and does not leave the meeting)
         await pilot.press("t", "ctrl+u", *"07:00", "escape")
         await settle(app, pilot)
         assert line(screen, "Avery T.").arrived_at == expected
@@ -198,12 +207,7 @@ async def test_mood_urge_feeling_and_safety_without_leaving_the_list(tmp_path: P
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_meeting(app, pilot, clinic.group_id)
-        await pilot.press("7")  # not here yet: nothing saved, a calm word instead
-        await settle(app, pilot)
-        assert line(screen, "Avery T.").mood is None
-        assert "Mark Avery T. present or late first (p or l)." in messages(app)
-
-        await pilot.press("p", "up", "7", "u", "3")
+        await pilot.press("p", "7", "u", "3")
         await settle(app, pilot)
         avery = line(screen, "Avery T.")
         assert (avery.mood, avery.urge) == (7, 3)
@@ -234,6 +238,10 @@ async def test_mood_urge_feeling_and_safety_without_leaving_the_list(tmp_path: P
         assert line(screen, "Avery T.").feeling == "hopeful [b]"
         assert column(screen, "feeling")[0] == "hopeful [b]"  # user text shown literally
         assert app.focused is table(screen)
+        # Esc keeps the word as well (nothing typed is thrown away)
+        await pilot.press("f", "ctrl+u", *"calm", "escape")
+        await settle(app, pilot)
+        assert line(screen, "Avery T.").feeling == "calm" and app.screen is screen
 
         await pilot.press("exclamation_mark")
         await settle(app, pilot)
@@ -244,6 +252,67 @@ async def test_mood_urge_feeling_and_safety_without_leaving_the_list(tmp_path: P
         await settle(app, pilot)
         assert line(screen, "Avery T.").safety_concern is False
         assert column(screen, "safety")[0] == ""
+
+
+# --------------------------------------------------------------------------- issue 9, point 1: any order
+
+
+async def test_status_then_mood_at_typing_speed_stays_on_the_member(tmp_path: Path) -> None:
+    """Seen: ``p`` moved the cursor down, so the mood typed right after went to the next member
+    (refused with a toast there, the digit lost)."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        await pilot.press("p", "7", "u", "2", "enter", "l", "5", "enter")  # no pause between keys
+        await settle(app, pilot)
+        avery, blake, casey = (line(screen, n) for n in ("Avery T.", "Blake S.", "Casey R."))
+        assert (avery.status, avery.mood, avery.urge) == (AttendanceStatus.present, 7, 2)
+        assert (blake.status, blake.mood) == (AttendanceStatus.late, 5)
+        assert (casey.status, casey.mood) == (None, None)
+        assert table(screen).cursor_row == 2
+
+
+async def test_mood_before_the_status_is_kept_and_marks_present(tmp_path: Path) -> None:
+    """Seen: typing the mood first (``7`` then ``p``) lost the mood."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        await pilot.press("7")
+        await settle(app, pilot)
+        # the row says present (a rating means they are here) and the mood
+        assert column(screen, "status")[0].startswith("✓ present")
+        assert column(screen, "mood")[0] == "7"
+        assert "now marked present" in said(screen)
+        await pilot.press("l", "enter", "u", "3", "exclamation_mark", "4", "a")  # Blake: urge, flag, mood, then absent?
+        await settle(app, pilot)
+        avery, blake = line(screen, "Avery T."), line(screen, "Blake S.")
+        assert (avery.status, avery.mood) == (AttendanceStatus.late, 7)
+        # ratings implied present; the last key changed the status to absent and kept what was typed
+        assert (blake.status, blake.urge, blake.safety_concern, blake.mood) == (
+            AttendanceStatus.absent_unexcused, 3, True, 4)
+        # a rating for a member marked absent is refused, in words, and nothing changes
+        await pilot.press("9")
+        await settle(app, pilot)
+        assert line(screen, "Blake S.").mood == 4
+        assert "Blake S. is marked absent: press p or l first" in said(screen)
+        assert any("Blake S. is marked absent" in m for m in messages(app))
+
+
+async def test_on_a_marked_list_status_and_mood_never_reach_the_next_member(tmp_path: Path) -> None:
+    """Seen: on an already-marked list, ``p 7`` stored the mood on the next member with no message."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        for _ in range(5):
+            await pilot.press("p", "enter")
+        await settle(app, pilot)
+        await pilot.press("home", "p", "7", "enter", "p", "6")
+        await settle(app, pilot)
+        moods = [line(screen, n).mood for n in ("Avery T.", "Blake S.", "Casey R.")]
+        assert moods == [7, 6, None]
 
 
 async def test_absence_limit_is_marked_in_words(tmp_path: Path) -> None:
@@ -262,7 +331,7 @@ async def test_absence_limit_is_marked_in_words(tmp_path: Path) -> None:
         assert absences[2] == "⚠ 7/6 over limit"
         assert absences[3] == "1/6 absences"
         # marking Blake absent today brings them to 5 of 6: near the limit, said in words
-        await pilot.press("down", "a")
+        await pilot.press("enter", "a")
         await settle(app, pilot)
         assert column(screen, "absences")[1] == "⚠ 5/6 absences"
 
@@ -359,7 +428,7 @@ async def test_signed_meeting_refuses_every_change(tmp_path: Path) -> None:
         assert screen.snapshot.status == MeetingStatus.signed
         app.clear_notifications()
 
-        await pilot.press("up", "a", "7", "f", "d", "n", "exclamation_mark")
+        await pilot.press("a", "7", "f", "d", "n", "exclamation_mark")
         await settle(app, pilot)
         assert app.screen is screen  # no dialog opened
         assert line(screen, "Avery T.").status == AttendanceStatus.present
@@ -422,12 +491,11 @@ def test_roll_call_snapshot(snap_compare, tmp_path: Path) -> None:
 
             app = pilot.app
             screen = await open_meeting(app, pilot, clinic.group_id)
-            # p Avery, l Blake, p Casey, a Drew, e Eli; back to Avery for the check-in round
-            await pilot.press("p", "l", "p", "a", "e")
-            await settle(app, pilot)
-            await pilot.press("home", "up", "up", "up", "up", "up", "7", "u", "2", "f", *"hopeful", "enter")
-            await pilot.press("down", "4", "f", *"tired", "enter", "exclamation_mark")
-            await pilot.press("down", "x", "u", "0", "f", *"grateful", "enter")
+            # one pass: Avery p 7 u 2 hopeful, Blake l 4 tired !, Casey x (implies present) u 0 grateful,
+            # Drew absent, Eli excused; back to Avery
+            await pilot.press("p", "7", "u", "2", "f", *"hopeful", "enter", "enter")
+            await pilot.press("l", "4", "f", *"tired", "enter", "exclamation_mark", "enter")
+            await pilot.press("x", "u", "0", "f", *"grateful", "enter", "enter", "a", "enter", "e", "home")
             screen.save(lambda session: add_drop_in(session, screen.meeting_id, drop_in))
             await settle(app, pilot)
             await app.workers.wait_for_complete()

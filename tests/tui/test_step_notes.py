@@ -15,7 +15,8 @@ from pathlib import Path
 from textual.widgets import OptionList, SelectionList
 
 from iop_facilitator.tui.app import IopApp
-from iop_facilitator.tui.steps.notes import NoteArea, NotesPane, draft_narrative
+from iop_facilitator.services.notes import draft_narrative
+from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
 from tests.tui.meeting_kit import MEMBERS, Clinic, make_clinic, open_meeting, settle
 
 SIZE = (120, 36)
@@ -167,6 +168,8 @@ async def select_entry(pilot, pane: NotesPane, key: str) -> None:
 
 
 async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None:
+    from iop_facilitator.services.live import finish_meeting
+
     prepared = prepare(tmp_path)
     app = IopApp(prepared.clinic.target)
     async with app.run_test(size=SIZE) as pilot:
@@ -177,6 +180,15 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
         assert "missing: goal, intervention, response, plan" in before[str(prepared.id("Avery T."))]
         assert "missing: narrative" in before["narrative"]
 
+        # Seen (issue 9): drafts were offered before the group finished and froze early. Not any more:
+        await pilot.press("ctrl+g")
+        await settle(app, pilot)
+        assert notes_by_member(prepared.clinic.target, prepared.meeting_id) == {}
+        assert any("once the group is finished" in str(n.message) for n in app._notifications)
+        assert "after the group is finished" in str(pane.query_one("#notes-hint").render())
+
+        screen.save(lambda session: finish_meeting(session, prepared.meeting_id))
+        await settle(app, pilot)
         await pilot.press("ctrl+g")
         await settle(app, pilot)
 
@@ -210,7 +222,7 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
 
 
 async def test_draft_one_member_fills_only_empty_fields(tmp_path: Path) -> None:
-    prepared = prepare(tmp_path)
+    prepared = prepare(tmp_path, finish=True)
     blake = prepared.id("Blake S.")
     app = IopApp(prepared.clinic.target)
     async with app.run_test(size=SIZE) as pilot:
@@ -235,6 +247,37 @@ async def test_draft_one_member_fills_only_empty_fields(tmp_path: Path) -> None:
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert notes_by_member(prepared.clinic.target, prepared.meeting_id)[blake] == note
+
+
+async def test_later_check_out_ratings_reach_the_drafts_but_never_edited_text(tmp_path: Path) -> None:
+    """Seen: check-out ratings given after drafting never reached the draft ("Nothing to draft")."""
+    prepared = prepare(tmp_path, finish=True)
+    avery, blake = prepared.id("Avery T."), prepared.id("Blake S.")
+    app = IopApp(prepared.clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_notes(app, pilot, prepared)
+        pane = screen.query_one(NotesPane)
+        await pilot.press("ctrl+g")
+        await settle(app, pilot)
+        pane.focus_member(blake)
+        await pilot.pause()
+        pane.query_one("#notes-response", NoteArea).focus()
+        await type_text(pilot, "Blake named two supports. ")  # the leader edits the draft
+        await pilot.press("f5")  # to check-out: typing is saved on the way
+        await settle(app, pilot)
+        assert screen.step == "checkout"
+        await pilot.press("8", "down", "3")  # Avery 8, Blake 3
+        await settle(app, pilot)
+        notes = notes_by_member(prepared.clinic.target, prepared.meeting_id)
+        assert "closing rating 8/10" in notes[avery]["response"]
+        assert notes[blake]["response"].startswith("Blake named two supports. ")
+        assert "closing rating" not in notes[blake]["response"]  # edited by the leader: never redrafted
+        assert any("Redrafted" in str(n.message) for n in app._notifications)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        pane.focus_member(avery)
+        await pilot.pause()
+        assert "closing rating 8/10" in pane.query_one("#notes-response", NoteArea).text
 
 
 def test_narrative_draft_has_counts_and_no_names(tmp_path: Path) -> None:

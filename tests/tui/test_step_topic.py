@@ -243,10 +243,13 @@ async def test_timer_walks_the_segments_on_an_injected_monotonic_clock(tmp_path:
         await pilot.press("ctrl+r")  # restart the segment
         await pilot.pause()
         assert "Didactic (paused) 15:00 left" in clock_text(app)
-        await pilot.press("ctrl+b")  # previous segment
+        await pilot.press("ctrl+b")  # previous segment: it kept its own elapsed time (65 s)
         await pilot.pause()
-        assert "Opening (paused) 05:00 left" in clock_text(app)
+        assert "Opening (paused) 03:55 left" in clock_text(app)
         assert pane.timer.index == 0
+        await pilot.press("ctrl+f")  # and the restarted Didactic is still at zero
+        await pilot.pause()
+        assert "Didactic (paused) 15:00 left" in clock_text(app)
 
 
 # --------------------------------------------------------------------------- prompts and notes

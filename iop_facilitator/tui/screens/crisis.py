@@ -4,6 +4,11 @@ Opened with one key from anywhere. The resources come from the program
 settings (988, 911 and local numbers by default), never from topic files.
 During a meeting the facilitator can record a safety event for a member (or
 for the group); it then needs a disposition before the meeting can be signed.
+
+The member under the cursor of the step on screen is chosen when the panel
+opens; where the step has no member under a cursor nothing is chosen and the
+leader must choose (never the first name of the list by default). The chosen
+member is named in words above the list, so what is recorded is what is shown.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.widgets.fields import LimitedInput
 
 GROUP_OPTION = "__group__"
 
@@ -43,10 +50,12 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
         Binding("ctrl+s", "record", "Record safety event", id="crisis.record", tooltip="Record a safety event", priority=True),
     ]
 
-    def __init__(self, info: CrisisInfo, members: list[tuple[uuid.UUID, str]] | None = None) -> None:
+    def __init__(self, info: CrisisInfo, members: list[tuple[uuid.UUID, str]] | None = None,
+                 chosen: uuid.UUID | None = None) -> None:
         super().__init__(id="crisis")
         self.info = info
         self.members = members
+        self.chosen = chosen if members and any(mid == chosen for mid, _ in members) else None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="crisis-dialog"):
@@ -66,16 +75,49 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
                     yield Static("Record a safety event for", classes="crisis-subtitle", markup=False)
                     options = [Option(clean_line(name), id=str(mid)) for mid, name in self.members]
                     options.append(Option("The group / not one member", id=GROUP_OPTION))
+                    yield Static("", id="crisis-chosen", markup=False)
                     yield OptionList(*options, id="crisis-member")
-                    yield Input(placeholder="What happened, in a few words (no other names)", id="crisis-concern")
-                    yield Static("Ctrl+S records the event; it needs a disposition before signing. Esc closes.",
-                                 id="crisis-hint", markup=False)
+                    yield LimitedInput(placeholder="What happened, in a few words (no other names)",
+                                       id="crisis-concern", what="the concern")
+                    yield Static("↑↓ choose who · Ctrl+S records the event (it needs a disposition before signing) · "
+                                 "Esc closes.", id="crisis-hint", markup=False)
                 else:
                     yield Static("Esc closes this panel.", id="crisis-hint", markup=False)
 
     def on_mount(self) -> None:
         if self.members is not None:
-            self.query_one("#crisis-member", OptionList).focus()
+            chooser = self.query_one("#crisis-member", OptionList)
+            ids = [str(mid) for mid, _ in self.members]
+            chooser.highlighted = ids.index(str(self.chosen)) if self.chosen is not None else None
+            self._show_chosen()
+            chooser.focus()
+
+    def _chosen_option(self) -> str | None:
+        chooser = self.query_one("#crisis-member", OptionList)
+        if chooser.highlighted is None or not chooser.option_count:
+            return None
+        return chooser.get_option_at_index(chooser.highlighted).id
+
+    def _show_chosen(self) -> None:
+        option_id = self._chosen_option()
+        line = Text()
+        if option_id is None:
+            line.append("Nobody chosen yet: ", style="bold")
+            line.append("press ↓ to choose the member (or the group).")
+        else:
+            name = next((clean_line(n) for mid, n in self.members or () if str(mid) == option_id),
+                        "the group / not one member")
+            line.append("For: ", style="bold")
+            line.append(name, style="bold reverse")
+        self.query_one("#crisis-chosen", Static).update(line)
+
+    @on(OptionList.OptionHighlighted, "#crisis-member")
+    def _highlighted(self) -> None:
+        self._show_chosen()
+
+    @on(OptionList.OptionSelected, "#crisis-member")
+    def _selected(self) -> None:
+        self.query_one("#crisis-concern", LimitedInput).focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -83,13 +125,13 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
     def action_record(self) -> None:
         if self.members is None:
             return
-        chooser = self.query_one("#crisis-member", OptionList)
-        if chooser.highlighted is None:
-            self.notify("Choose the member (or the group) first.", severity="warning", markup=False)
+        option_id = self._chosen_option()
+        if option_id is None:
+            self.notify("Choose the member (or the group) first: ↑↓ in the list.", severity="warning", markup=False)
+            self.query_one("#crisis-member", OptionList).focus()
             return
-        option_id = chooser.get_option_at_index(chooser.highlighted).id
         member_id = None if option_id == GROUP_OPTION else uuid.UUID(option_id)
-        concern = clean(self.query_one("#crisis-concern", Input).value).strip()
+        concern = clean(self.query_one("#crisis-concern", LimitedInput).value).strip()
         self.dismiss(SafetyRecord(member_id, concern))
 
     def on_input_submitted(self) -> None:

@@ -5,6 +5,20 @@ and hands it down to the step panes; panes post
 :class:`~iop_facilitator.tui.steps.base.Edit` messages, which the screen runs
 through the app's background :class:`~iop_facilitator.tui.store.Store` (one
 commit per change) before sending a fresh snapshot down again.
+
+Leaving is deliberate and returning is exact:
+
+* Esc inside a step's fields goes back to the step's list; Esc on the list asks
+  "Leave the meeting?" (``y`` leaves, anything else stays); F10 leaves at once.
+* Where the meeting stands (the step, the focused widget, the member under each
+  step's cursor, the topic's segment timer) is saved to the database
+  (:mod:`~iop_facilitator.services.meeting_view`) about twice a second when it
+  changes, and at once on leaving; reopening the meeting (also after a crash)
+  puts all of it back. The panes get the first snapshot before the step is shown,
+  so they restore the focus into a filled list, never into an empty pane.
+* After the group has finished, an edit that changes what the notes are drafted
+  from redrafts the fields the app drafted and nobody edited
+  (:func:`~iop_facilitator.services.notes.refresh_drafts`).
 """
 
 from __future__ import annotations
@@ -14,17 +28,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Static
 
-from iop_facilitator.tui.widgets.footer import KeyFooter
-from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import FlowStep, MeetingStatus
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.steps.base import Edit, GotoStep, SegmentChanged, StepPane
@@ -35,19 +47,56 @@ from iop_facilitator.tui.steps.review import ReviewPane
 from iop_facilitator.tui.steps.stories import StoriesPane
 from iop_facilitator.tui.steps.topic import TopicPane
 from iop_facilitator.tui.widgets.clock import MeetingClock
+from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 
 if TYPE_CHECKING:
     from iop_facilitator.library.load import Library
     from iop_facilitator.services.live import Snapshot
+    from iop_facilitator.services.meeting_view import ViewState
     from iop_facilitator.tui.store import Store
 
 PANES: tuple[type[StepPane], ...] = (CheckinPane, StoriesPane, TopicPane, CheckoutPane, NotesPane, ReviewPane)
 STEP_KEYS = ("f2", "f3", "f4", "f5", "f6", "f7")
 ORDER = [FlowStep(p.STEP) for p in PANES]
+VIEW_SAVE_SECONDS = 0.5  # where the meeting stands is saved at most this long after it changes
+HERE = Path(__file__).parent
+
+
+class LeaveConfirm(ModalScreen[bool]):
+    """Esc on a step's list: one key to leave (``y``); any other key stays in the meeting."""
+
+    CSS_PATH = str(HERE / "meeting.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Leave", id="meeting.leave_yes", tooltip="Leave the meeting for the home screen"),
+        Binding("n,escape", "answer(False)", "Stay", id="meeting.leave_no", tooltip="Stay in the meeting"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="leave-dialog"):
+            yield Static(Text("Leave the meeting for the home screen?", style="bold"))
+            yield Static(Text("It stays open: reopening it comes back to this step, this field and this member."))
+            yield Static(Text("y: leave    any other key: stay"), id="leave-hint")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in ("y", "n", "escape"):
+            return  # the bindings answer
+        event.stop()
+        event.prevent_default()
+        self.notify("Still in the meeting; that key was not typed anywhere.", markup=False, timeout=4)
+        self.dismiss(False)
 
 
 class MeetingScreen(Screen[None]):
     """One group meeting, live. Construct with the meeting's id; the app supplies the store."""
+
+    CSS_PATH: ClassVar[list[str]] = [
+        str(HERE.parent / "steps" / f"{step}.tcss")
+        for step in ("checkin", "stories", "topic", "checkout", "notes", "review")
+    ] + [str(HERE / "meeting.tcss")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *[
@@ -59,12 +108,10 @@ class MeetingScreen(Screen[None]):
             for key, pane in zip(STEP_KEYS, PANES)
         ],
         Binding("ctrl+n", "next_step", "Next step", id="meeting.next", tooltip="Next step", show=False),
-        Binding("escape", "leave", "Home", id="meeting.home", tooltip="Back to the home screen (the meeting stays open)"),
-    ]
-
-    CSS_PATH: ClassVar[list[str]] = [
-        str(Path(__file__).parent.parent / "steps" / f"{step}.tcss")
-        for step in ("checkin", "stories", "topic", "checkout", "notes", "review")
+        Binding("f10", "leave", "Home", id="meeting.home", priority=True,
+                tooltip="Back to the home screen (the meeting stays open)"),
+        Binding("escape", "ask_leave", "Home", id="meeting.escape", show=False,
+                tooltip="Leave the meeting for the home screen (asks first)"),
     ]
 
     snapshot: reactive[Snapshot | None] = reactive(None, init=False, always_update=True)
@@ -73,12 +120,17 @@ class MeetingScreen(Screen[None]):
     class Left(Message):
         """The facilitator went back to the home screen."""
 
-    def __init__(self, meeting_id: uuid.UUID, store: Store, library: Library | None = None) -> None:
+    def __init__(self, meeting_id: uuid.UUID, store: Store, library: Library | None = None,
+                 author_id: uuid.UUID | None = None) -> None:
         super().__init__(id="meeting")
         self.meeting_id = meeting_id
         self.store = store
         self.library = library
+        #: The staff member at the keyboard: recorded as the author of what is typed here.
+        self.author_id = author_id
         self._step_restored = False
+        self._view: ViewState | None = None
+        self._saved_view: tuple[str, str, tuple[tuple[str, str], ...]] | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -92,12 +144,32 @@ class MeetingScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        for pane in self.query(StepPane):
+            pane.author_id = self.author_id
+        self._fit(self.app.size.width, self.app.size.height)
         self._render_tabs()
-        self.reload()
+        self._first_load()
         if self.library is not None:
             self._give_library(self.library)
+        self.set_interval(VIEW_SAVE_SECONDS, self.save_view)
 
     # -- data -----------------------------------------------------------------
+    def _first_load(self) -> None:
+        """The snapshot and where the meeting stood, read together so the step opens as it was left."""
+        from iop_facilitator.services.live import load_snapshot
+        from iop_facilitator.services.meeting_view import load_view
+
+        meeting_id = self.meeting_id
+
+        def read(session: Any) -> tuple[Snapshot, ViewState]:
+            return load_snapshot(session, meeting_id), load_view(session, meeting_id)
+
+        def loaded(result: tuple[Snapshot, ViewState]) -> None:
+            self._view = result[1]
+            self.snapshot = result[0]
+
+        self.store.read(read, loaded)
+
     def reload(self) -> None:
         from iop_facilitator.services.live import load_snapshot
 
@@ -110,13 +182,11 @@ class MeetingScreen(Screen[None]):
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or not self.is_mounted:
             return
+        for pane in self.query(StepPane):  # first: the panes restore into filled lists
+            pane.snapshot = snapshot
         if not self._step_restored:
             self._step_restored = True
-            if snapshot.flow_step in {p.STEP for p in PANES}:
-                self.set_reactive(MeetingScreen.step, snapshot.flow_step)
-                self._show_step(snapshot.flow_step)
-        for pane in self.query(StepPane):
-            pane.snapshot = snapshot
+            self._restore(snapshot)
         date = snapshot.local_date.isoformat()
         signed = "  ·  SIGNED (locked)" if snapshot.status == MeetingStatus.signed else ""
         self.query_one("#meeting-title", Static).update(Text(f"{clean_line(snapshot.group_name)}  ·  {date}{signed}"))
@@ -124,6 +194,23 @@ class MeetingScreen(Screen[None]):
         clock.started = snapshot.actual_start
         clock.ended = snapshot.actual_end
         clock.scheduled_minutes = int((snapshot.scheduled_end - snapshot.scheduled_start).total_seconds() // 60)
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        """Reopening: the step, each step's cursor, the timer, then the focus, as they were left."""
+        from iop_facilitator.services.meeting_view import ViewState
+
+        view = self._view or ViewState()
+        step = snapshot.flow_step if snapshot.flow_step in {p.STEP for p in PANES} else CheckinPane.STEP
+        self.set_reactive(MeetingScreen.step, step)
+        self.query_one("#steps", ContentSwitcher).current = step
+        self._render_tabs()
+        for pane in self.query(StepPane):
+            key = view.cursors.get(pane.STEP)
+            if key:
+                pane.restore_cursor(key)
+        self.query_one(TopicPane).restore_timer(view.timer)
+        self.query_one(f"#{step}", StepPane).restore_focus(view.focus)
+        self._saved_view = self._view_now()
 
     def set_library(self, library: Library) -> None:
         self.library = library
@@ -137,9 +224,9 @@ class MeetingScreen(Screen[None]):
     @on(Edit)
     def _edit(self, message: Edit) -> None:
         message.stop()
-        self.save(message.op, reload=message.reload, done=message.done, failed=message.failed)
+        self.save(message.op, reload=message.reload, done=message.done, failed=message.failed, facts=message.facts)
 
-    def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None) -> None:
+    def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None, facts: bool = True) -> None:
         """Commit ``op(session)`` in the background, then refresh the snapshot."""
         from iop_facilitator.services.live import load_snapshot
 
@@ -160,8 +247,32 @@ class MeetingScreen(Screen[None]):
                 self._failed(text)
 
         self.store.submit(run, done=finished, failed=problem)
+        if facts and self._drafts_follow():
+            self._refresh_drafts()
+            reload = True
         if reload:
             self.store.read(lambda session: load_snapshot(session, meeting_id), self._set_snapshot)
+
+    def _drafts_follow(self) -> bool:
+        snapshot = self.snapshot
+        return snapshot is not None and snapshot.actual_end is not None and snapshot.status != MeetingStatus.signed
+
+    def _refresh_drafts(self) -> None:
+        """After a change to the facts of a finished group: redraft what the app drafted and nobody edited."""
+        from iop_facilitator.services.notes import refresh_drafts
+
+        snapshot, library = self.snapshot, self.library
+        assert snapshot is not None
+        topic = library.topics.get(snapshot.topic_id) if library is not None and snapshot.topic_id else None
+        meeting_id = self.meeting_id
+        self.store.submit(lambda session: refresh_drafts(session, meeting_id, topic), done=self._redrafted,
+                          failed=self._failed)
+
+    def _redrafted(self, result: Any) -> None:
+        count = len(result.redrafted) + (1 if result.narrative else 0)
+        if count:
+            self.notify(f"Redrafted {count} app-drafted note{'s' if count != 1 else ''} from the new facts "
+                        "(text you wrote is never changed).", markup=False, timeout=5)
 
     @on(GotoStep)
     def _goto(self, message: GotoStep) -> None:
@@ -183,11 +294,24 @@ class MeetingScreen(Screen[None]):
 
     # -- steps ------------------------------------------------------------------
     def _render_tabs(self) -> None:
+        narrow = 0 < self.app.size.width < 100
         parts = []
         for key, pane in zip(STEP_KEYS, PANES):
-            label = f"{key.upper()} {pane.TITLE}"
-            parts.append(f"[ {label} ]" if pane.STEP == self.step else f"  {label}  ")
+            title = pane.TITLE.split()[0] if narrow else pane.TITLE  # "Review" on 80 columns
+            label = f"{key.upper()} {title}"
+            if narrow:
+                parts.append(f"[{label}]" if pane.STEP == self.step else f" {label} ")
+            else:
+                parts.append(f"[ {label} ]" if pane.STEP == self.step else f"  {label}  ")
         self.query_one("#step-tabs", Static).update(Text("".join(parts)), layout=False)  # one fixed line
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.width, event.size.height)
+        self._render_tabs()
+
+    def _fit(self, width: int, height: int) -> None:
+        for pane in self.query(StepPane):
+            pane.fit(width, height)
 
     def _show_step(self, step: str) -> None:
         self.query_one("#steps", ContentSwitcher).current = step
@@ -210,33 +334,89 @@ class MeetingScreen(Screen[None]):
             from iop_facilitator.services.live import set_step
 
             meeting_id = self.meeting_id
-            self.save(lambda session: set_step(session, meeting_id, FlowStep(step)), reload=False)
+            self.save(lambda session: set_step(session, meeting_id, FlowStep(step)), reload=False, facts=False)
 
     def action_next_step(self) -> None:
         index = [p.STEP for p in PANES].index(self.step)
         if index + 1 < len(PANES):
             self.action_goto(PANES[index + 1].STEP)
 
+    def action_ask_leave(self) -> None:
+        """Esc on a step's list: leaving needs a second, different key (y)."""
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_leave()
+
+        self.app.push_screen(LeaveConfirm(), callback=answered)
+
     def action_leave(self) -> None:
         self.flush_drafts()
+        self.save_view()
         self.dismiss(None)
+
+    # -- where the meeting stands ---------------------------------------------------
+    def current_pane(self) -> StepPane:
+        return self.query_one(f"#{self.step}", StepPane)
+
+    def current_member_id(self) -> uuid.UUID | None:
+        """The member under the cursor of the step on screen (None where there is no member list)."""
+        return self.current_pane().current_member_id()
+
+    def _view_now(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+        cursors = []
+        for pane in self.query(StepPane):
+            key = pane.cursor_key()
+            if key:
+                cursors.append((pane.STEP, key))
+        return self.step, self.current_pane().focused_id(), tuple(cursors)
+
+    def save_view(self) -> None:
+        """Save the focused widget and the cursors when they changed (called twice a second and on leaving)."""
+        if not self._step_restored or not self.is_mounted:
+            return
+        if self.app.screen is not self and self.app.screen in self.app.screen_stack[:-1]:
+            return
+        now = self._view_now()
+        if now == self._saved_view:
+            return
+        from iop_facilitator.services.meeting_view import save_view
+
+        if self.app.screen is not self:  # a dialog on top: keep the focus as it was under it
+            now = (now[0], self._saved_view[1] if self._saved_view else "", now[2])
+        self._saved_view = now
+        meeting_id = self.meeting_id
+        _step, focus, cursors = now
+        self.store.submit(lambda session: save_view(session, meeting_id, focus=focus, cursors=dict(cursors)))
+
+    def save_timer(self, state: Any) -> None:
+        """The topic's segment timer changed (start, pause, another segment): saved at once."""
+        from iop_facilitator.services.meeting_view import save_view
+
+        meeting_id = self.meeting_id
+        self.store.submit(lambda session: save_view(session, meeting_id, timer=state))
 
     # -- nothing lost -------------------------------------------------------------
     def flush_drafts(self) -> None:
-        """Send every pane's debounced typing now (before a step change or leaving)."""
+        """Queue every pane's debounced typing now (before a step change or leaving).
+
+        Submitted to the store right here, not posted as messages: a snapshot read right after
+        (the new step's) then comes after these saves in the store's queue and shows them.
+        """
         for pane in self.query(StepPane):
-            pane.flush_pending()
+            for op in pane.pending_edits():
+                self.save(op, reload=False, facts=pane.EDITS_FACTS)
 
     def save_drafts_now(self, timeout: float = 3.0) -> bool:
         """Queue every pending draft and wait until it is committed (terminal closing, quitting)."""
         for pane in self.query(StepPane):
             for op in pane.pending_edits():
                 self.store.submit(op)
+        self.save_view()
         return self.store.flush(timeout)
 
     # -- crisis -------------------------------------------------------------------
     def record_safety_event(self, member_id: uuid.UUID | None, concern: str) -> None:
         from iop_facilitator.services.safety import record_event
 
-        meeting_id = self.meeting_id
-        self.save(lambda session: record_event(session, meeting_id, member_id, concern))
+        meeting_id, author = self.meeting_id, self.author_id
+        self.save(lambda session: record_event(session, meeting_id, member_id, concern, recorded_by_id=author))

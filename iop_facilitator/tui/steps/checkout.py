@@ -10,7 +10,10 @@
 * ``checkout.finish`` records the stop time, computes each member's minutes,
   and moves on to the notes step.
 
-Status is always in words ("not rated", "Left early 10:42"), never colour alone.
+Status is always in words ("not rated", "Left early 10:42"), never colour alone;
+a member flagged with a safety concern at check-in keeps the ⚑ here too. On a
+short terminal (24 lines) the homework field and the hints shrink so the table
+and the field being typed in stay on screen. Every change names its author.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from iop_facilitator.tui.steps.topic import (
     is_signed,
     key_hint,
 )
+from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 
 HOMEWORK_KEY = "homework"
 TEN_WINDOW = 1.2  # seconds in which "1" then "0" makes a rating of 10
-TAKEAWAY_MAX = 500
+TAKEAWAY_MAX = 500  # services.live.TAKEAWAY_MAX
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
 STATUS_WORDS = {"present": "Present", "late": "Late", "left_early": "Left early"}
 
@@ -137,8 +141,8 @@ class CheckoutPane(StepPane):
         yield DataTable(id="checkout-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="checkout-editor"):
             yield Static("", id="checkout-takeaway-label")
-            yield Input(id="checkout-takeaway", placeholder="What they take away (Enter: next member)",
-                        max_length=TAKEAWAY_MAX)
+            yield LimitedInput(id="checkout-takeaway", placeholder="What they take away (Enter: next member)",
+                               limit=TAKEAWAY_MAX, what="the takeaway")
             yield Static("Left at", id="checkout-left-label")
             yield Input(id="checkout-left", placeholder="HH:MM", restrict=r"[0-9:. ]*", max_length=5)
         yield Static("Homework for next group (from the guide when empty; saved as you type)", id="checkout-homework-label")
@@ -202,8 +206,10 @@ class CheckoutPane(StepPane):
         elif status == "late" and member.arrived_at is not None:
             attendance += f" ({local_hhmm(member.arrived_at, snapshot.timezone)})"
         takeaway = clean_line(self._takeaway_of(member))
+        name = Text("⚑ " if member.safety_concern else "")
+        name.append(clean_line(member.display_name))
         return [
-            Text(clean_line(member.display_name)),
+            name,
             Text("—" if member.mood is None else str(member.mood)),
             Text("not rated" if member.checkout_mood is None else f"{member.checkout_mood} of 10"),
             Text(attendance),
@@ -348,7 +354,7 @@ class CheckoutPane(StepPane):
         from iop_facilitator.services.live import set_checkout
 
         self.drafts.note(key, event.value)
-        self.edit_later(key, set_checkout, snapshot.meeting_id, member_id, takeaway=event.value)
+        self.edit_later(key, set_checkout, snapshot.meeting_id, member_id, takeaway=event.value, by=self.author_id)
         if str(member_id) in {str(i) for i in self._row_ids}:
             takeaway = clean_line(event.value)
             self.table.update_cell(str(member_id), "takeaway",
@@ -377,7 +383,7 @@ class CheckoutPane(StepPane):
         name = clean_line(member.display_name)
         if not text:
             if member.left_at is not None:
-                self.edit(set_left_early, snapshot.meeting_id, member.member_id, None)
+                self.edit(set_left_early, snapshot.meeting_id, member.member_id, None, by=self.author_id)
                 self.notify(f"{name} is no longer marked as leaving early.", markup=False, timeout=4)
             self.table.focus()
             return
@@ -386,7 +392,7 @@ class CheckoutPane(StepPane):
         except ValueError as exc:
             self.notify(str(exc).capitalize() + ".", title="Left at", severity="warning", markup=False)
             return
-        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at)
+        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id)
         self.notify(f"{name} left early at {local_hhmm(at, snapshot.timezone)}.", markup=False, timeout=4)
         self.table.focus()
 
@@ -475,7 +481,7 @@ class CheckoutPane(StepPane):
         self._last_digit = (member.member_id, digit, now)
         from iop_facilitator.services.live import set_checkout
 
-        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=value)
+        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=value, by=self.author_id)
         self.table.update_cell(str(member.member_id), "closing", Text(f"{value} of 10"))
 
     def action_clear_rating(self) -> None:
@@ -485,19 +491,19 @@ class CheckoutPane(StepPane):
         from iop_facilitator.services.live import set_checkout
 
         self._last_digit = None
-        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=None)
+        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=None, by=self.author_id)
         self.table.update_cell(str(member.member_id), "closing", Text("not rated"))
 
     def action_takeaway(self) -> None:
         if self.current_member() is not None:
-            self.query_one("#checkout-takeaway", Input).focus()
+            self.focus_now(self.query_one("#checkout-takeaway", Input))
 
     def action_left_time(self) -> None:
         if self.current_member() is not None:
-            self.query_one("#checkout-left", Input).focus()
+            self.focus_now(self.query_one("#checkout-left", Input))
 
     def action_homework(self) -> None:
-        self.query_one("#checkout-homework", FieldArea).focus()
+        self.focus_now(self.query_one("#checkout-homework", FieldArea))
 
     def action_leave_field(self) -> None:
         self.flush_pending()
@@ -523,7 +529,7 @@ class CheckoutPane(StepPane):
         from iop_facilitator.services.live import set_left_early
 
         at = utcnow()
-        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at)
+        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id)
         self.table.update_cell(str(member.member_id), "attendance", Text(f"Left early {local_hhmm(at, snapshot.timezone)}"))
         self.notify(
             f"{name} left early at {local_hhmm(at, snapshot.timezone)}. "
@@ -542,7 +548,7 @@ class CheckoutPane(StepPane):
             return
         from iop_facilitator.services.live import set_left_early
 
-        self.edit(set_left_early, snapshot.meeting_id, member.member_id, None)
+        self.edit(set_left_early, snapshot.meeting_id, member.member_id, None, by=self.author_id)
         self.notify(f"{name} is no longer marked as leaving early.", markup=False, timeout=4)
 
     def action_finish(self) -> None:
@@ -584,6 +590,16 @@ class CheckoutPane(StepPane):
             self.query_one("#checkout-homework", FieldArea).focus()
 
     def focus_member(self, member_id: Any) -> None:
+        self.place_cursor(member_id)
+        self.focus_first()
+
+    def place_cursor(self, member_id: Any) -> None:
         if member_id in self._row_ids:
             self.table.move_cursor(row=self._row_ids.index(member_id))
-        self.focus_first()
+
+    def current_member_id(self) -> uuid.UUID | None:
+        member = self.current_member()
+        return member.member_id if member is not None else None
+
+    def fit(self, width: int, height: int) -> None:
+        self.set_class(height < 30, "-short")

@@ -104,59 +104,9 @@ def format_fields(note_format: str) -> tuple[FieldLabel, ...]:
 
 
 # --------------------------------------------------------------------------- drafting
-
-
-def draft_narrative(snapshot: Snapshot, topic: LoadedTopic | None) -> str:
-    """The shared group narrative: topic, counts, methods. Never a member's name."""
-    from iop_facilitator.clock import to_local
-    from iop_facilitator.services.notes import draft_intervention
-
-    kind = snapshot.group_type.replace("_", " ")
-    where = "by telehealth" if snapshot.modality == "telehealth" else "in person"
-    title = topic.topic.title if topic is not None else (snapshot.topic_id or "")
-    opening = f"{snapshot.level_of_care} {kind} group met {where}"
-    parts = [f"{opening} for \"{clean_line(title)}\";" if title else f"{opening};"]
-    attended = snapshot.attended
-    late = sum(1 for m in attended if m.status == AttendanceStatus.late)
-    left = sum(1 for m in attended if m.status == AttendanceStatus.left_early)
-    counts = f"{len(attended)} of {len(snapshot.members)} members attended"
-    extras = []
-    if late:
-        extras.append(f"{late} arrived late")
-    if left:
-        extras.append(f"{left} left early")
-    if snapshot.absent:
-        extras.append(f"{snapshot.absent} absent")
-    parts.append(counts + (f" ({', '.join(extras)})." if extras else "."))
-    start, end = to_local(snapshot.actual_start, snapshot.timezone), to_local(snapshot.actual_end, snapshot.timezone)
-    if start is not None and end is not None:
-        minutes = int((end - start).total_seconds() // 60)
-        parts.append(f"Group ran {start.format('HH:mm')}-{end.format('HH:mm')} {end.format('zz')} ({minutes} minutes).")
-    parts.append(draft_intervention(snapshot, topic))
-    parts.append("Members checked in with mood and urge ratings, shared with supportive peer feedback, "
-                 "and checked out with a takeaway.")
-    if snapshot.safety_events:
-        count = len(snapshot.safety_events)
-        parts.append(f"{count} safety concern{'s were' if count > 1 else ' was'} addressed per program crisis "
-                     "procedures (see the safety event record).")
-    if snapshot.homework.strip():
-        parts.append(f"Homework: {clean_line(snapshot.homework)}")
-    return " ".join(parts)
-
-
-def empty_field_drafts(line: MemberLine, snapshot: Snapshot, topic: LoadedTopic | None) -> dict[str, Any]:
-    """Drafts for the fields of ``line``'s note that are empty, from that member's own data only."""
-    from iop_facilitator.services.notes import draft_note
-
-    draft = draft_note(line, snapshot, topic)
-    note = line.note
-    changes: dict[str, Any] = {}
-    if not (note and note.goal_ids) and draft.goal_ids:
-        changes["goal_ids"] = list(draft.goal_ids)
-    for field in TEXT_FIELDS:
-        if not (getattr(note, field) if note else "").strip():
-            changes[field] = getattr(draft, field)
-    return changes
+#
+# Drafting itself is services.notes.draft_notes (run in the writer thread): it needs the
+# whole meeting, so the keys work once the group is finished (check-out, finish the group).
 
 
 class NoteArea(TextArea):
@@ -192,6 +142,7 @@ def _nothing(_session: Any) -> None:
 class NotesPane(StepPane):
     STEP = "notes"
     TITLE = "Notes"
+    EDITS_FACTS = False  # notes are drafted from the other steps, never from themselves
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "draft", "Draft", id="notes.draft",
@@ -239,14 +190,20 @@ class NotesPane(StepPane):
                             yield NoteArea(id=f"notes-{field}", soft_wrap=True)
 
     def on_mount(self) -> None:
-        key = partial(key_label, self, NotesPane)
-        self.query_one("#notes-hint", Static).update(Text(
-            f"{key('notes.draft')} drafts the empty fields · {key('notes.draft_all')} drafts every note · "
-            f"{key('notes.previous')}/{key('notes.next')} other note · Space ticks a goal · Tab moves on"
-        ))
+        self._render_hint()
         response = self.query_one("#notes-response", NoteArea)
         response.placeholder = "Drafted only from this member's check-in and story notes"
         self.query_one("#notes-goals-none", Static).display = False
+
+    def _render_hint(self) -> None:
+        key = partial(key_label, self, NotesPane)
+        if self.snapshot is not None and self.snapshot.actual_end is None:
+            drafts = f"Drafts ({key('notes.draft')}, {key('notes.draft_all')}): after the group is finished"
+        else:
+            drafts = f"{key('notes.draft')} drafts empty fields · {key('notes.draft_all')} every note"
+        self.query_one("#notes-hint", Static).update(Text(
+            f"{drafts} · {key('notes.previous')}/{key('notes.next')} other note · Space ticks a goal"
+        ))
 
     def on_show(self) -> None:
         # Other steps save typing without reloading: ask for a fresh snapshot when the step opens.
@@ -318,6 +275,7 @@ class NotesPane(StepPane):
         if snapshot is None or not self.is_mounted:
             return
         self._forget_saved()
+        self._render_hint()
         self._layout_format()
         self._render_list()
         self._load_editor(force=False)
@@ -351,6 +309,8 @@ class NotesPane(StepPane):
             return text
         member_id = uuid.UUID(key)
         line = self._line(member_id)
+        if line is not None and line.safety_concern:
+            text.append("⚑ ")
         text.append(clean_line(line.display_name if line else "?"), style="bold")
         if line is not None and line.status in (AttendanceStatus.late, AttendanceStatus.left_early):
             text.append(f"{INDENT}(late)" if line.status == AttendanceStatus.late else f"{INDENT}(left early)")
@@ -590,12 +550,21 @@ class NotesPane(StepPane):
         self._step(-1)
 
     # -- drafting ------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.snapshot is not None and self.snapshot.actual_end is not None
+
     def _can_draft(self) -> bool:
         snapshot = self.snapshot
         if snapshot is None:
             return False
         if self.locked:
             self.notify(LOCKED_MESSAGE, severity="warning", markup=False)
+            return False
+        if not self.finished:
+            self.notify("Drafts are written once the group is finished (Check-out: finish the group), so they "
+                        "can use the whole meeting. Until then, type your own notes here.",
+                        title="Not yet", markup=False)
             return False
         if snapshot.topic_id is not None and self.library is None:
             self.notify("The topic library is still loading; draft again in a moment.", markup=False)
@@ -617,49 +586,30 @@ class NotesPane(StepPane):
         if not self._can_draft():
             return
         assert self.snapshot is not None
-        self._draft([m.member_id for m in self.snapshot.attended], narrative=True)
+        self._draft(None, narrative=True)
 
-    def _draft(self, member_ids: list[uuid.UUID], *, narrative: bool) -> None:
+    def _draft(self, member_ids: list[uuid.UUID] | None, *, narrative: bool) -> None:
+        from iop_facilitator.services.notes import draft_notes
+
         assert self.snapshot is not None
-        meeting_id, topic = self.snapshot.meeting_id, self._topic()
         self.flush_pending()  # typed text is saved first, so only truly empty fields are drafted
+        self.edit(draft_notes, self.snapshot.meeting_id, self._topic(), member_ids=member_ids, narrative=narrative,
+                  done=self._drafted)
 
-        def op(session: Any) -> tuple[dict[uuid.UUID, dict[str, Any]], str | None]:
-            from iop_facilitator.services.live import load_snapshot, set_narrative
-            from iop_facilitator.services.notes import save_note
-
-            fresh = load_snapshot(session, meeting_id)
-            filled: dict[uuid.UUID, dict[str, Any]] = {}
-            for member_id in member_ids:
-                line = next((m for m in fresh.attended if m.member_id == member_id), None)
-                if line is None:
-                    continue
-                changes = empty_field_drafts(line, fresh, topic)
-                if changes:
-                    save_note(session, meeting_id, member_id, **changes)
-                    filled[member_id] = changes
-            text = None
-            if narrative and not fresh.narrative.strip():
-                text = clean(draft_narrative(fresh, topic))
-                set_narrative(session, meeting_id, text)
-            return filled, text
-
-        self.post_message(Edit(op, done=self._drafted))
-
-    def _drafted(self, result: tuple[dict[uuid.UUID, dict[str, Any]], str | None]) -> None:
-        filled, narrative = result
-        for member_id, changes in filled.items():
+    def _drafted(self, result: Any) -> None:
+        for member_id, fields in {**result.filled, **result.redrafted}.items():
             for field in TEXT_FIELDS:
-                if field in changes:
+                if field in fields:
                     self._typed.pop(f"{member_id}:{field}", None)
-            if "goal_ids" in changes:
+            if "goal_ids" in fields:
                 self._goals_local.pop(member_id, None)
-        if narrative is not None:
+        if result.narrative is not None:
             self._typed.pop(NARRATIVE, None)
         parts = []
-        if filled:
-            parts.append(f"{len(filled)} note{'s' if len(filled) != 1 else ''}")
-        if narrative is not None:
+        count = len(set(result.filled) | set(result.redrafted))
+        if count:
+            parts.append(f"{count} note{'s' if count != 1 else ''}")
+        if result.narrative is not None:
             parts.append("the group narrative")
         if parts:
             self.notify(f"Drafted {' and '.join(parts)}. Read and individualize before signing.", markup=False)

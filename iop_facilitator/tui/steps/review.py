@@ -116,6 +116,34 @@ class Signer:
 # --------------------------------------------------------------------------- dialogs
 
 
+class ChoiceSet(RadioSet):
+    """Radio buttons where the highlight is the choice: arrows choose, no wrap-around.
+
+    Textual's ``RadioSet`` moves a highlight with the arrows and changes the choice only on
+    Enter or Space, so a dialog could show "Low" highlighted and save "Not assessed".
+    Here moving is choosing, and the highlight starts on the button that is pressed.
+    """
+
+    def _move(self, step: int) -> None:
+        buttons = list(self.query(RadioButton))
+        if not buttons:
+            return
+        if self._selected is None:  # mounting (RadioSet selects a first button): start on the pressed one
+            on = [i for i, button in enumerate(buttons) if button.value]
+            self._selected = on[0] if on else 0
+            return
+        index = max(0, min(len(buttons) - 1, self._selected + step))
+        self._selected = index
+        if not buttons[index].value:
+            buttons[index].value = True  # presses it; the set releases the others and posts Changed
+
+    def action_next_button(self) -> None:
+        self._move(1)
+
+    def action_previous_button(self) -> None:
+        self._move(-1)
+
+
 class DispositionDialog(ModalScreen["tuple[RiskLevel, str] | None"]):
     """Risk level and disposition of one safety event."""
 
@@ -139,7 +167,7 @@ class DispositionDialog(ModalScreen["tuple[RiskLevel, str] | None"]):
             yield Static(self.heading, classes="review-dialog-title", markup=False)
             yield Static(Text(f"Concern: {clean_line(self.concern) or '(not described)'}"), classes="review-dialog-text")
             yield Static("Risk level", classes="review-dialog-label", markup=False)
-            with RadioSet(id="review-risk"):
+            with ChoiceSet(id="review-risk"):
                 for level, label in RISK_LABELS.items():
                     yield RadioButton(label, value=level == self.risk, id=f"review-risk-{level.value}")
             yield Static("Disposition: what was done and what happens next", classes="review-dialog-label",
@@ -147,7 +175,7 @@ class DispositionDialog(ModalScreen["tuple[RiskLevel, str] | None"]):
             area = TextArea(clean(self.disposition), id="review-disposition-text", soft_wrap=True)
             yield area
             yield Static("", id="review-dialog-problem", markup=False)
-            yield Static("Ctrl+S saves · Esc cancels · arrows choose the risk level", classes="review-dialog-hint",
+            yield Static("↑↓ choose the risk level · Ctrl+S saves · Esc cancels", classes="review-dialog-hint",
                          markup=False)
             with Horizontal(classes="review-dialog-buttons"):
                 yield Button("Save", id="review-dialog-save", variant="primary")

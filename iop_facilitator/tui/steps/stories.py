@@ -13,6 +13,11 @@ or a closed terminal (the screen takes :meth:`pending_edits`) keeps it.
 typed, else the highlighted note, else the member's latest note becomes the
 reason. ``e`` edits a note (Enter saves; an empty text deletes it), ``delete``
 pressed twice deletes one. Only the chosen member's notes are on screen.
+
+Each note names its author (the laptop's facilitator). The note field shows
+how much of its 4,000 characters is used and asks before a paste that would
+not fit. The member list flags a safety concern (⚑) and an absence count near
+or over the program's limit (⚠), also on an 80-column terminal.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS, Edit, StepPane
 from iop_facilitator.tui.steps.checkin import SIGNED_MESSAGE, local_hhmm
+from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -49,16 +55,25 @@ DELETE_WINDOW = 3.0  # seconds in which a second Delete confirms
 MAX_UNSAVED = 1.0  # seconds: typing without a pause is still saved at least this often
 DRAFT_KEY = "draft"
 EDIT_KEY = "edit"
+STORY_MAX = 4000  # services.live.STORY_MAX (not imported: keeps SQLAlchemy out of the first frame)
+NARROW_WIDTH = 100
 
 
-
-def key_hint(count: int) -> str:
+def key_hint(count: int, *, narrow: bool = False) -> str:
     numbers = f"1-{count} member number" + (" (two digits quickly)" if count >= 10 else "") if count else "no members"
+    if narrow:
+        return (f"Pick {numbers.split(' member')[0]} or / · Enter writes\n"
+                "Enter adds the note · Esc list · ^f follow-up")
     return (
         f"Pick: {numbers} · / find by name · Enter or n: write\n"
         "Write: Enter adds the note (saved as you type) · Esc back to the list\n"
         "Notes: ctrl+f follow-up · e edit · Delete twice deletes · Tab next · F1 keys"
     )
+
+
+def member_flags(line: MemberLine) -> str:
+    """⚑ for a safety concern flagged at check-in, ⚠ for absences near or over the limit."""
+    return ("⚑" if line.safety_concern else "") + ("⚠" if line.near_limit or line.over_limit else "")
 
 
 SHORT_STATUS = {
@@ -77,6 +92,7 @@ class _Draft:
     member_id: uuid.UUID
     started: dt.datetime
     story_id: uuid.UUID | None = None
+    author_id: uuid.UUID | None = None
 
 
 def save_draft(session: Session, meeting_id: uuid.UUID, draft: _Draft, text: str) -> uuid.UUID | None:
@@ -94,7 +110,7 @@ def save_draft(session: Session, meeting_id: uuid.UUID, draft: _Draft, text: str
     draft.story_id = None
     if not clean(text).strip():
         return None
-    note = add_story(session, meeting_id, draft.member_id, text, at=draft.started)
+    note = add_story(session, meeting_id, draft.member_id, text, at=draft.started, author_id=draft.author_id)
     draft.story_id = note.id
     return note.id
 
@@ -136,7 +152,7 @@ class StoriesPane(StepPane):
         self._debounce: dict[str, Timer] = {}
         self._unsaved_since: dict[str, float] = {}
         self._row_ids: list[uuid.UUID] = []
-        self._shown: dict[uuid.UUID, tuple[str, str, str]] = {}
+        self._shown: dict[uuid.UUID, tuple[str, str, str, str]] = {}
         self._member_id: uuid.UUID | None = None
         self._want_member: uuid.UUID | None = None
         self._notes_shown: tuple[tuple[uuid.UUID, str, bool], ...] | None = None
@@ -156,17 +172,26 @@ class StoriesPane(StepPane):
             yield OptionList(id="stories-notes")
             yield Static("", id="stories-label", markup=False)
             # select_on_focus off: coming back to a half-typed note must not let one key replace it all
-            yield Input(placeholder="Type while they share; Enter adds the note", id="stories-input",
-                        select_on_focus=False)
+            yield LimitedInput(placeholder="Type while they share; Enter adds the note", id="stories-input",
+                               select_on_focus=False, limit=STORY_MAX, what="a story note")
             yield Static(key_hint(0), id="stories-hint", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#stories-members", DataTable)
-        table.add_column(Text("#"), width=3, key="num")
-        table.add_column(Text("Member"), width=22, key="name")
+        table.add_column(Text("#"), width=2, key="num")
+        table.add_column(Text("Member"), width=16, key="name")
+        table.add_column(Text("!"), width=2, key="flags")
         table.add_column(Text("Notes"), width=5, key="notes")
         if self.snapshot is not None:
             self._show_snapshot(self.snapshot)
+
+    def fit(self, width: int, height: int) -> None:
+        narrow = width < NARROW_WIDTH
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            if self.snapshot is not None:
+                self.query_one("#stories-hint", Static).update(Text(key_hint(len(self.snapshot.members),
+                                                                             narrow=narrow)))
 
     # -- debounced typing (StepPane's contract, with a one-second cap for non-stop typing) --------
     def edit_later(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -263,13 +288,14 @@ class StoriesPane(StepPane):
             self._input.disabled = True
         elif snapshot.status != MeetingStatus.signed:
             self._input.disabled = False
-        self.query_one("#stories-hint", Static).update(Text(key_hint(len(snapshot.members))))
+        self.query_one("#stories-hint", Static).update(Text(key_hint(len(snapshot.members),
+                                                                     narrow=self.has_class("-narrow"))))
         self._show_member()
 
     def _fill_members(self, snapshot: Snapshot) -> None:
         table = self._table
         needle = clean_line(self._filter.value).lower() if self._filter.has_class("-open") else ""
-        rows: dict[uuid.UUID, tuple[str, str, str]] = {}
+        rows: dict[uuid.UUID, tuple[str, str, str, str]] = {}
         for number, line in enumerate(snapshot.members, 1):
             name = clean_line(line.display_name)
             if needle and needle not in name.lower():
@@ -277,12 +303,12 @@ class StoriesPane(StepPane):
             status = SHORT_STATUS.get(line.status) if line.status is not None else None
             if status in ("absent", "excused", "cancelled"):
                 name = f"{name} ({status})"
-            rows[line.member_id] = (str(number), name, str(len(line.stories)) if line.stories else "")
+            rows[line.member_id] = (str(number), name, member_flags(line), str(len(line.stories)) if line.stories else "")
         ids = list(rows)
         if ids == self._row_ids:
             for member_id, cells in rows.items():
                 old = self._shown.get(member_id)
-                for key, new, before in zip(("num", "name", "notes"), cells, old or ("", "", "")):
+                for key, new, before in zip(("num", "name", "flags", "notes"), cells, old or ("", "", "", "")):
                     if new != before:
                         table.update_cell(str(member_id), key, Text(new, no_wrap=True, overflow="ellipsis"))
         else:
@@ -411,10 +437,19 @@ class StoriesPane(StepPane):
 
     def focus_member(self, member_id: Any) -> None:
         self._table.focus()
+        self.place_cursor(member_id)
+
+    def place_cursor(self, member_id: Any) -> None:
         if self.snapshot is not None and any(m.member_id == member_id for m in self.snapshot.members):
             self._move_to(member_id)
         else:
             self._want_member = member_id
+
+    def current_member_id(self) -> uuid.UUID | None:
+        """The member whose notes are shown (the note being typed belongs to them)."""
+        if self._draft is not None:
+            return self._draft.member_id
+        return self._member_id
 
     def action_number(self, digit: int) -> None:
         from iop_facilitator.clock import monotonic
@@ -485,7 +520,7 @@ class StoriesPane(StepPane):
     def action_write(self) -> None:
         if self._member_id is None or not self._editable():
             return
-        self._input.focus()
+        self.focus_now(self._input)
 
     @on(Input.Changed, "#stories-input")
     def _typed(self, event: Input.Changed) -> None:
@@ -500,7 +535,7 @@ class StoriesPane(StepPane):
         if self._draft is None:
             if self._member_id is None or not clean(event.value).strip():
                 return
-            self._draft = _Draft(self._member_id, utcnow())
+            self._draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
         self.edit_later(DRAFT_KEY, save_draft, self.snapshot.meeting_id, self._draft, event.value)
 
     @on(Input.Submitted, "#stories-input")
@@ -551,7 +586,7 @@ class StoriesPane(StepPane):
         self._editing = note
         self._set_input(clean(note.text).strip())
         self._show_label()
-        self._input.focus()
+        self.focus_now(self._input)
 
     def _finish_edit(self, *, keep: bool) -> None:
         """Enter (keep=True): save the text, an empty one deletes the note. Esc: put the original back."""
@@ -622,7 +657,8 @@ class StoriesPane(StepPane):
             due = f", due {item.due_date.isoformat()}" if getattr(item, "due_date", None) else ""
             self.notify(f"Follow-up added for {name}{due}.", title="Follow-up", markup=False)
 
-        self.edit(add_follow_up, line.member_id, reason, meeting_id=self.snapshot.meeting_id, done=added)
+        self.edit(add_follow_up, line.member_id, reason, meeting_id=self.snapshot.meeting_id,
+                  created_by_id=self.author_id, done=added)
 
     # -- leaving a field ------------------------------------------------------------------------
     def action_back(self) -> None:
@@ -633,6 +669,7 @@ class StoriesPane(StepPane):
             self._finish_edit(keep=False)
             self._notes.focus()
         elif self._input.has_focus:
-            self._table.focus()  # the typed text stays (and is saved) until Enter
+            self.flush_pending()  # leaving the field saves what was typed (it stays there until Enter)
+            self._table.focus()
         else:
             raise SkipAction()  # Escape goes on to the meeting screen

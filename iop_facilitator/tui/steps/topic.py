@@ -4,12 +4,23 @@
   rotation suggestions for this group and day first (read through the app's
   store), each with the reason in words. Enter records the topic, its version
   and its content hash on the meeting.
+* The picker lists nothing to choose until this group's suggestions are read
+  (a list that reorders under the highlight would let Enter pick a topic other
+  than the one on screen); when they arrive the top suggestion is highlighted
+  and in view. While the suggestions are read again (each time the step opens)
+  Enter waits and says so.
 * A chosen topic: the facilitator guide (Markdown, trusted bundled text with
   control characters stripped) beside a segment timer that walks through the
   guide's timed segments. The timer runs on a monotonic clock (``clock`` is a
   replaceable attribute, so tests drive it) and posts
   :class:`~iop_facilitator.tui.steps.base.SegmentChanged` every second while
-  it runs, which the meeting clock shows as "Didactic 07:12 left".
+  it runs, which the meeting clock shows as "Didactic 07:12 left". Each
+  segment keeps its own elapsed time; every start, pause and change of segment
+  is saved (:mod:`~iop_facilitator.services.meeting_view`), so reopening the
+  meeting, even after a crash, shows the same segment and time (a running
+  timer kept running meanwhile, as the group did).
+* On a narrow terminal (under 100 columns) the timer, prompts and notes take
+  the width; ``g`` shows the guide in their place and Esc brings them back.
 * Discussion prompts tick off with Enter/Space/x, shown as ``[x]`` text.
 * Discussion notes are saved while typing (debounced); a snapshot never
   overwrites them while the field has focus or unsaved typing.
@@ -138,20 +149,28 @@ class Confirm(ModalScreen[bool]):
 
 
 class SegmentTimer:
-    """Elapsed time on the current segment, from a monotonic clock; pausing banks it."""
+    """Elapsed time per segment, from a monotonic clock; pausing banks it, each segment keeps its own."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
         self.index = 0
         self.running = False
-        self._banked = 0.0
+        self._banked: dict[int, float] = {}
         self._since: float | None = None
         self.started_once = False
 
-    def elapsed(self) -> float:
+    def elapsed(self, index: int | None = None) -> float:
+        which = self.index if index is None else index
+        total = self._banked.get(which, 0.0)
+        if which == self.index and self.running and self._since is not None:
+            total += max(0.0, self.clock() - self._since)
+        return total
+
+    def _bank(self) -> None:
         if self.running and self._since is not None:
-            return self._banked + max(0.0, self.clock() - self._since)
-        return self._banked
+            now = self.clock()
+            self._banked[self.index] = self._banked.get(self.index, 0.0) + max(0.0, now - self._since)
+            self._since = now
 
     def start(self) -> None:
         if not self.running:
@@ -161,7 +180,7 @@ class SegmentTimer:
 
     def pause(self) -> None:
         if self.running:
-            self._banked = self.elapsed()
+            self._bank()
             self.running = False
             self._since = None
 
@@ -169,18 +188,47 @@ class SegmentTimer:
         self.pause() if self.running else self.start()
 
     def restart(self) -> None:
-        self._banked = 0.0
+        self._banked[self.index] = 0.0
         self._since = self.clock() if self.running else None
 
     def go(self, index: int) -> None:
+        """Another segment: the one left keeps its time, the new one goes on from its own."""
+        self._bank()
         self.index = index
-        self.restart()
 
     def reset(self) -> None:
         self.pause()
         self.index = 0
-        self._banked = 0.0
+        self._banked = {}
         self.started_once = False
+
+    # -- stored form (services.meeting_view.TimerState) --------------------------------
+    def state(self, topic: str) -> Any:
+        """The timer as stored: banked seconds per segment and, while it runs, the wall-clock start of this run."""
+        import datetime as dt
+
+        from iop_facilitator.clock import utcnow
+        from iop_facilitator.services.meeting_view import TimerState
+
+        count = max([self.index, *self._banked]) + 1 if self._banked else self.index + 1
+        elapsed = tuple(self._banked.get(i, 0.0) for i in range(count))
+        since = None
+        if self.running and self._since is not None:
+            since = utcnow() - dt.timedelta(seconds=max(0.0, self.clock() - self._since))
+        return TimerState(topic=topic, index=self.index, elapsed=elapsed, running_since=since)
+
+    def load(self, state: Any, segments: int) -> None:
+        """Take back a stored timer; a running one counts the time since it was stored (the group went on)."""
+        from iop_facilitator.clock import utcnow
+
+        self._banked = {i: float(x) for i, x in enumerate(state.elapsed) if i < segments}
+        self.index = min(max(0, state.index), max(segments - 1, 0))
+        self.running = state.running_since is not None
+        self._since = None
+        if self.running:
+            gone = max(0.0, (utcnow() - state.running_since).total_seconds())
+            self._since = self.clock() - gone
+        self.started_once = self.running or any(x > 0 for x in self._banked.values())
 
 
 # --------------------------------------------------------------------------- the pane
@@ -205,7 +253,7 @@ class TopicPane(StepPane):
                 show=False),
         Binding("n", "focus_notes", "Notes", id="topic.notes", tooltip="Go to the discussion notes", show=False),
         Binding("escape", "leave_field", "Back", id="topic.leave_field",
-                tooltip="Leave the notes field, or keep the current topic while choosing", show=False),
+                tooltip="Leave the notes field or the guide, or keep the current topic while choosing", show=False),
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -224,6 +272,9 @@ class TopicPane(StepPane):
         self._prompt_source: list[str] = []
         self._picker_ids: list[str] = []
         self._posted_segment = False
+        self._suggestions_loading = False
+        self._restore_timer: Any = None  # a stored timer waiting for its guide to be shown
+        self._narrow = False
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -247,6 +298,20 @@ class TopicPane(StepPane):
     def on_mount(self) -> None:
         self.set_interval(1.0, self.tick)
         self._refresh()
+
+    def fit(self, width: int, height: int) -> None:
+        narrow = width < 100
+        self.set_class(narrow, "-narrow")
+        self.set_class(height < 24, "-short")
+        if narrow != self._narrow:
+            self._narrow = narrow
+            guide = self.query_one("#topic-guide-scroll") if self.is_mounted else None
+            if not narrow:
+                self.remove_class("-show-guide")
+            elif guide is not None and guide.has_focus and not self.has_class("-show-guide"):
+                self.query_one("#topic-prompts").focus()  # the guide is off screen now: keep a focus
+            if self.is_mounted and self.snapshot is not None and self.loaded_topic is not None:
+                self._render_timer()
 
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         self._refresh()
@@ -326,11 +391,18 @@ class TopicPane(StepPane):
             self._picker_ids = []
             return
         self._load_suggestions(snapshot)
-        lines = "Choose today's topic: suggestions for this group first. Enter chooses"
+        lines = "Choose today's topic: suggestions for this group first. Enter chooses the highlighted one"
         if snapshot.topic_id is not None:
             lines += f"; {key_hint(self, TopicPane, 'topic.change')} goes back to the current topic"
-        if self._suggestions is None:
-            lines += "\n" + (self._suggestions_problem or "Reading what this group has covered...")
+        if self._suggestions is None and not self._suggestions_problem:
+            title.update(Text(lines + ".\nReading what this group has covered..."))
+            options.clear_options()  # nothing to pick until the order is final: Enter cannot pick a moving item
+            self._picker_ids = []
+            return
+        if self._suggestions_problem:
+            lines += "\n" + self._suggestions_problem
+        elif self._suggestions_loading:
+            lines += "\nUpdating the suggestions for who is here (Enter waits a moment)..."
         title.update(Text(lines + "."))
         if self._suggestions is not None:
             order = [row for row in self._suggestions if row[0] in library.topics]
@@ -339,7 +411,6 @@ class TopicPane(StepPane):
         ids = [row[0] for row in order]
         if ids == self._picker_ids and options.option_count:
             return
-        previous = options.highlighted_option.id if options.highlighted_option is not None else None
         rows = []
         for rank, (tid, reason, recent) in enumerate(order):
             topic = library.topics[tid].topic
@@ -354,10 +425,11 @@ class TopicPane(StepPane):
             rows.append(Option(line, id=tid))
         options.set_options(rows)
         self._picker_ids = ids
-        if previous in ids:
-            options.highlighted = ids.index(previous)
-        elif ids:
+        if ids:
+            # The top suggestion (or, when changing, the current topic): what a glance at the list suggests.
             options.highlighted = ids.index(snapshot.topic_id) if snapshot.topic_id in ids and self._changing else 0
+            if options.highlighted == 0:
+                options.scroll_home(animate=False, immediate=True)
 
     def _load_suggestions(self, snapshot: Snapshot) -> None:
         key = (snapshot.group_id, snapshot.local_date)
@@ -366,6 +438,7 @@ class TopicPane(StepPane):
         if self._suggestions_for == key or store is None or library is None or not self.display:
             return  # read when the step is shown (focus_first), so roll-call changes count
         self._suggestions_for = key
+        self._suggestions_loading = True
         group_id, day = key
 
         def read(session: Any) -> list[tuple[str, str, bool]]:
@@ -378,18 +451,26 @@ class TopicPane(StepPane):
         store.read(read, self._suggestions_read, self._suggestions_failed)
 
     def _suggestions_read(self, rows: list[tuple[str, str, bool]]) -> None:
+        changed = rows != self._suggestions
         self._suggestions = rows
         self._suggestions_problem = ""
-        self._picker_ids = []
+        self._suggestions_loading = False
+        if changed:
+            self._picker_ids = []  # a new order: the highlight goes back to the top suggestion
         self._refresh()
 
     def _suggestions_failed(self, problem: str) -> None:
+        self._suggestions_loading = False
         self._suggestions_problem = f"Suggestions are not available ({problem}); every topic is listed."
         self._refresh()
 
     @on(OptionList.OptionSelected, "#topic-options")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
+        if self._suggestions_loading:
+            self.notify("One moment: the suggestions are being read again; press Enter once the list has settled.",
+                        markup=False, timeout=4)
+            return
         self.choose(event.option.id or "")
 
     def choose(self, topic_id: str) -> None:
@@ -415,7 +496,6 @@ class TopicPane(StepPane):
         loaded = self.loaded_topic
         heading = self.query_one("#topic-heading", Static)
         guide_scroll = self.query_one("#topic-guide-scroll")
-        side = self.query_one("#topic-side")
         if loaded is None:
             text = Text()
             text.append(clean_line(snapshot.topic_id), style="bold")
@@ -426,11 +506,10 @@ class TopicPane(StepPane):
                 text.append("\nThis guide is not in the topic library on this computer; notes can still be kept. "
                             f"{key_hint(self, TopicPane, 'topic.change')} chooses another topic.")
             heading.update(text)
-            guide_scroll.display = False
-            side.display = True
+            guide_scroll.add_class("-missing")  # a class, not display=: the narrow layout decides too
             self._shown_topic = None
         else:
-            guide_scroll.display = True
+            guide_scroll.remove_class("-missing")
             topic = loaded.topic
             text = Text()
             text.append(clean_line(topic.title), style="bold")
@@ -446,10 +525,16 @@ class TopicPane(StepPane):
             if key != self._shown_topic:
                 if self._shown_topic is not None:
                     self.timer.reset()
+                    self._save_timer(key)
                     if self._posted_segment:
                         self._posted_segment = False
                         self.post_message(SegmentChanged("", None))
                 self._shown_topic = key
+                stored, self._restore_timer = self._restore_timer, None
+                if stored is not None and stored.topic == self._timer_key(key):
+                    self.timer.load(stored, len(topic.segments))
+                    if self.timer.started_once:
+                        self.call_after_refresh(self._post_segment)
                 self.run_worker(self._show_guide(loaded.body), group="topic-guide", exclusive=True)
                 self.query_one("#topic-guide-scroll", VerticalScroll).scroll_home(animate=False)
         self._render_timer()
@@ -486,6 +571,12 @@ class TopicPane(StepPane):
         else:
             state = "not started"
         text.append(f" · {state}")
+        if self._narrow:  # the footer names the keys
+            timer_view.set_class(left < 0, "-over")
+            timer_view.set_class(self.timer.running, "-running")
+            timer_view.update(text)
+            script.update(Text(clean(segment.script)))
+            return
         text.append(
             f"\n{key_hint(self, TopicPane, 'topic.timer')} start/pause · "
             f"{key_hint(self, TopicPane, 'topic.next_segment')} next · "
@@ -587,6 +678,41 @@ class TopicPane(StepPane):
     def _timer_changed(self) -> None:
         self._render_timer()
         self._post_segment()
+        self._save_timer(self._shown_topic)
+
+    @staticmethod
+    def _timer_key(shown: tuple[str, str] | None) -> str:
+        return f"{shown[0]}:{shown[1]}" if shown is not None else ""
+
+    def _save_timer(self, shown: tuple[str, str] | None) -> None:
+        """Every start, pause, restart and change of segment is saved at once (it survives a crash)."""
+        from iop_facilitator.tui.steps.base import Edit
+
+        snapshot = self.snapshot
+        if snapshot is None or shown is None:
+            return
+        state = self.timer.state(self._timer_key(shown))
+        meeting_id = snapshot.meeting_id
+
+        def save(session: Any) -> None:
+            from iop_facilitator.services.meeting_view import save_view
+
+            save_view(session, meeting_id, timer=state)
+
+        self._post_up(Edit(save, reload=False, facts=False))
+
+    def restore_timer(self, state: Any) -> None:
+        """The stored timer of a reopened meeting: taken back when its guide is shown."""
+        if state is None or not state.topic:
+            return
+        if self._shown_topic is not None and state.topic == self._timer_key(self._shown_topic):
+            segments = len(self.segments)
+            self.timer.load(state, segments)
+            self._render_timer()
+            if self.timer.started_once:
+                self._post_segment()
+        else:
+            self._restore_timer = state
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if not self.is_mounted:
@@ -598,7 +724,8 @@ class TopicPane(StepPane):
         if action in ("focus_guide", "focus_prompts", "focus_notes"):
             return not self.picking and self.snapshot is not None
         if action == "leave_field":
-            return self.query_one("#topic-notes", FieldArea).has_focus or (self._changing and self.picking)
+            return (self.query_one("#topic-notes", FieldArea).has_focus or (self._changing and self.picking)
+                    or (self.has_class("-show-guide") and self.query_one("#topic-guide-scroll").has_focus))
         if action == "change":
             return self.snapshot is not None and self.snapshot.topic_id is not None
         return True
@@ -633,18 +760,21 @@ class TopicPane(StepPane):
             self.toggle_prompt(prompts_list.highlighted)
 
     def action_focus_guide(self) -> None:
+        if self._narrow:
+            self.add_class("-show-guide")
         self.query_one("#topic-guide-scroll").focus()
 
     def action_focus_prompts(self) -> None:
         self.query_one("#topic-prompts").focus()
 
     def action_focus_notes(self) -> None:
-        self.query_one("#topic-notes").focus()
+        self.focus_now(self.query_one("#topic-notes"))
 
     def action_leave_field(self) -> None:
         if self._changing:
             self.action_change()  # back to the current topic
             return
+        self.remove_class("-show-guide")
         self.flush_pending()
         self.query_one("#topic-prompts").focus()
 
@@ -691,8 +821,10 @@ class TopicPane(StepPane):
             self._suggestions_for = None  # read the rotation again: who is here may have changed
             self._refresh()
             self.query_one("#topic-options").focus()
-        elif self.loaded_topic is not None:
+        elif self.loaded_topic is not None and not self._narrow:
             self.query_one("#topic-guide-scroll").focus()
+        elif self.loaded_topic is not None:
+            self.query_one("#topic-prompts").focus()
         else:
             self.query_one("#topic-notes").focus()
 
