@@ -147,7 +147,8 @@ def test_topic_at_80x24(snap_compare, tmp_path: Path) -> None:
         meeting = build(tmp_path)
 
         async def run_before(pilot) -> None:  # noqa: ANN001
-            await show(pilot, meeting, "f4", "n", "end", "space", *"cold water helps")
+            # typed into the discussion notes, then Esc back to the prompts (no blinking cursor to catch)
+            await show(pilot, meeting, "f4", "n", "end", "space", *"cold water helps", "escape")
 
         assert snap_compare(IopApp(meeting.target), terminal_size=SIZE, run_before=run_before)
 
