@@ -374,8 +374,6 @@ class MeetingScreen(Screen[None]):
         """Save the focused widget and the cursors when they changed (called twice a second and on leaving)."""
         if not self._step_restored or not self.is_mounted:
             return
-        if self.app.screen is not self and self.app.screen in self.app.screen_stack[:-1]:
-            return
         now = self._view_now()
         if now == self._saved_view:
             return
@@ -387,13 +385,6 @@ class MeetingScreen(Screen[None]):
         meeting_id = self.meeting_id
         _step, focus, cursors = now
         self.store.submit(lambda session: save_view(session, meeting_id, focus=focus, cursors=dict(cursors)))
-
-    def save_timer(self, state: Any) -> None:
-        """The topic's segment timer changed (start, pause, another segment): saved at once."""
-        from iop_facilitator.services.meeting_view import save_view
-
-        meeting_id = self.meeting_id
-        self.store.submit(lambda session: save_view(session, meeting_id, timer=state))
 
     # -- nothing lost -------------------------------------------------------------
     def flush_drafts(self) -> None:
