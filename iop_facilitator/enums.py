@@ -92,11 +92,17 @@ class AttendanceStatus(StrEnum):
 
     @property
     def attended(self) -> bool:
-        return self in (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
+        return self in ATTENDED
 
     @property
     def is_absence(self) -> bool:
-        return self in (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
+        return self in ABSENT
+
+
+# Who was in the room (billed, counted, rated) and who counts towards the absence limit.
+# StrEnum members equal their values, so ``"late" in ATTENDED`` holds for stored strings too.
+ATTENDED: tuple[AttendanceStatus, ...] = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
+ABSENT: tuple[AttendanceStatus, ...] = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
 
 
 class RiskLevel(StrEnum):

@@ -13,7 +13,7 @@ from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.library.load import load_library
 from iop_facilitator.models import Attendance, AuditEvent, FollowUp, GroupMeeting
 from iop_facilitator.resources import topics_dir
-from iop_facilitator.services import groups, home, live, members, notes, safety, settings, staff
+from iop_facilitator.services import groups, home, live, live_read, members, notes, safety, settings, staff
 
 DAY = dt.date(2026, 11, 23)  # a Monday
 START = pendulum.datetime(2026, 11, 23, 9, 2, tz="America/Chicago").in_tz("UTC")
@@ -42,7 +42,7 @@ def room(db):
 
 def snap(db, room):
     with db.session() as s:
-        return live.load_snapshot(s, room["meeting"])
+        return live_read.load_snapshot(s, room["meeting"])
 
 
 def test_start_is_idempotent_and_resumes(db, room) -> None:

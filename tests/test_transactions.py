@@ -17,7 +17,7 @@ from sqlmodel import select
 from iop_facilitator.enums import AttendanceStatus, RiskLevel
 from iop_facilitator.errors import EditConflict, NotFound
 from iop_facilitator.models import AuditEvent, GroupMeeting, StoryNote
-from iop_facilitator.services import groups, live, members, notes, safety, settings, staff
+from iop_facilitator.services import groups, live, live_read, members, notes, safety, settings, staff
 
 DAY = dt.date(2026, 11, 23)  # a Monday
 START = pendulum.datetime(2026, 11, 23, 9, 2, tz="America/Chicago").in_tz("UTC")
@@ -160,7 +160,7 @@ def test_narrative_edit_based_on_an_old_version_is_refused_with_both_texts(db, r
     )
     assert "triggers" not in str(err) and "changed by someone else" in str(err)  # no health information
     with db.session() as s:
-        assert live.load_snapshot(s, meeting).narrative == "Group discussed triggers and sleep."
+        assert live_read.load_snapshot(s, meeting).narrative == "Group discussed triggers and sleep."
 
 
 def test_an_edit_based_on_the_stored_text_saves_and_old_callers_still_work(db, room) -> None:
@@ -179,7 +179,7 @@ def test_an_edit_based_on_the_stored_text_saves_and_old_callers_still_work(db, r
 
 def _snap(db, meeting):
     with db.session() as s:
-        return live.load_snapshot(s, meeting)
+        return live_read.load_snapshot(s, meeting)
 
 
 @pytest.mark.parametrize("field", ["intervention", "response", "plan"])

@@ -102,7 +102,7 @@ def show(
     """Show one meeting: the original record (untouched once signed), then its addenda."""
     from rich.text import Text
 
-    from iop_facilitator.services.live import load_snapshot
+    from iop_facilitator.services.live_read import load_snapshot
     from iop_facilitator.services.meetings import resolve_meeting
     from iop_facilitator.services.text import clean, clean_line
 

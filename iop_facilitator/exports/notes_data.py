@@ -26,12 +26,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from iop_facilitator.clock import to_local
+from iop_facilitator.enums import ATTENDED
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
 CHUNK = 200  # meetings per batch of queries
-ATTENDED = ("present", "late", "left_early")
 
 
 # --------------------------------------------------------------------------- the documents

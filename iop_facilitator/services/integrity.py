@@ -360,25 +360,24 @@ def seal(
     *,
     signer: Any,
     signed_at: dt.datetime,
-    topic_title: str | None = None,
-) -> tuple[GroupMeeting, str]:
-    """Mark ``meeting`` signed (status, signer, time, credentials) with its snapshot and content hash.
+    snapshot_hash: str,
+) -> GroupMeeting:
+    """Mark ``meeting`` signed (status, signer, time, credentials) with its content hash.
 
-    The snapshot rows are written first (the meeting is not signed yet, so the lock
-    triggers let them in); then everything is set on the meeting at once, so it
-    reaches the database as the one UPDATE the lock triggers allow (unsigned ->
-    signed). Returns the meeting and its snapshot hash. Call :func:`lock_meeting`
+    ``snapshot_hash`` is that of the signed snapshot already written for it
+    (``services.snapshot.take``: its rows go in first, while the meeting is not signed
+    and the lock triggers let them in); it is sealed inside the content hash. Then
+    everything is set on the meeting at once, so it reaches the database as the one
+    UPDATE the lock triggers allow (unsigned -> signed). Call :func:`lock_meeting`
     first, before reading anything the hash covers.
     """
     from iop_facilitator.clock import plain_utc
     from iop_facilitator.enums import MeetingStatus
-    from iop_facilitator.services import snapshot
 
     signed_at = plain_utc(signed_at)
-    snap, _members = snapshot.take(session, meeting, signer=signer, title=topic_title)
     credentials = signer.credentials
     digest = meeting_hash(
-        session, meeting.id, snapshot_hash=snap.snapshot_hash, status=MeetingStatus.signed.value,
+        session, meeting.id, snapshot_hash=snapshot_hash, status=MeetingStatus.signed.value,
         signed_by_id=signer.id, signed_at=signed_at, signer_credentials=credentials,
     )
     meeting.status = MeetingStatus.signed
@@ -387,7 +386,7 @@ def seal(
     meeting.signer_credentials = credentials
     meeting.content_hash = digest
     session.add(meeting)
-    return meeting, snap.snapshot_hash
+    return meeting
 
 
 # --------------------------------------------------------------------------- verify

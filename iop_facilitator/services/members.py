@@ -14,7 +14,9 @@ from iop_facilitator.enums import Enrollment, ExitReason, MemberStatus
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, Group, GroupEnrollment, GroupMeeting, Member
 from iop_facilitator.services import audit
+from iop_facilitator.services.attendance import absence_counts
 from iop_facilitator.services.resolve import resolve
+from iop_facilitator.services.settings import get_settings
 from iop_facilitator.services.text import clean, clean_line
 
 MAX_GOALS = 3
@@ -310,9 +312,6 @@ def member_summaries(
     session: Session, *, on: dt.date, include_discharged: bool = True, weeks: int | None = None
 ) -> list[MemberSummary]:
     """Every member with current groups, active goals and recent absences, in a few queries."""
-    from iop_facilitator.services.live import absence_counts
-    from iop_facilitator.services.settings import get_settings
-
     query = select(Member).order_by(col(Member.display_name), col(Member.id))
     if not include_discharged:
         query = query.where(Member.status != MemberStatus.discharged)

@@ -1,7 +1,7 @@
 """Individualized notes, the payer-ready checklist, and signing.
 
 Drafts are built from one member's own line of the meeting snapshot
-(:class:`~iop_facilitator.services.live.MemberLine`) and nothing else, so a
+(:class:`~iop_facilitator.services.live_read.MemberLine`) and nothing else, so a
 member's note can never pick up another member's check-in or story.
 
 Drafts follow the facts (:func:`draft_notes`): drafting is possible once the group
@@ -29,14 +29,8 @@ from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import (
-    UNSET,
-    MemberLine,
-    Snapshot,
-    check_base,
-    editable_meeting,
-    load_snapshot,
-)
+from iop_facilitator.services.live import UNSET, check_base, editable_meeting
+from iop_facilitator.services.live_read import MemberLine, Snapshot, load_snapshot
 from iop_facilitator.services.text import clean, clean_line
 
 TEXT_FIELDS = ("intervention", "response", "plan")
@@ -413,6 +407,7 @@ def sign(
     the signature either lands first (and is signed) or is refused after.
     Refused while anything on the checklist is missing.
     """
+    from iop_facilitator.services import snapshot as signed_snapshot
     from iop_facilitator.services.integrity import lock_meeting, seal
 
     lock_meeting(session, meeting_id)
@@ -426,8 +421,11 @@ def sign(
     gaps = missing(load_snapshot(session, meeting_id))
     if gaps:
         raise Conflict(f"cannot sign yet: {len(gaps)} item(s) missing, first: {gaps[0].label}")
-    # Status, signer, time and content hash in one UPDATE (the lock triggers refuse a second one).
-    _meeting, snapshot_hash = seal(session, meeting, signer=signer, signed_at=at or utcnow(), topic_title=topic_title)
+    # The signed snapshot's rows first (the triggers refuse parts of a signed meeting), then
+    # status, signer, time and content hash in one UPDATE (the lock triggers refuse a second one).
+    frozen, _members = signed_snapshot.take(session, meeting, signer=signer, title=topic_title)
+    snapshot_hash = frozen.snapshot_hash
+    seal(session, meeting, signer=signer, signed_at=at or utcnow(), snapshot_hash=snapshot_hash)
     meeting.flow_step = FlowStep.review.value
     session.add(meeting)
     session.flush()

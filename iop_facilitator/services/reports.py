@@ -21,7 +21,7 @@ Attendance report rules (``iop report attendance``): the rate is attended
 (present, late, left early) over attended plus absences (excused or not);
 the absence policy is the one the live roll call shows: absences in the
 ``absence_window_weeks`` weeks up to the report's last day, compared with
-``max_absences`` (:func:`iop_facilitator.services.live.absence_flags`).
+``max_absences`` (:func:`iop_facilitator.services.attendance.absence_flags`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from iop_facilitator.enums import AttendanceStatus, Audience, LevelOfCare
+from iop_facilitator.enums import ATTENDED, AttendanceStatus, Audience, LevelOfCare
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.models import (
     Attendance,
@@ -44,7 +44,7 @@ from iop_facilitator.models import (
     Member,
     SignedSnapshot,
 )
-from iop_facilitator.services.live import ATTENDED, absence_counts, absence_flags
+from iop_facilitator.services.attendance import absence_counts, absence_flags
 from iop_facilitator.services.settings import get_settings
 
 THRESHOLD_LEVELS = (LevelOfCare.IOP, LevelOfCare.PHP)

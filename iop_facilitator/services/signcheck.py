@@ -40,7 +40,7 @@ from iop_facilitator.services.text import clean
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from iop_facilitator.services.live import MemberLine, Snapshot
+    from iop_facilitator.services.live_read import MemberLine, Snapshot
 
 MIN_SENTENCE_WORDS = 8
 MIN_COMPARE_WORDS = 12
@@ -331,7 +331,7 @@ def previous_notes(session: Session, snapshot: Snapshot) -> dict[uuid.UUID, str]
 
 def sign_checks(session: Session, meeting_id: uuid.UUID) -> list[Finding]:
     """Everything to look at before signing: blocking findings first, then warnings."""
-    from iop_facilitator.services.live import load_snapshot
+    from iop_facilitator.services.live_read import load_snapshot
 
     snapshot = load_snapshot(session, meeting_id)
     return check_snapshot(snapshot, previous_notes(session, snapshot))
@@ -356,7 +356,8 @@ def replace_names_with_initials(session: Session, meeting_id: uuid.UUID, member_
     ``member_id`` limits it to one member's note and stories.
     """
     from iop_facilitator.services import audit
-    from iop_facilitator.services.live import editable_meeting, load_snapshot, update_story
+    from iop_facilitator.services.live import editable_meeting, update_story
+    from iop_facilitator.services.live_read import load_snapshot
     from iop_facilitator.services.notes import save_note
 
     editable_meeting(session, meeting_id)

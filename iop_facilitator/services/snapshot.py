@@ -40,8 +40,6 @@ from iop_facilitator.models import (
 from iop_facilitator.services import integrity
 from iop_facilitator.services.billing import service_codes
 
-ATTENDED = ("present", "late", "left_early")
-
 
 def disclosure_version(notice: str) -> str:
     """A short, stable version of the disclosure notice text (first 16 hex digits of its SHA-256)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from iop_facilitator.enums import AttendanceStatus, MeetingStatus
+from iop_facilitator.enums import ATTENDED, MeetingStatus
 from iop_facilitator.errors import Conflict
 from iop_facilitator.library.load import Library
 from iop_facilitator.library.model import LoadedTopic
@@ -22,7 +22,6 @@ from iop_facilitator.models import Attendance, Group, GroupMeeting, Member
 from iop_facilitator.services import audit
 from iop_facilitator.services.members import roster
 
-ATTENDED = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
 DEFAULT_RECENT_MEETINGS = 12
 
 

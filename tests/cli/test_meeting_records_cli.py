@@ -20,7 +20,7 @@ def build_meeting(target: str, *, sign_as: str | None = "Dana Quinn", responses:
     from iop_facilitator.db.engine import open_database
     from iop_facilitator.enums import AttendanceStatus
     from iop_facilitator.library.load import load_library
-    from iop_facilitator.services import groups, live, notes, staff
+    from iop_facilitator.services import groups, live, live_read, notes, staff
 
     topic = load_library().get("handling-stress")
     responses = responses or {
@@ -32,13 +32,13 @@ def build_meeting(target: str, *, sign_as: str | None = "Dana Quinn", responses:
         with database.begin() as s:
             group = groups.resolve_group(s, "Evening IOP")
             meeting = live.start_meeting(s, group, DAY, now=START)
-            view = live.load_snapshot(s, meeting.id)
+            view = live_read.load_snapshot(s, meeting.id)
             for line in view.members:
                 live.mark(s, meeting.id, line.member_id, AttendanceStatus.present, at=START)
             live.choose_topic(s, meeting.id, topic)
             live.set_narrative(s, meeting.id, "The group covered stress.")
             live.finish_meeting(s, meeting.id, at=START + dt.timedelta(hours=3))
-            view = live.load_snapshot(s, meeting.id)
+            view = live_read.load_snapshot(s, meeting.id)
             for line in view.attended:
                 notes.save_note(s, meeting.id, line.member_id, goal_ids=[line.goals[0].id],
                                 intervention="Psychoeducation on stress.", response=responses[line.display_name],

@@ -226,7 +226,7 @@ def test_every_format_tells_the_same_record(db, clinic) -> None:
 
 
 def test_the_app_shows_a_signed_meeting_as_it_was_signed(db, clinic) -> None:
-    from iop_facilitator.services import live
+    from iop_facilitator.services import live_read
     from iop_facilitator.services.groups import resolve_group
 
     with db.begin() as s:
@@ -237,7 +237,7 @@ def test_the_app_shows_a_signed_meeting_as_it_was_signed(db, clinic) -> None:
         update_group(s, resolve_group(s, "Evening IOP").id, name="Renamed", level_of_care=LevelOfCare.OP)
         settings.update_settings(s, timezone="Asia/Tokyo")
     with db.session() as s:
-        view = live.load_snapshot(s, uuid.UUID(clinic.signed))
+        view = live_read.load_snapshot(s, uuid.UUID(clinic.signed))
     assert (view.facilitator, view.facilitator_credentials, view.signer) == ("Dana Quinn", "LCSW", "Dana Quinn")
     assert (view.group_name, view.level_of_care, view.timezone) == ("Evening IOP", "IOP", notes_clinic.TZ)
     line = next(m for m in view.members if m.member_id == sam.id)

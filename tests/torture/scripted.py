@@ -91,7 +91,7 @@ def script() -> list[Step]:
     """The meeting, start to signature: about 120 small steps, as a leader's keys would make them."""
     from iop_facilitator.enums import AttendanceStatus, FlowStep
     from iop_facilitator.models import Group, Staff
-    from iop_facilitator.services import live, notes
+    from iop_facilitator.services import live, live_read, notes
 
     steps: list[Step] = []
 
@@ -138,7 +138,7 @@ def script() -> list[Step]:
     typed("narrative", live.set_narrative, ["The group worked on triggers" + "." * v for v in range(1, 8)])
     for name in attended:
         def note(s: Any, i: dict[str, Any], n: str = name) -> None:
-            line = live.load_snapshot(s, i["meeting"]).member(i["members"][n])
+            line = live_read.load_snapshot(s, i["meeting"]).member(i["members"][n])
             notes.save_note(s, i["meeting"], i["members"][n], goal_ids=[line.goals[0].id],
                             intervention="Psychoeducation on triggers", response=f"{n} named two triggers",
                             plan="Continue IOP per plan", based_on={"response": "", "plan": ""})
@@ -176,12 +176,12 @@ def committed_steps(session: Any) -> list[int]:
 
 def observe(session: Any) -> dict[str, Any]:
     """The meeting as plain values a leader would check (no ids, no clock times)."""
-    from iop_facilitator.services import live
+    from iop_facilitator.services import live_read
 
     meeting = ids_of(session)["meeting"]
     if meeting is None:
         return {"meeting": None}
-    snap = live.load_snapshot(session, meeting)
+    snap = live_read.load_snapshot(session, meeting)
     return {
         "status": snap.status.value, "flow": snap.flow_step, "topic": snap.topic_id, "prompts": snap.prompts_done,
         "topic_notes": snap.topic_notes, "homework": snap.homework, "narrative": snap.narrative,
