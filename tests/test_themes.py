@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from iop_facilitator import themes
+from iop_facilitator.tui import themes
 from iop_facilitator.config import load_config
 from iop_facilitator.resources import themes_dir
 

@@ -152,7 +152,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
     def _install_themes(self) -> list[str]:
         from iop_facilitator.config import DEFAULT_THEME, config_path, user_themes_dir
-        from iop_facilitator.themes import load_all
+        from iop_facilitator.tui.themes import load_all
 
         themes, problems = load_all(user_themes_dir())
         for theme in themes:

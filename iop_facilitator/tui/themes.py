@@ -21,7 +21,8 @@ A theme file::
 Bundled themes live in the top-level ``themes/`` folder (shipped in the
 wheel, see :mod:`iop_facilitator.resources`); users add their own in
 ``<config dir>/themes/*.toml``. A bad file is a problem to report, never a
-crash. Only the TUI uses this module; Textual is imported inside functions.
+crash. Part of the TUI (it builds Textual themes); Textual is imported inside the
+functions that need it.
 """
 
 from __future__ import annotations
