@@ -21,9 +21,7 @@ Import-light (no Textual): the CLI may read it too.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,21 +219,9 @@ def _toml_value(value: Any) -> str:
 
 
 def _write_private(path: Path, content: bytes) -> None:
-    """Replace ``path`` with ``content`` atomically; the file is 0600."""
-    folder = path.parent
-    if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Replace ``path`` with ``content`` atomically; the file is 0600 (``files.write_private_bytes``)."""
+    from iop_facilitator.files import DIRECTORY_MODE, write_private_bytes
+
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
+    write_private_bytes(path, content)

@@ -13,7 +13,7 @@ from pathlib import Path
 APP_NAME = "iop-facilitator"
 
 
-def _ensure_private_dir(path: Path) -> Path:
+def ensure_private_dir(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         os.chmod(path, 0o700)
@@ -30,7 +30,7 @@ def data_dir(create: bool = True) -> Path:
         from platformdirs import user_data_path
 
         path = user_data_path(APP_NAME, appauthor=False)
-    return _ensure_private_dir(path) if create else path
+    return ensure_private_dir(path) if create else path
 
 
 def config_dir(create: bool = True) -> Path:
@@ -41,7 +41,7 @@ def config_dir(create: bool = True) -> Path:
         from platformdirs import user_config_path
 
         path = user_config_path(APP_NAME, appauthor=False)
-    return _ensure_private_dir(path) if create else path
+    return ensure_private_dir(path) if create else path
 
 
 def default_db_path() -> Path:
@@ -50,13 +50,3 @@ def default_db_path() -> Path:
 
 def demo_db_path() -> Path:
     return data_dir() / "demo.db"
-
-
-def ensure_private_file(path: Path) -> None:
-    """Create ``path`` (and its private parent folder) with mode 0600 if it does not exist."""
-    if path.parent != Path(""):
-        if not path.parent.exists():
-            _ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)

@@ -412,7 +412,7 @@ def test_upgrading_a_0003_database_chains_old_entries_and_seals_signed_meetings(
 
     url = parse_target(db_target)
     if url.get_backend_name() == "sqlite":  # engines never create the file (db/engine.py): open_database does
-        from iop_facilitator.paths import ensure_private_file
+        from iop_facilitator.files import ensure_private_file
 
         ensure_private_file(Path(url.database))
     engine = create_engine_for(url)

@@ -31,6 +31,7 @@ from iop_facilitator.db.engine import (
     sqlite_file_kind,
 )
 from iop_facilitator.errors import DatabaseProblem, InvalidInput, WrongPassphrase
+from iop_facilitator.files import FILE_MODE, fsync_directory, put_in_place, reserve
 
 IN_USE = "the database is open in another program (close the app and try again)"
 
@@ -112,19 +113,6 @@ def _zero_fill(fd: int) -> None:
     os.fsync(fd)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. a platform without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
 def _hold(path: Path, tag: str) -> Path | None:
     """A hidden hard link keeping ``path``'s bytes (its inode) alive until :func:`_overwrite` is done with it.
 
@@ -139,7 +127,7 @@ def _hold(path: Path, tag: str) -> Path | None:
     if hold.exists():
         hold.unlink()
     os.link(path, hold)
-    os.chmod(hold, 0o600)
+    os.chmod(hold, FILE_MODE)
     return hold
 
 
@@ -175,7 +163,6 @@ def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> En
         raise InvalidInput(IN_USE)
     wal_hold = _hold(path.with_name(path.name + "-wal"), "wal-to-overwrite")
     main_hold: Path | None = None
-    temp = path.with_name(f".{path.name}.encrypting-{os.getpid()}")
     plain_copy = path.with_name(path.name + ".plain") if keep_plain else None
     encrypted = False
     src = sqlcipher.connect(str(path), timeout=2.0, check_same_thread=False, isolation_level=None)
@@ -186,10 +173,7 @@ def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> En
         before = _table_counts(src)
         objects = _schema_objects(src)
         user_version = src.execute("PRAGMA user_version").fetchone()[0]
-        if temp.exists():
-            temp.unlink()
-        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        os.close(fd)
+        temp = reserve(path, "encrypting")  # an empty 0600 file for sqlcipher_export to fill
         try:
             cur = src.cursor()
             try:
@@ -220,12 +204,11 @@ def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> En
                 if plain_copy.exists():
                     raise InvalidInput(f"{plain_copy} already exists; move it away first")
                 os.link(path, plain_copy)
-                os.chmod(plain_copy, 0o600)
+                os.chmod(plain_copy, FILE_MODE)
             else:
                 main_hold = _hold(path, "plain-to-overwrite")
-            os.replace(temp, path)
-            os.chmod(path, 0o600)
-            _fsync_dir(path.parent)
+            put_in_place(temp, path, replace=True)
+            fsync_directory(path.parent)
             encrypted = True
         finally:
             if temp.exists():
@@ -239,7 +222,7 @@ def encrypt_file(path: Path, passphrase: str, *, keep_plain: bool = False) -> En
             for hold in (main_hold, wal_hold):
                 if hold is not None:
                     hold.unlink(missing_ok=True)
-        _fsync_dir(path.parent)
+        fsync_directory(path.parent)
     for suffix in ("-wal", "-shm", "-journal"):
         # The plain database's journal files are gone (DELETE mode); the new file makes its own.
         leftover = path.with_name(path.name + suffix)

@@ -32,7 +32,7 @@ from iop_facilitator.errors import (
     StorageReadOnly,
     WrongPassphrase,
 )
-from iop_facilitator.paths import ensure_private_file
+from iop_facilitator.files import ensure_private_file
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000

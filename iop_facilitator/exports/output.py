@@ -9,7 +9,8 @@ Rules every export follows (issue 5, item 7):
   a missing or non-directory parent, an unwritable directory, a target that is a
   directory, or an existing file without ``--force`` is one :class:`InvalidInput`
   line (the CLI prints it and exits 1);
-* files are written through :func:`private_file`: a temporary file created 0600
+* files are written through :mod:`iop_facilitator.files` (:func:`private_file` for
+  one, :func:`disclosure` for an export's files): a temporary file created 0600
   with ``O_EXCL`` next to the target, fsynced, then renamed onto the target. On any
   error (or Ctrl-C) the temporary file is removed, so the target is either the
   complete new file or untouched. Without ``force`` an existing file is never
@@ -39,7 +40,6 @@ import errno
 import hashlib
 import os
 import re
-import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -47,9 +47,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from iop_facilitator.errors import InvalidInput, IopError
-
-FILE_MODE = 0o600
-DIRECTORY_MODE = 0o700
+from iop_facilitator.files import (
+    DIRECTORY_MODE,
+    fsync_directory,
+    private_temp,
+    put_in_place,
+    write_private,
+)
 
 # Same text as models.DEFAULT_DISCLOSURE_NOTICE (kept here so this module needs no SQLModel;
 # tests/exports/test_output.py checks the two agree).
@@ -160,69 +164,25 @@ def member_file(directory: Path, stem: str, suffix: str) -> Path:
 # --------------------------------------------------------------------------- writing
 
 
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _exists(target: Path) -> InvalidInput:
+    return InvalidInput(f"file exists: {_display(target)} (use --force to replace it)")
 
 
 @contextlib.contextmanager
 def private_file(
     path: Path, *, force: bool, binary: bool = False, newline: str | None = None, encoding: str = "utf-8"
 ) -> Iterator[IO[Any]]:
-    """Open a 0600 temporary file next to ``path``; on success it atomically becomes ``path``.
+    """Write one export file through :func:`iop_facilitator.files.write_private` (0600, atomic).
 
-    ``newline`` is passed to :func:`open` for text mode (``""`` for the csv module).
-    The mode is set with ``fchmod`` as well, so it is exactly 0600 whatever the umask.
+    The target is checked first (:func:`check_target`); without ``force`` a file that
+    appeared meanwhile is never replaced (one :class:`InvalidInput` line).
     """
     target = check_target(Path(path), force=force)
-    directory = target.parent
-    tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
-    handle: IO[Any] | None = None
     try:
-        os.fchmod(fd, FILE_MODE)
-        if binary:
-            handle = os.fdopen(fd, "wb")
-        else:
-            handle = os.fdopen(fd, "w", encoding=encoding, newline=newline)
-        fd = -1  # owned by handle now
-        yield handle
-        handle.flush()
-        os.fsync(handle.fileno())
-        handle.close()
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if target appeared meanwhile: never clobber
-            except FileExistsError:
-                raise InvalidInput(f"file exists: {_display(target)} (use --force to replace it)") from None
-            except OSError:
-                # Filesystems without hard links: check, then rename (small race, documented).
-                if target.exists():
-                    raise InvalidInput(f"file exists: {_display(target)} (use --force to replace it)") from None
-                os.replace(tmp, target)
-            else:
-                os.unlink(tmp)
-        _fsync_directory(directory)
-    except BaseException:
-        if handle is not None:
-            with contextlib.suppress(Exception):
-                handle.close()
-        elif fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        with write_private(target, replace=force, binary=binary, newline=newline, encoding=encoding) as handle:
+            yield handle
+    except FileExistsError:
+        raise _exists(target) from None
 
 
 # --------------------------------------------------------------------------- disclosures: all files or none
@@ -299,26 +259,9 @@ class Staging:
         if any(f.target == target for f in self.files):
             raise InvalidInput(f"two files of this export would have the same name: {_display(target)}")
         self.current = target
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
-        self._open.append(tmp)
-        handle: IO[Any] | None = None
-        try:
-            os.fchmod(fd, FILE_MODE)
-            handle = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline)
-            fd = -1
+        with private_temp(target, binary=binary, newline=newline, encoding=encoding) as (tmp, handle):
+            self._open.append(tmp)
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-        except BaseException:
-            if handle is not None:
-                with contextlib.suppress(Exception):
-                    handle.close()
-            elif fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            raise
         digest, size = sha256_file(tmp)
         self.files.append(StagedFile(target, tmp, digest, size, member_id))
 
@@ -331,24 +274,13 @@ class Staging:
         try:
             for f in self.files:
                 self.current = f.target
-                if self.force:
-                    os.replace(f.tmp, f.target)
-                else:
-                    try:
-                        os.link(f.tmp, f.target)  # fails if the target appeared meanwhile: never clobber
-                    except FileExistsError:
-                        raise InvalidInput(f"file exists: {_display(f.target)} (use --force to replace it)") from None
-                    except OSError as exc:
-                        if exc.errno not in (errno.EPERM, errno.EXDEV, errno.EMLINK, errno.ENOTSUP):
-                            raise
-                        if f.target.exists():  # no hard links here: check, then rename (documented race)
-                            raise InvalidInput(f"file exists: {_display(f.target)} (use --force to replace it)") from None
-                        os.replace(f.tmp, f.target)
-                    else:
-                        os.unlink(f.tmp)
+                try:
+                    put_in_place(f.tmp, f.target, replace=self.force)  # never clobbers without force
+                except FileExistsError:
+                    raise _exists(f.target) from None
                 done.append(f.target)
             for directory in {f.target.parent for f in self.files}:
-                _fsync_directory(directory)
+                fsync_directory(directory)
         except BaseException:
             if not self.force:  # take back what this run published (files it created itself)
                 for target in done:

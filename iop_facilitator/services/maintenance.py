@@ -7,7 +7,6 @@ session, because they act on the file or the schema rather than on records.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,8 @@ from sqlmodel import Session, SQLModel, func, select
 
 from iop_facilitator.db.engine import Database
 from iop_facilitator.errors import InvalidInput
+from iop_facilitator.files import put_in_place, reserve
 from iop_facilitator.models import ProgramSettings
-from iop_facilitator.paths import ensure_private_file
 from iop_facilitator.services import audit
 
 
@@ -130,11 +129,8 @@ def _open_copy(database: Database, path: Path) -> Any:
 
 def _vacuum_into(database: Database, target: Path) -> None:
     """``VACUUM INTO`` a new 0600 file (a consistent snapshot; an encrypted database stays encrypted)."""
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    if partial.exists():
-        partial.unlink()
     try:
-        ensure_private_file(partial)
+        partial = reserve(target, "partial")  # an empty 0600 file for VACUUM INTO to fill
     except OSError as exc:
         raise InvalidInput(f"cannot write to {target.parent}: {exc.strerror}") from None
     try:
@@ -148,8 +144,7 @@ def _vacuum_into(database: Database, target: Path) -> None:
             check.close()
         if verdict != "ok":
             raise InvalidInput("the copy failed its integrity check; nothing was written")
-        os.replace(partial, target)
-        os.chmod(target, 0o600)
+        put_in_place(partial, target, replace=True)
     finally:
         if partial.exists():
             partial.unlink()
