@@ -73,12 +73,9 @@ def one_year(db: Path) -> tuple[dt.date, dt.date]:
 
 def baseline_sql(db: Path, since: dt.date, until: dt.date) -> str:
     """The export's query with plain columns (the sqlite3 shell quotes them)."""
-    from iop_facilitator.exports.attendance import (
-        ATTENDED_STATUSES,
-        AttendanceFilter,
-        LocalClock,
-        query_tail,
-    )
+    from iop_facilitator.enums import ATTENDED
+    from iop_facilitator.exports.attendance.query import AttendanceFilter, query_tail
+    from iop_facilitator.timefmt import LocalClock
 
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
         tz = conn.execute("SELECT timezone FROM program_settings LIMIT 1").fetchone()[0]
@@ -96,7 +93,7 @@ def baseline_sql(db: Path, since: dt.date, until: dt.date) -> str:
         )
         return f"CASE {whens} ELSE {shifted(transitions[-1][1])} END"
 
-    attended = ",".join(f"'{s}'" for s in ATTENDED_STATUSES)
+    attended = ",".join(f"'{s}'" for s in ATTENDED)
     tail, params = query_tail("sqlite", AttendanceFilter(since=since, until=until))
     for name, value in params.items():
         tail = tail.replace(f":{name}", f"'{value}'")

@@ -1,8 +1,10 @@
-"""``iop export``: files for billing and records staff (attendance; notes in ``cli/export_notes.py``).
+"""``iop export``: files for billing and records staff (attendance, notes).
 
-Every export writes a 0600 file atomically, refuses to replace a file without
-``--force``, carries the program's disclosure notice and is recorded in the
-audit log. Module-level imports stay light (``iop --help`` walks this module).
+Each command parses its options, calls the export's one function
+(``exports.attendance.export_attendance``, ``exports.notes.export_notes``) and prints
+one line. Every export writes 0600 files atomically, refuses to replace a file without
+``--force``, carries the program's disclosure notice and is recorded in the audit log.
+Module-level imports stay light (``iop --help`` walks this module).
 """
 
 from __future__ import annotations
@@ -61,44 +63,68 @@ def attendance(
 ) -> None:
     """Attendance for billing: one row per member per meeting, with service codes (signed meetings only by default)."""
     from iop_facilitator.cli.progress import LazyProgress
-    from iop_facilitator.exports.attendance import AttendanceFilter, export_sqlite, sqlite_file
-    from iop_facilitator.exports.output import check_target
+    from iop_facilitator.exports.attendance import export_attendance
 
     first, last = _date_range(since, until)
-    check_target(out, force=force)  # fail before opening the database
-    flt = AttendanceFilter(since=first, until=last, include_unsigned=include_unsigned)
-    result = None
     with LazyProgress("Exporting attendance", quiet=quiet) as progress:
-        if group is None and member is None:
-            path = sqlite_file(state(ctx).target())
-            if path is not None:
-                result = export_sqlite(
-                    path, out, fmt=fmt.value, flt=flt, force=force, progress=progress, recipient=recipient,
-                    purpose=purpose,
-                )
-        if result is None:
-            from dataclasses import replace
-
-            from iop_facilitator.exports.attendance import export_database
-
-            database = open_db(ctx)
-            if group is not None or member is not None:
-                from iop_facilitator.services.groups import resolve_group
-                from iop_facilitator.services.members import resolve_member
-
-                with database.session() as session:
-                    group_id = resolve_group(session, group).id if group is not None else None
-                    member_id = resolve_member(session, member).id if member is not None else None
-                flt = replace(flt, group_id=group_id, member_id=member_id)
-            result = export_database(
-                database, out, fmt=fmt.value, flt=flt, force=force, progress=progress, recipient=recipient,
-                purpose=purpose,
-            )
+        result = export_attendance(
+            state(ctx).target(), out, fmt=fmt.value, open_database=lambda: open_db(ctx), since=first, until=last,
+            group=group, member=member, include_unsigned=include_unsigned, force=force, progress=progress,
+            recipient=recipient, purpose=purpose,
+        )
     summary(result.records, "attendance rows", result.path)
 
 
-# Other export commands register below, one line each; their modules keep heavy imports inside
-# the command function (iop --help imports this module):
-from iop_facilitator.cli.export_notes import notes
+class NotesFormat(str, Enum):
+    md = "md"
+    json = "json"
+    pdf = "pdf"
+    fhir = "fhir"
 
-app.command("notes")(notes)
+
+@app.command("notes")
+def notes(
+    ctx: typer.Context,
+    fmt: Annotated[NotesFormat, typer.Option("--format", "-f", help="md, json, pdf or fhir (a FHIR R4 Bundle).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="The file to write (with --per-member: a directory, created if missing)."),
+    ],
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="From this day (program timezone).")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day, inclusive.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only this group (name or id).")] = None,
+    member: Annotated[
+        str | None,
+        typer.Option("--member", help="Only this member (name, id or chart id); other members appear as initials."),
+    ] = None,
+    per_member: Annotated[
+        bool, typer.Option("--per-member", help="One file per member in the --out directory, holding only their part.")
+    ] = False,
+    include_unsigned: Annotated[
+        bool, typer.Option("--include-unsigned", help="Also export meetings not yet signed, marked DRAFT / UNSIGNED.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    recipient: Annotated[str | None, RECIPIENT] = None,
+    purpose: Annotated[str | None, PURPOSE] = None,
+) -> None:
+    """Export signed group notes (every payer-required element, addenda, disclosure notice)."""
+    from iop_facilitator.cli.progress import LazyProgress
+    from iop_facilitator.exports.notes import export_notes
+
+    first, last = _date_range(since, until)
+    result = export_notes(
+        lambda: open_db(ctx), out, fmt=fmt.value, since=first, until=last, group=group, member=member,
+        per_member=per_member, include_unsigned=include_unsigned, force=force, recipient=recipient, purpose=purpose,
+        progress=lambda label, total, unit: LazyProgress(label, quiet=quiet, total=total, unit=unit),
+    )
+    marks = f", {result.drafts:,} unsigned marked DRAFT" if result.drafts else ""
+    if result.awaiting:
+        marks += f", {result.awaiting:,} marked AWAITING CO-SIGNATURE"
+    if result.per_member:
+        say(
+            f"Wrote {result.files:,} file(s) ({result.fmt}, 0600), one per member, "
+            f"{result.meetings:,} meeting(s){marks}, in {result.target}"
+        )
+    else:
+        say(f"Wrote {result.meetings:,} meeting(s) of notes ({result.fmt}){marks} to {result.target} (0600)")

@@ -24,6 +24,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlmodel import Session
 
+from iop_facilitator.db import raw
+from iop_facilitator.db.raw import SQLITE_HEADER
 from iop_facilitator.db.transactions import install_sqlite
 from iop_facilitator.errors import (
     DatabaseGone,
@@ -34,7 +36,6 @@ from iop_facilitator.errors import (
 )
 from iop_facilitator.files import ensure_private_file
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 5
 
@@ -366,8 +367,7 @@ def _preflight_sqlite(path: Path, create: bool) -> tuple[bool, str | None, Acces
             )
         return True, None, Access()
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(16)
+        header = raw.read_header(path)
     except OSError as exc:
         raise DatabaseProblem(f"cannot read {path}: {exc.strerror}") from None
     if header != SQLITE_HEADER:
@@ -438,8 +438,7 @@ def sqlite_file_kind(path: Path) -> str:
     if not path.exists() or path.stat().st_size == 0:
         return "new"
     try:
-        with open(path, "rb") as fh:
-            header = fh.read(16)
+        header = raw.read_header(path)
     except OSError as exc:
         raise DatabaseProblem(f"cannot read {path}: {exc.strerror}") from None
     if header == SQLITE_HEADER:

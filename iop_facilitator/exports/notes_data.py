@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from iop_facilitator.clock import to_local
 from iop_facilitator.enums import ATTENDED
+from iop_facilitator.services.text import clean_stored
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -215,22 +216,9 @@ class ExportContext:
 
 # --------------------------------------------------------------------------- helpers for renderers
 
-_NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def out_text(text: str | None, *, single_line: bool = False) -> str:
-    """Stored text as it may appear in a file: escape sequences and control characters removed.
-
-    Input is cleaned when stored, but text can bypass that (raw SQL, a PostgreSQL client,
-    a restored backup), so every export cleans again on the way out.
-    """
-    if not text:
-        return ""
-    if single_line or _NEEDS_CLEANING.search(text):
-        from iop_facilitator.services.text import clean
-
-        return clean(text, single_line=single_line)
-    return text
+# Stored text as it may appear in a file: cleaned again on the way out (raw SQL, another
+# client or a restored backup can bypass the cleaning on input).
+out_text = clean_stored
 
 
 def _clean_person(person: Person | None) -> Person | None:
@@ -568,6 +556,19 @@ def member_ids(session: Session, filters: Filters) -> list[uuid.UUID]:
     if filters.member_id is not None:
         query = query.where(Member.id == filters.member_id)
     return list(session.exec(query))
+
+
+def chart_ids(session: Session, member_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:
+    """Each member's external chart id (None when they have none), in batches of 500."""
+    from sqlmodel import col, select
+
+    from iop_facilitator.models import Member
+
+    out: dict[uuid.UUID, str | None] = {}
+    for batch in _chunks(list(member_ids), 500):
+        for mid, chart in session.exec(select(Member.id, Member.external_chart_id).where(col(Member.id).in_(batch))):
+            out[mid] = chart
+    return out
 
 
 def _meeting_conditions(filters: Filters) -> list[Any]:

@@ -1,7 +1,7 @@
 """Writing export files safely: checks, 0600 atomic writes, CSV neutralisation, notice, audit.
 
-Standard library only (no SQLAlchemy/SQLModel at import time): the SQLite fast
-path of ``iop export attendance`` imports this module and must stay quick.
+Standard library, ``errors`` and ``files`` only (no SQLAlchemy/SQLModel, no services):
+the SQLite fast path of ``iop export attendance`` imports this module and must stay quick.
 
 Rules every export follows (issue 5, item 7):
 
@@ -19,7 +19,7 @@ Rules every export follows (issue 5, item 7):
   could leave the output directory;
 * every text cell of a CSV goes through :func:`neutralize_cell`;
 * every export with clinical content carries :func:`disclosure_notice` and is
-  recorded with :func:`record_export` (or :func:`record_export_sqlite`);
+  recorded with :func:`export_details` (written by ``exports.record``);
 * a disclosure (:func:`disclosure`) writes every file to a 0600 temporary file first,
   then records the audit entry (with each file's SHA-256), then publishes all files;
   any failure before that leaves no file (a per-member export publishes all or none);
@@ -381,13 +381,14 @@ def csv_notice_row(notice: str, width: int) -> list[str]:
 # --------------------------------------------------------------------------- audit
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` with ids, dates and paths as strings, containers as lists and dicts (JSON-ready)."""
     if isinstance(value, (uuid.UUID, dt.date, dt.datetime, Path)):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     return value
 
 
@@ -414,7 +415,7 @@ def export_details(
         "command": command,
         "format": fmt,
         "records": int(records),
-        "filters": {k: v for k, v in _plain(dict(filters)).items() if v not in (None, "", [], False)},
+        "filters": {k: v for k, v in plain(dict(filters)).items() if v not in (None, "", [], False)},
         "status": "published",
     }
     if recipient:
@@ -424,59 +425,5 @@ def export_details(
     if staging is not None:
         details["files"] = [f.audit() for f in staging.files]
         details["folders_sha256"] = staging.folders()
-    details.update(_plain(extra))
+    details.update(plain(extra))
     return details
-
-
-def record_export(
-    session: Any,
-    kind: str,
-    *,
-    command: str,
-    fmt: str,
-    records: int,
-    filters: Mapping[str, Any],
-    actor: str | None = None,
-    **extra: Any,
-) -> None:
-    """Add the audit entry ``export.<kind>`` to ``session`` (the caller commits)."""
-    from iop_facilitator.services import audit
-
-    audit.record(
-        session,
-        f"export.{kind}",
-        record_type="export",
-        record_id=None,
-        actor=actor,
-        **export_details(command=command, fmt=fmt, records=records, filters=filters, **extra),
-    )
-
-
-def record_export_sqlite(
-    conn: Any,
-    kind: str,
-    *,
-    command: str,
-    fmt: str,
-    records: int,
-    filters: Mapping[str, Any],
-    actor: str | None = None,
-    **extra: Any,
-) -> None:
-    """Like :func:`record_export` on a plain ``sqlite3`` connection (no SQLAlchemy import).
-
-    Appends a hash-chained entry with :func:`iop_facilitator.audit_chain.append_sqlite`
-    (inside the caller's transaction if one is open; the caller then commits).
-    """
-    from iop_facilitator.audit_chain import append_sqlite
-    from iop_facilitator.services.actor import current_actor
-
-    details = export_details(command=command, fmt=fmt, records=records, filters=filters, **extra)
-    append_sqlite(
-        conn,
-        actor=actor or current_actor(),
-        action=f"export.{kind}",
-        record_type="export",
-        record_id=None,
-        details=details,
-    )

@@ -135,25 +135,21 @@ def overview(session: Session, *, now: dt.datetime | None = None, horizon_days: 
 
 
 def overview_from_sqlite_file(path: str, *, now: dt.datetime | None = None, horizon_days: int = 1) -> Overview | None:
-    """The overview read straight from a plain, current SQLite file; None when unsure."""
-    import os
+    """The overview read straight from a plain, current SQLite file (``db.raw``); None when unsure."""
     import sqlite3
 
-    from iop_facilitator.db.migrate import head_revision
+    from iop_facilitator.db import raw
 
+    file = raw.plain_file(path)
+    if file is None:
+        return None
     try:
-        with open(path, "rb") as handle:
-            if handle.read(16) != b"SQLite format 3\x00":
-                return None
-        if not os.path.isfile(path):
-            return None
-        conn = sqlite3.connect(path, timeout=1.0)
+        conn = raw.connect(file, mode="rw", timeout=1.0)
     except (OSError, sqlite3.Error):
         return None
     try:
         conn.execute("PRAGMA query_only = 1")
-        revision = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        if [tuple(r) for r in revision] != [(head_revision(),)]:
+        if not raw.at_head(conn):
             return None
 
         def rows(sql: str, params: dict[str, Any]) -> Sequence[Sequence[Any]]:

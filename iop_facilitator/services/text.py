@@ -13,6 +13,8 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Whatever clean() changes holds one of these (escape sequences start with one): a cheap test.
+needs_cleaning = _CONTROLS.search
 
 
 def clean(text: str | None, *, single_line: bool = False) -> str:
@@ -29,3 +31,17 @@ def clean(text: str | None, *, single_line: bool = False) -> str:
 
 def clean_line(text: str | None) -> str:
     return clean(text, single_line=True)
+
+
+def clean_stored(text: str | None, *, single_line: bool = False) -> str:
+    """Stored text on its way out (exports), cleaned again only when :data:`needs_cleaning` says so.
+
+    Input is cleaned when stored, but text can bypass that (raw SQL, a PostgreSQL client,
+    a restored backup), so every export cleans again; one regex search spares the
+    common case. ``single_line`` always folds white space.
+    """
+    if not text:
+        return ""
+    if single_line or needs_cleaning(text):
+        return clean(text, single_line=single_line)
+    return text

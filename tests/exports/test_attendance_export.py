@@ -20,15 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from iop_facilitator.exports.attendance import (
-    AttendanceFilter,
-    LocalClock,
-    export_database,
-    export_sqlite,
-    sqlite_file,
-)
+from iop_facilitator.db.raw import plain_file
+from iop_facilitator.exports.attendance import AttendanceFilter, export_database, export_sqlite
 from iop_facilitator.models import DEFAULT_SERVICE_CODES
 from iop_facilitator.services.billing import codes_table, per_diem_code, service_codes
+from iop_facilitator.timefmt import LocalClock
 from tests.exports import attendance_clinic
 
 GOLDEN = Path(__file__).parent / "golden" / "attendance"
@@ -253,21 +249,21 @@ def test_fast_path_only_takes_plain_sqlite_files_at_head(tmp_path: Path) -> None
     import sqlite3
 
     sqlite3.connect(plain).execute("CREATE TABLE alembic_version (version_num VARCHAR(32))").connection.commit()
-    assert sqlite_file(str(plain)) == plain
-    assert sqlite_file(f"sqlite:///{plain}") == plain
-    assert sqlite_file(f"sqlite:///{plain}?mode=ro") is None
-    assert sqlite_file("postgresql+psycopg://u@h/db") is None
-    assert sqlite_file(str(tmp_path / "missing.db")) is None
+    assert plain_file(str(plain)) == plain
+    assert plain_file(f"sqlite:///{plain}") == plain
+    assert plain_file(f"sqlite:///{plain}?mode=ro") is None
+    assert plain_file("postgresql+psycopg://u@h/db") is None
+    assert plain_file(str(tmp_path / "missing.db")) is None
     encrypted = tmp_path / "enc.db"
     encrypted.write_bytes(os.urandom(4096))  # SQLCipher files look like random bytes
-    assert sqlite_file(str(encrypted)) is None
+    assert plain_file(str(encrypted)) is None
     # An older (or empty) schema goes through the general path, which migrates it.
     assert export_sqlite(plain, tmp_path / "x.csv", fmt="csv", flt=AttendanceFilter(), force=False) is None
     assert not (tmp_path / "x.csv").exists()
 
 
 def test_partitions() -> None:
-    from iop_facilitator.exports.attendance import partitions
+    from iop_facilitator.exports.attendance.fast import partitions
 
     assert partitions(dt.date(2026, 1, 1), dt.date(2026, 1, 1)) == [(dt.date(2026, 1, 1), dt.date(2026, 1, 1))]
     parts = partitions(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
@@ -282,10 +278,10 @@ def test_fast_path_threads_and_partitions_give_the_same_file(
 ) -> None:
     if db.backend != "sqlite":
         pytest.skip("the fast path reads SQLite files")
-    from iop_facilitator.exports import attendance
+    from iop_facilitator.exports.attendance import fast
 
     monkeypatch.setenv("IOP_EXPORT_THREADS", threads)
-    monkeypatch.setattr(attendance, "PARTITION_DAYS", 1)  # one day per partition: several in flight
+    monkeypatch.setattr(fast, "PARTITION_DAYS", 1)  # one day per partition: several in flight
     for name, flt in (
         ("attendance-all.csv", AttendanceFilter(include_unsigned=True)),
         ("attendance-week11.csv", AttendanceFilter(since=dt.date(2026, 3, 9), until=dt.date(2026, 3, 15))),
