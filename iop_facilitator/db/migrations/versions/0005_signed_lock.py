@@ -21,6 +21,11 @@ chain (``seq IS NULL``) are chained in ``occurred_at`` order, and meetings
 signed before content hashing get their hash now (sealing them as they are at
 this upgrade). Every trigger error message contains ``iop-lock``.
 
+Self-contained (issue 12): the audit chain's entry hash and the content hash
+(canonical format 1) are frozen copies below, as they were when this migration was
+written; it imports nothing from the live package, so a later change there cannot
+change what this upgrade writes.
+
 NOTE for later migrations: on SQLite a batch ("move and copy") rebuild of
 ``meeting``, ``attendance``, ``progress_note``, ``story_note``,
 ``safety_event``, ``addendum`` or ``audit_event`` drops that table's triggers;
@@ -28,8 +33,13 @@ such a migration must create them again (``iop db check`` reports missing ones).
 Adding a column to ``meeting`` also needs the SQLite meeting update trigger
 rebuilt with the new column in its "unchanged" list.
 """
+import datetime as dt
+import enum
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -188,16 +198,115 @@ def _pg_drop() -> list[str]:
     return sql
 
 
+# ----------------------------------------------------------------------------- frozen hashing
+
+GENESIS = "0" * 64
+_STORAGE = "%Y-%m-%d %H:%M:%S.%f"
+BATCH = 500
+# The canonical content of a signed meeting, format 1: (column, kind) per table.
+MEETING_FIELDS = (
+    ("id", "id"), ("group_id", "id"), ("local_date", "date"), ("scheduled_start", "dt"),
+    ("scheduled_end", "dt"), ("actual_start", "dt"), ("actual_end", "dt"), ("modality", "str"),
+    ("location", "str"), ("facilitator_id", "id"), ("co_facilitator_id", "id"), ("topic_id", "str"),
+    ("topic_version", "str"), ("topic_hash", "str"), ("status", "str"), ("group_narrative", "str"),
+    ("note_format", "str"), ("homework", "str"), ("topic_notes", "str"), ("prompts_done", "json"),
+    ("signed_by_id", "id"), ("signed_at", "dt"), ("signer_credentials", "str"),
+)
+PARTS = {
+    "attendance": ("attendance", (
+        ("id", "id"), ("member_id", "id"), ("status", "str"), ("arrived_at", "dt"), ("left_at", "dt"),
+        ("minutes_attended", "int"), ("drop_in", "bool"), ("checkin_mood", "int"), ("checkin_urge", "int"),
+        ("checkin_feeling", "str"), ("safety_concern", "bool"), ("checkout_mood", "int"),
+        ("checkout_takeaway", "str"),
+    )),
+    "progress_notes": ("progress_note", (
+        ("id", "id"), ("member_id", "id"), ("goal_ids", "json"), ("intervention", "str"),
+        ("response", "str"), ("plan", "str"),
+    )),
+    "story_notes": ("story_note", (
+        ("id", "id"), ("member_id", "id"), ("recorded_at", "dt"), ("text", "str"), ("author_id", "id"),
+    )),
+    "safety_events": ("safety_event", (
+        ("id", "id"), ("member_id", "id"), ("occurred_at", "dt"), ("concern", "str"), ("risk_level", "str"),
+        ("disposition", "str"), ("disposition_at", "dt"), ("recorded_by_id", "id"),
+    )),
+}
+
+
+def _norm(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "str":
+        return value.value if isinstance(value, enum.Enum) else str(value)
+    if kind == "id":
+        return value.hex if isinstance(value, uuid.UUID) else str(value).replace("-", "").lower()
+    if kind == "dt":
+        if isinstance(value, str):
+            if len(value) == 26 and value[10] == " ":
+                return value  # already the storage form
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.strftime(_STORAGE)
+    if kind == "date":
+        return value if isinstance(value, str) else value.isoformat()
+    if kind == "json":
+        return json.loads(value) if isinstance(value, (str, bytes)) else value
+    if kind == "bool":
+        return 1 if value else 0
+    if kind == "int":
+        return int(value)
+    raise ValueError(kind)
+
+
+def _dump(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _content_hash(meeting: dict[str, Any], parts: dict[str, list[dict[str, Any]]]) -> str:
+    """SHA-256 of the meeting's canonical content, format 1 (rows as arrays, sorted by id)."""
+    body: dict[str, Any] = {"v": 1, "meeting": [_norm(kind, meeting.get(name)) for name, kind in MEETING_FIELDS]}
+    for key, (_table, fields) in PARTS.items():
+        rows = ([_norm(kind, r.get(name)) for name, kind in fields] for r in parts[key])
+        body[key] = sorted(rows, key=lambda row: row[0])
+    return hashlib.sha256(_dump(body)).hexdigest()
+
+
+def _select(table: str, fields: Sequence[tuple[str, str]]) -> Any:
+    columns = ", ".join(name for name, _ in fields)
+    return sa.text(f"SELECT {columns} FROM {table} WHERE {'id' if table == 'meeting' else 'meeting_id'} IN :ids")
+
+
+def _entry_hash(
+    seq: int, occurred_at: Any, actor: str, action: str, record_type: str | None, record_id: str | None,
+    details: Any, prev: str,
+) -> str:
+    """The audit chain's entry hash: compact JSON of the entry, ISO UTC time with microseconds."""
+    when = dt.datetime.fromisoformat(occurred_at) if isinstance(occurred_at, str) else occurred_at
+    if when.tzinfo is None:  # storage form on SQLite is naive UTC
+        when = when.replace(tzinfo=dt.UTC)
+    if details is None:
+        details = {}
+    elif isinstance(details, (str, bytes)):
+        details = json.loads(details)
+    body = {
+        "seq": int(seq), "occurred_at": when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor or "", "action": action or "", "record_type": record_type or "",
+        "record_id": None if record_id is None else str(record_id), "details": details,
+    }
+    digest = hashlib.sha256(_dump(body))
+    digest.update(prev.encode("ascii"))
+    return digest.hexdigest()
+
+
 # ----------------------------------------------------------------------------- data steps
 
 
 def _chain_old_audit_entries(conn: sa.Connection) -> None:
-    from iop_facilitator import audit_chain
-
     last = conn.execute(
         sa.text("SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
     ).first()
-    seq, prev = (int(last[0]), last[1] or "") if last else (0, audit_chain.GENESIS)
+    seq, prev = (int(last[0]), last[1] or "") if last else (0, GENESIS)
     rows = conn.execute(
         sa.text(
             "SELECT id, occurred_at, actor, action, record_type, record_id, details FROM audit_event "
@@ -208,7 +317,7 @@ def _chain_old_audit_entries(conn: sa.Connection) -> None:
     params = []
     for row in rows:
         seq += 1
-        digest = audit_chain.entry_hash(
+        digest = _entry_hash(
             seq, row.occurred_at, row.actor, row.action, row.record_type, row.record_id, row.details, prev
         )
         params.append({"seq": seq, "prev": prev, "hash": digest, "id": row.id})
@@ -218,8 +327,6 @@ def _chain_old_audit_entries(conn: sa.Connection) -> None:
 
 
 def _hash_signed_meetings(conn: sa.Connection) -> None:
-    from iop_facilitator.services import integrity
-
     ids = [
         r[0]
         for r in conn.execute(
@@ -231,13 +338,18 @@ def _hash_signed_meetings(conn: sa.Connection) -> None:
     update = sa.text("UPDATE meeting SET content_hash = :hash WHERE id = :id").bindparams(
         sa.bindparam("id", type_=sa.Uuid())
     )
-    for start in range(0, len(ids), integrity.VERIFY_BATCH):
-        batch = ids[start : start + integrity.VERIFY_BATCH]
-        parts = integrity._load_parts(conn, batch)
+    expanding = sa.bindparam("ids", expanding=True, type_=sa.Uuid())
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        parts: dict[str, dict[str, list[dict[str, Any]]]] = {m.hex: {k: [] for k in PARTS} for m in batch}
+        for key, (table, fields) in PARTS.items():
+            stmt = _select(table, (("meeting_id", "id"), *fields)).bindparams(expanding)
+            for row in conn.execute(stmt, {"ids": batch}).mappings():
+                parts[_norm("id", row["meeting_id"])][key].append(dict(row))
+        meetings = conn.execute(_select("meeting", MEETING_FIELDS).bindparams(expanding), {"ids": batch}).mappings()
         params = [
-            {"hash": integrity.hash_content(m, **parts[key]), "id": uuid.UUID(hex=key)}
-            for m in integrity._meeting_rows(conn, batch)
-            for key in (integrity._norm("id", m["id"]),)
+            {"hash": _content_hash(dict(m), parts[_norm("id", m["id"])]), "id": uuid.UUID(hex=_norm("id", m["id"]))}
+            for m in meetings
         ]
         conn.execute(update, params)
 

@@ -25,12 +25,18 @@ recorded:
 Each deletion or move is recorded in the audit log (``meeting.duplicate_removed`` /
 ``meeting.duplicate_moved``, ids only), in the hash chain. Everything runs in the upgrade's
 one transaction (``migrations/env.py``).
+
+Self-contained (issue 12): the audit chain's entry hash is a frozen copy below; the only
+import of ours is the exception the program reports (``errors.DatabaseProblem``).
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 import sqlmodel
@@ -97,18 +103,30 @@ def _parts(conn: sa.Connection, meeting_id: uuid.UUID) -> int:
     return total
 
 
+def _entry_hash(
+    seq: int, occurred_at: dt.datetime, actor: str, action: str, record_type: str, record_id: str,
+    details: dict[str, Any], prev: str,
+) -> str:
+    """The audit chain's entry hash (``audit_chain.entry_hash`` as of this revision)."""
+    body = {
+        "seq": seq, "occurred_at": occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor, "action": action, "record_type": record_type, "record_id": record_id, "details": details,
+    }
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    digest.update(prev.encode("ascii"))
+    return digest.hexdigest()
+
+
 def _audit(conn: sa.Connection, action: str, meeting_id: uuid.UUID, details: dict) -> None:
     """Append one entry to the audit hash chain (the lock of services.audit, frozen here)."""
-    from iop_facilitator import audit_chain
-
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x10_0AD1})
     last = conn.execute(
         sa.text("SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
     ).first()
-    seq, prev = (int(last[0]) + 1, last[1] or "") if last else (1, audit_chain.GENESIS)
+    seq, prev = (int(last[0]) + 1, last[1] or "") if last else (1, "0" * 64)
     now = dt.datetime.now(dt.UTC)
-    digest = audit_chain.entry_hash(seq, now, ACTOR, action, "meeting", str(meeting_id), details, prev)
+    digest = _entry_hash(seq, now, ACTOR, action, "meeting", str(meeting_id), details, prev)
     conn.execute(
         AUDIT.insert().values(
             id=uuid.uuid4(), created_at=now, occurred_at=now, actor=ACTOR, action=action, record_type="meeting",
