@@ -13,7 +13,9 @@ commits) with ``time.perf_counter``:
             ``sqlite3`` ``executemany``, committing per chunk as the app does.
 
 The baseline reuses the app's pure-Python row generator
-(``iop_facilitator.services.seed.generate``, which imports no SQLAlchemy), so
+(``iop_facilitator.demo.generate.generate``, which imports no SQLAlchemy; the
+tables' columns, which the app reads from its models, are handed to it in a file
+written before the clock starts), so
 the ratio measures what the application adds on top of generating the rows;
 the generator's own cost is on both sides. The baseline computes meeting times
 with pendulum exactly as ``services.meetings.scheduled_times`` does, without
@@ -51,16 +53,20 @@ TABLES = (
 BASELINE = textwrap.dedent(
     '''
     import datetime as dt
+    import json
     import sqlite3
     import sys
 
     import pendulum
 
-    from iop_facilitator.services.seed import COLUMNS, bundled_topic_versions, generate
+    from iop_facilitator.demo.generate import generate
 
     path, ddl_file, tz = sys.argv[1], sys.argv[2], sys.argv[3]
     groups, weeks, members, seed = (int(x) for x in sys.argv[4:8])
     end = dt.date.fromisoformat(sys.argv[8])
+    with open(sys.argv[9], encoding="utf-8") as fh:
+        COLUMNS, versions = json.load(fh)
+    versions = {k: tuple(v) for k, v in versions.items()}
     zone = pendulum.timezone(tz)
 
     def schedule(start_time, minutes, day):
@@ -77,7 +83,7 @@ BASELINE = textwrap.dedent(
         t: f"INSERT INTO {t} ({', '.join(c)}) VALUES ({', '.join('?' * len(c))})" for t, c in COLUMNS.items()
     }
     for chunk in generate(groups=groups, weeks=weeks, members_per_group=members, seed=seed, end=end,
-                          schedule=schedule, topic_versions=bundled_topic_versions()):
+                          schedule=schedule, columns=COLUMNS, topic_versions=versions):
         for table, rows in chunk.tables:
             if rows:
                 conn.executemany(sql[table], rows)
@@ -108,6 +114,15 @@ def schema_ddl(workdir: Path) -> str:
     if timezone is not None:  # not expected: opening a database creates no settings row
         raise SystemExit("unexpected settings row in a fresh database")
     return ";\n".join(sql for _kind, sql in rows) + ";\n"
+
+
+def baseline_inputs() -> str:
+    """The tables' columns (the models' order) and the bundled topics' versions, as JSON for the baseline."""
+    import json
+
+    from iop_facilitator.demo.clinic import bundled_topic_versions, table_columns
+
+    return json.dumps([table_columns(), bundled_topic_versions()])
 
 
 def program_timezone() -> str:
@@ -190,6 +205,8 @@ def main() -> None:
         ddl_file.write_text(schema_ddl(workdir), encoding="utf-8")
         baseline_file = workdir / "baseline.py"
         baseline_file.write_text(BASELINE, encoding="utf-8")
+        inputs_file = workdir / "inputs.json"
+        inputs_file.write_text(baseline_inputs(), encoding="utf-8")
         tz = program_timezone()
         quiet = ["--quiet"] if seed_supports_quiet(env) else []
         sizes = [str(args.groups), str(args.weeks), str(args.members_per_group), str(args.seed)]
@@ -204,7 +221,7 @@ def main() -> None:
             app_cmd = [sys.executable, "-m", "iop_facilitator", "--db", str(app_db), "seed",
                        "--groups", sizes[0], "--weeks", sizes[1], "--members-per-group", sizes[2],
                        "--seed", sizes[3], "--end", end, *quiet]
-            base_cmd = [sys.executable, str(baseline_file), str(base_db), str(ddl_file), tz, *sizes, end]
+            base_cmd = [sys.executable, str(baseline_file), str(base_db), str(ddl_file), tz, *sizes, end, str(inputs_file)]
             order = [("app", app_cmd), ("baseline", base_cmd)]
             if i % 2:
                 order.reverse()  # alternate who goes first (page cache, CPU boost)

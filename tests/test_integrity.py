@@ -247,16 +247,13 @@ def test_canonical_content_is_the_same_from_storage_tuples_and_objects() -> None
 
 
 def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
-    from iop_facilitator.services.seed import (
-        COLUMNS,
-        _schedule_fn,
-        bundled_topic_versions,
-        generate,
-    )
+    from iop_facilitator.demo.clinic import _schedule_fn, bundled_topic_versions, table_columns
+    from iop_facilitator.demo.generate import generate
 
+    COLUMNS = table_columns()
     hasher = integrity.StorageHasher(COLUMNS)
     chunks = generate(groups=1, weeks=3, members_per_group=5, seed=9, end=dt.date(2026, 11, 2),
-                      schedule=_schedule_fn("America/Chicago"), topic_versions=bundled_topic_versions())
+                      schedule=_schedule_fn("America/Chicago"), columns=COLUMNS, topic_versions=bundled_topic_versions())
     tables: dict[str, list[tuple]] = {}
     for chunk in chunks:
         for name, rows in chunk.tables:
@@ -283,7 +280,7 @@ def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
 
 
 def test_a_seeded_clinic_verifies(db) -> None:
-    from iop_facilitator.services.seed import seed_clinic
+    from iop_facilitator.demo.clinic import seed_clinic
 
     seed_clinic(db, groups=2, weeks=2, members_per_group=6, seed=3, end=dt.date(2026, 11, 2))
     report = integrity.verify_database(db)

@@ -29,10 +29,11 @@ from iop_facilitator.models import (
     Staff,
     StoryNote,
 )
-from iop_facilitator.services import seed as seeding
+from iop_facilitator.demo import generate as seeding
+from iop_facilitator.demo.clinic import seed_clinic, table_columns
+from iop_facilitator.demo.generate import CORE_TOPIC_IDS, SeedSummary
 from iop_facilitator.services.meetings import scheduled_times
 from iop_facilitator.services.members import add_member
-from iop_facilitator.services.seed import COLUMNS, CORE_TOPIC_IDS, SeedSummary, seed_clinic
 from iop_facilitator.services.settings import update_settings
 
 END = dt.date(2025, 3, 24)  # three weeks before it include the US switch to daylight time (2025-03-09)
@@ -199,7 +200,7 @@ def test_progress_notes_individual_and_goal_linked(seeded) -> None:
 
 def test_notes_unique_even_when_texts_collide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Force identical pools: the seeder must still make every note in a meeting differ."""
-    from iop_facilitator.services import fiction
+    from iop_facilitator.demo import fiction
 
     for name in ("FIRST_NAMES", "PARTICIPATION", "INSIGHTS", "PLANS", "INTERVENTION_MEMBER", "TAKEAWAYS"):
         monkeypatch.setattr(fiction, name, getattr(fiction, name)[:1])
@@ -219,7 +220,7 @@ def _generate(**kwargs) -> dict[str, list[tuple]]:
         return start, start + dt.timedelta(minutes=minutes)
 
     out: dict[str, list[tuple]] = defaultdict(list)
-    args = {"seed": 3, "end": END, "schedule": schedule} | kwargs
+    args = {"seed": 3, "end": END, "schedule": schedule, "columns": table_columns()} | kwargs
     for chunk in seeding.generate(**args):
         for table, rows in chunk.tables:
             out[table].extend(rows)
@@ -239,7 +240,7 @@ def test_follow_ups_for_safety_concerns_and_missed_groups() -> None:
 def _dump(path: Path) -> dict[str, list[tuple]]:
     conn = sqlite3.connect(path)
     try:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in COLUMNS}
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in table_columns()}
     finally:
         conn.close()
 
@@ -260,11 +261,14 @@ def test_deterministic_for_seed_and_end(tmp_path: Path) -> None:
     assert dumps[0]["member"] != dumps[2]["member"]
 
 
-def test_columns_match_the_models() -> None:
-    from sqlmodel import SQLModel
-
-    for table, columns in COLUMNS.items():
-        assert set(columns) == set(SQLModel.metadata.tables[table].c.keys()), table
+def test_rows_have_every_column_of_the_models() -> None:
+    """The generator's tuples follow the models' columns: a changed schema cannot silently break seeding."""
+    columns = table_columns()
+    rows = _generate(groups=3, weeks=20, members_per_group=10)
+    assert set(rows) == set(columns)
+    for table, table_rows in rows.items():
+        assert table_rows, table
+        assert {len(r) for r in table_rows} == {len(columns[table])}, table
 
 
 def test_uuid_hex_matches_uuid4() -> None:

@@ -100,7 +100,7 @@ def demo(
             if candidate.exists():
                 candidate.unlink()
     if not path.exists() or path.stat().st_size == 0:
-        from iop_facilitator.services.seed import seed_clinic
+        from iop_facilitator.demo.clinic import seed_clinic
 
         say("Building the fictional demo clinic (first use only)...")
         database = open_database(path, create=True)
@@ -128,7 +128,7 @@ def seed(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Fill a database with a fictional clinic for trials and benchmarks (refuses real data)."""
-    from iop_facilitator.services.seed import seed_clinic
+    from iop_facilitator.demo.clinic import seed_clinic
 
     end_date = parse_date(end, "--end")
     database = open_db(ctx, create=True)

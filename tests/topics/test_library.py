@@ -30,7 +30,7 @@ def test_every_bundled_topic_validates(path: Path) -> None:
 
 
 def test_library_covers_the_core_curriculum() -> None:
-    from iop_facilitator.services.seed import CORE_TOPIC_IDS
+    from iop_facilitator.demo.generate import CORE_TOPIC_IDS
 
     library = load_library([("bundled", BUNDLED)])
     assert library.problems == []

@@ -164,7 +164,7 @@ def test_rotation_and_matrix_on_a_seeded_clinic(db) -> None:
     """With the real library and a seeded clinic: suggestions avoid the group's recent topics."""
     from iop_facilitator.library.load import load_library
     from iop_facilitator.resources import topics_dir
-    from iop_facilitator.services.seed import seed_clinic
+    from iop_facilitator.demo.clinic import seed_clinic
 
     end = dt.date(2026, 11, 20)
     seed_clinic(db, groups=2, weeks=6, members_per_group=8, seed=11, end=end)

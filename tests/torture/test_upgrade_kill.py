@@ -44,7 +44,7 @@ def _seed_old(target: str, groups: int, weeks: int) -> None:
 
     from iop_facilitator.db.engine import open_database
     from iop_facilitator.db.migrate import alembic_config
-    from iop_facilitator.services.seed import seed_clinic
+    from iop_facilitator.demo.clinic import seed_clinic
 
     database = open_database(target, create=True)
     try:

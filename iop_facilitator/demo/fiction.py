@@ -1,4 +1,4 @@
-"""Word pools and text builders for the fictional demo clinic (see :mod:`.seed`).
+"""Word pools and text builders for the fictional demo clinic (see :mod:`.generate`).
 
 Everything here is invented for trials and benchmarks: the people, the clinic
 and every sentence. Names are common first names with a last initial, or a
