@@ -32,6 +32,10 @@ from iop_facilitator.services.text import clean_stored
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    # One meeting, two read models: the live screens' (services.live_read) and this batch one
+    # for exports; they share the values that are the same (a goal as selected, a story).
+    from iop_facilitator.services.live_read import GoalView, StoryView
+
 CHUNK = 200  # meetings per batch of queries
 
 
@@ -55,19 +59,6 @@ class Signature:
     person: Person
     at: dt.datetime  # aware UTC
     credentials: str  # as recorded at signing time
-
-
-@dataclass(frozen=True)
-class GoalDoc:
-    id: str
-    position: int
-    text: str
-
-
-@dataclass(frozen=True)
-class StoryDoc:
-    recorded_at: dt.datetime
-    text: str
 
 
 @dataclass(frozen=True)
@@ -108,12 +99,12 @@ class MemberSection:
     checkin_feeling: str
     checkout_mood: int | None
     takeaway: str
-    goals: tuple[GoalDoc, ...]  # the treatment-plan goals this note addresses
+    goals: tuple[GoalView, ...]  # the treatment-plan goals this note addresses
     intervention: str
     response: str
     plan: str
     has_note: bool
-    stories: tuple[StoryDoc, ...] = ()
+    stories: tuple[StoryView, ...] = ()
     addenda: tuple[AddendumDoc, ...] = ()
     safety_events: tuple[SafetyDoc, ...] = ()
 
@@ -675,6 +666,7 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
         StoryNote,
     )
     from iop_facilitator.services import snapshot as frozen_values
+    from iop_facilitator.services.live_read import GoalView, StoryView, signed_goals
 
     meetings = {m.id: m for m in session.exec(select(GroupMeeting).where(col(GroupMeeting.id).in_(ids)))}
     # Signed meetings render from what was signed (names, goals, staff, group, timezone), never live tables.
@@ -698,15 +690,15 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
             except ValueError:
                 continue
     goals = (
-        {str(g.id): GoalDoc(str(g.id), g.position, g.text) for g in session.exec(select(Goal).where(col(Goal.id).in_(goal_ids)))}
+        {str(g.id): GoalView(str(g.id), g.position, g.text) for g in session.exec(select(Goal).where(col(Goal.id).in_(goal_ids)))}
         if goal_ids
         else {}
     )
-    stories: dict[tuple[uuid.UUID, uuid.UUID], list[StoryDoc]] = {}
+    stories: dict[tuple[uuid.UUID, uuid.UUID], list[StoryView]] = {}
     for s in session.exec(
         select(StoryNote).where(col(StoryNote.meeting_id).in_(ids)).order_by(col(StoryNote.recorded_at), col(StoryNote.id))
     ):
-        stories.setdefault((s.meeting_id, s.member_id), []).append(StoryDoc(s.recorded_at, out_text(s.text)))
+        stories.setdefault((s.meeting_id, s.member_id), []).append(StoryView(s.id, s.recorded_at, out_text(s.text)))
     addenda: dict[uuid.UUID, list[AddendumDoc]] = {}
     for a in session.exec(
         select(Addendum).where(col(Addendum.meeting_id).in_(ids)).order_by(col(Addendum.created_at), col(Addendum.id))
@@ -756,7 +748,7 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
             if frozen is not None:
                 name = as_signed.display_name if as_signed else ""
                 chart = as_signed.chart_id if as_signed else None
-                chosen = tuple(GoalDoc(g[0], g[1], out_text(g[2])) for g in (as_signed.goals if as_signed else ()))
+                chosen = signed_goals(as_signed, out_text) if as_signed else ()
             else:
                 name, chart = member.display_name, member.external_chart_id
                 chosen = tuple(goals[str(g)] for g in (note.goal_ids if note else ()) if str(g) in goals)

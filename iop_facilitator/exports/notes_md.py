@@ -25,6 +25,7 @@ from iop_facilitator.exports.notes_data import (
     SafetyDoc,
     local_text,
 )
+from iop_facilitator.services.wording import checkin_phrase, checkout_phrase, curly
 
 DRAFT = "DRAFT / UNSIGNED"
 AWAITING = "AWAITING CO-SIGNATURE"
@@ -69,6 +70,11 @@ def cell(text: str | None) -> str:
     return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
 
 
+def quoted(text: str) -> str:
+    """User text quoted inside a line (typographic quotes, escaped as :func:`cell`)."""
+    return curly(cell(text))
+
+
 def _range(start_text: str, end_text: str) -> str:
     if start_text and end_text:
         return f"{start_text}\u2013{end_text}"
@@ -109,20 +115,12 @@ def _member(m: MemberSection, doc: NoteDocument) -> list[str]:
     if not m.attended:
         out.append("")
         return out
-    checkin = []
-    if m.checkin_mood is not None:
-        checkin.append(f"mood {m.checkin_mood}/10")
-    if m.checkin_urge is not None:
-        checkin.append(f"urge {m.checkin_urge}/10")
-    if m.checkin_feeling:
-        checkin.append(f"feeling \u201c{cell(m.checkin_feeling)}\u201d")
+    checkin = checkin_phrase(m.checkin_mood, m.checkin_urge, m.checkin_feeling, quote=quoted)
     if checkin:
-        out.append(f"- **Check-in:** {', '.join(checkin)}")
-    if m.checkout_mood is not None or m.takeaway:
-        parts = [f"rating {m.checkout_mood}/10"] if m.checkout_mood is not None else []
-        if m.takeaway:
-            parts.append(f"takeaway \u201c{cell(m.takeaway)}\u201d")
-        out.append(f"- **Check-out:** {', '.join(parts)}")
+        out.append(f"- **Check-in:** {checkin}")
+    checkout = checkout_phrase(m.checkout_mood, m.takeaway, quote=quoted)
+    if checkout:
+        out.append(f"- **Check-out:** {checkout}")
     out.append("")
     goals = "; ".join(f"{g.position}. {cell(g.text)}" for g in m.goals) if m.goals else "_(none recorded)_"
     labels = _labels(doc.note_format)

@@ -35,6 +35,7 @@ from iop_facilitator.exports.notes_data import (
     local_text,
 )
 from iop_facilitator.exports.notes_md import AWAITING, DRAFT, STATUS_TEXT, arrived_left
+from iop_facilitator.services.wording import checkin_phrase, checkout_phrase, curly
 
 BUNDLED_FONTS = Path(__file__).with_name("fonts")
 FAMILY = "iopsans"
@@ -334,20 +335,12 @@ class _Writer:
         self.label("Attendance:", f"{status}{arrived_left(m, tz)}; {m.minutes} minutes")
         if not m.attended:
             return
-        checkin = []
-        if m.checkin_mood is not None:
-            checkin.append(f"mood {m.checkin_mood}/10")
-        if m.checkin_urge is not None:
-            checkin.append(f"urge {m.checkin_urge}/10")
-        if m.checkin_feeling:
-            checkin.append(f"feeling \u201c{m.checkin_feeling}\u201d")
+        checkin = checkin_phrase(m.checkin_mood, m.checkin_urge, m.checkin_feeling, quote=curly)
         if checkin:
-            self.label("Check-in:", ", ".join(checkin))
-        if m.checkout_mood is not None or m.takeaway:
-            parts = [f"rating {m.checkout_mood}/10"] if m.checkout_mood is not None else []
-            if m.takeaway:
-                parts.append(f"takeaway \u201c{m.takeaway}\u201d")
-            self.label("Check-out:", ", ".join(parts))
+            self.label("Check-in:", checkin)
+        checkout = checkout_phrase(m.checkout_mood, m.takeaway, quote=curly)
+        if checkout:
+            self.label("Check-out:", checkout)
         goals = "; ".join(f"{g.position}. {g.text}" for g in m.goals) if m.goals else "(none recorded)"
         self.label("Goals addressed:", goals)
         self.pdf.ln(1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,11 @@ class GoalView:
     id: str
     position: int
     text: str
+
+
+def signed_goals(member: Any, text: Callable[[str], str] = str) -> tuple[GoalView, ...]:
+    """A member's goals as their note selected them when signed (``snapshot.SnapshotMember.goals``)."""
+    return tuple(GoalView(str(g[0]), int(g[1]), text(g[2])) for g in member.goals)
 
 
 @dataclass(frozen=True)
@@ -293,7 +299,7 @@ def _as_signed(session: Session, meeting: GroupMeeting, view: Snapshot, with_par
         if member is None:
             lines.append(line)
             continue
-        goals = tuple(GoalView(g[0], g[1], g[2]) for g in member.goals)
+        goals = signed_goals(member)
         lines.append(replace(line, display_name=member.display_name, goals=goals))
     return replace(
         view,

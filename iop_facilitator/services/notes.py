@@ -32,6 +32,8 @@ from iop_facilitator.services import audit
 from iop_facilitator.services.live import UNSET, check_base, editable_meeting
 from iop_facilitator.services.live_read import MemberLine, Snapshot, load_snapshot
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.services.wording import checkin_phrase, checkout_phrase
+from iop_facilitator.timefmt import local_hhmm
 
 TEXT_FIELDS = ("intervention", "response", "plan")
 NOT_FINISHED = ("drafts are written once the group is finished (Check-out: finish the group), "
@@ -67,39 +69,24 @@ def draft_intervention(snapshot: Snapshot, topic: Any | None) -> str:
     )
 
 
-def _hhmm(value: dt.datetime | None, tz: str) -> str:
-    local = to_local(value, tz)
-    return local.format("HH:mm") if local else ""
-
-
 def draft_response(line: MemberLine, snapshot: Snapshot) -> str:
     """What this member said and did, from their own check-in, stories and check-out only."""
     tz = snapshot.timezone
     parts = []
     if line.status == AttendanceStatus.late:
-        parts.append(f"Arrived late ({_hhmm(line.arrived_at, tz)}).")
-    checkin = []
-    if line.mood is not None:
-        checkin.append(f"mood {line.mood}/10")
-    if line.urge is not None:
-        checkin.append(f"urge {line.urge}/10")
-    if line.feeling:
-        checkin.append(f"feeling \"{line.feeling}\"")
+        parts.append(f"Arrived late ({local_hhmm(line.arrived_at, tz)}).")
+    checkin = checkin_phrase(line.mood, line.urge, line.feeling)
     if checkin:
-        parts.append(f"At check-in reported {', '.join(checkin)}.")
+        parts.append(f"At check-in reported {checkin}.")
     if line.safety_concern:
         parts.append("Reported a safety concern at check-in; followed up per program crisis steps.")
     for story in line.stories:
         parts.append(f"Shared: {story.text.strip()}")
-    closing = []
-    if line.checkout_mood is not None:
-        closing.append(f"closing rating {line.checkout_mood}/10")
-    if line.takeaway:
-        closing.append(f"takeaway \"{line.takeaway.strip()}\"")
+    closing = checkout_phrase(line.checkout_mood, line.takeaway.strip(), label="closing rating")
     if closing:
-        parts.append(f"At check-out: {', '.join(closing)}.")
+        parts.append(f"At check-out: {closing}.")
     if line.status == AttendanceStatus.left_early:
-        parts.append(f"Left early at {_hhmm(line.left_at, tz)}.")
+        parts.append(f"Left early at {local_hhmm(line.left_at, tz)}.")
     return " ".join(parts) if parts else "Attended and listened; did not share during this group."
 
 
