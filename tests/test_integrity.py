@@ -23,7 +23,7 @@ from iop_facilitator import audit_chain
 from iop_facilitator.enums import AttendanceStatus, RiskLevel, StaffRole
 from iop_facilitator.errors import Conflict
 from iop_facilitator.models import AuditEvent, FollowUp, GroupMeeting, Staff
-from iop_facilitator.services import addenda, audit, integrity, live, notes, safety, staff
+from iop_facilitator.services import addenda, audit, canonical, integrity, live, notes, safety, staff
 from iop_facilitator.services import cosign as cosign_service
 from iop_facilitator.services.maintenance import integrity_problems, lock_trigger_problems
 from tests.test_live_services import START, complete_meeting, library, room, snap  # noqa: F401 - fixtures
@@ -206,7 +206,7 @@ def test_signing_stores_the_content_hash(db, room, library) -> None:  # noqa: F8
         assert meeting.content_hash and len(meeting.content_hash) == 64
         assert meeting.content_hash == integrity.meeting_hash(s, mid)
         body = json.loads(integrity.canonical_meeting(s, mid))
-    fields = dict(zip((name for name, _ in integrity.MEETING_FIELDS), body["meeting"]))
+    fields = dict(zip((name for name, _ in canonical.MEETING_FIELDS), body["meeting"]))
     assert fields["status"] == "signed" and fields["signer_credentials"] == "LCSW" and fields["id"] == mid.hex
     assert len(body["attendance"]) == 4 and len(body["progress_notes"]) == 4
     report = integrity.verify_database(db)
@@ -242,8 +242,8 @@ def test_canonical_content_is_the_same_from_storage_tuples_and_objects() -> None
               "signed_at": "2026-01-05 20:00:00.000005", "status": "signed"}
     att = [{"id": uuid.UUID(int=3), "drop_in": False, "checkin_mood": 4}]
     att_stored = [{"id": str(uuid.UUID(int=3)), "drop_in": 0, "checkin_mood": 4}]
-    assert integrity.canonical_bytes(meeting, att) == integrity.canonical_bytes(stored, att_stored)
-    assert integrity.hash_content(meeting, att) != integrity.hash_content({**meeting, "homework": "x"}, att)
+    assert canonical.canonical_bytes(meeting, att) == canonical.canonical_bytes(stored, att_stored)
+    assert canonical.hash_content(meeting, att) != canonical.hash_content({**meeting, "homework": "x"}, att)
 
 
 def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
@@ -251,7 +251,7 @@ def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
     from iop_facilitator.demo.generate import generate
 
     COLUMNS = table_columns()
-    hasher = integrity.StorageHasher(COLUMNS)
+    hasher = canonical.StorageHasher(COLUMNS)
     chunks = generate(groups=1, weeks=3, members_per_group=5, seed=9, end=dt.date(2026, 11, 2),
                       schedule=_schedule_fn("America/Chicago"), columns=COLUMNS, topic_versions=bundled_topic_versions())
     tables: dict[str, list[tuple]] = {}
@@ -264,15 +264,15 @@ def test_the_seeders_fast_hasher_agrees_with_the_canonical_function() -> None:
         if meeting["status"] != "signed":
             continue
         mine = {key: [r for r in as_dicts[table] if r["meeting_id"] == meeting["id"]]
-                for key, (table, _fields) in integrity.PARTS.items() if table in as_dicts}
+                for key, (table, _fields) in canonical.PARTS.items() if table in as_dicts}
         raw = {key: [r for r in tables[table] if dict(zip(COLUMNS[table], r))["meeting_id"] == meeting["id"]]
-               for key, (table, _fields) in integrity.PARTS.items() if table in tables}
+               for key, (table, _fields) in canonical.PARTS.items() if table in tables}
         [frozen] = [s for s in as_dicts["signed_snapshot"] if s["meeting_id"] == meeting["id"]]
         members = [m for m in as_dicts["signed_member"] if m["meeting_id"] == meeting["id"]]
-        assert frozen["snapshot_hash"] == integrity.snapshot_hash(frozen, members)
+        assert frozen["snapshot_hash"] == canonical.snapshot_hash(frozen, members)
         assert len(members) == len(mine["attendance"])
         sealed = frozen["snapshot_hash"]
-        assert meeting["content_hash"] == integrity.hash_content(meeting, **mine, snapshot_hash=sealed) == hasher(
+        assert meeting["content_hash"] == canonical.hash_content(meeting, **mine, snapshot_hash=sealed) == hasher(
             row, sealed, **raw
         )
         checked += 1

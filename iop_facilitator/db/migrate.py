@@ -2,42 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+# The revisions this program ships (db.revisions, no Alembic); callers may ask here too.
+from iop_facilitator.db.revisions import MIGRATIONS_DIR, head_revision, is_at_head, known_revisions  # noqa: F401
 from iop_facilitator.errors import DatabaseProblem
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Engine
-
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-_REVISION = re.compile(r"^revision(?::\s*str)?\s*=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
-_DOWN = re.compile(r"^down_revision(?::[^=]*)?=\s*(?:['\"]([^'\"]+)['\"]|None)", re.MULTILINE)
-
-
-@lru_cache(maxsize=1)
-def known_revisions() -> tuple[frozenset[str], str]:
-    """Every revision this program ships, and the head, read from the version files.
-
-    Opening a database that is already at head needs no Alembic import at all
-    (it costs a tenth of a second at start-up); Alembic runs only to upgrade.
-    """
-    revisions: dict[str, str | None] = {}
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        rev, down = _REVISION.search(text), _DOWN.search(text)
-        if rev:
-            revisions[rev.group(1)] = down.group(1) if down else None
-    parents = {d for d in revisions.values() if d}
-    heads = [r for r in revisions if r not in parents]
-    if len(heads) != 1:  # pragma: no cover - a packaging mistake
-        raise RuntimeError(f"expected one migration head, found {heads}")
-    return frozenset(revisions), heads[0]
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -58,14 +34,6 @@ def _script() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config())
-
-
-def head_revision() -> str:
-    return known_revisions()[1]
-
-
-def is_at_head(revision: str | None) -> bool:
-    return revision == head_revision()
 
 
 def check_known_revision(revision: str | None, where: str) -> None:

@@ -67,7 +67,7 @@ def connect(
 
 def at_head(conn: sqlite3.Connection) -> bool:
     """True when the database's schema is exactly this program's newest (no Alembic import)."""
-    from iop_facilitator.db.migrate import head_revision
+    from iop_facilitator.db.revisions import head_revision
 
     try:
         rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()

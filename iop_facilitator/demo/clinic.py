@@ -250,7 +250,7 @@ def seed_clinic(
     import uuid
 
     from iop_facilitator.services.billing import codes_table
-    from iop_facilitator.services.integrity import bulk_digest
+    from iop_facilitator.services.canonical import bulk_digest
     from iop_facilitator.services.snapshot import disclosure_version
 
     summary = SeedSummary()

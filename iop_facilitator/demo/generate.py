@@ -42,7 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from iop_facilitator.demo import fiction as fx
-from iop_facilitator.services.integrity import StorageHasher, snapshot_hash
+from iop_facilitator.services.canonical import StorageHasher, snapshot_hash
 
 Columns = Mapping[str, Sequence[str]]  # table -> its column names, in the models' order
 

@@ -93,7 +93,7 @@ def add_addendum(
     )
     session.add(row)
     session.flush()
-    from iop_facilitator.services.integrity import addendum_hash
+    from iop_facilitator.services.canonical import addendum_hash
 
     audit.record(
         session, "meeting.addendum", record_type="addendum", record_id=row.id,

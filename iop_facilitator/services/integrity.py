@@ -1,267 +1,50 @@
-"""Tamper evidence: the canonical content of a signed meeting, its hash, and ``iop db verify``.
+"""Tamper evidence in the database: sealing a signed meeting, and ``iop db verify``.
 
-Signing stores ``GroupMeeting.content_hash`` = SHA-256 of :func:`canonical_bytes`:
-compact JSON of the meeting's clinical fields, its attendance, individualized
-progress notes, story notes and safety events. Each row is an array of its
-values in the fixed field order below (:data:`MEETING_FIELDS` etc., format
-version :data:`CANON_VERSION`); rows are sorted by id. Left out: ``created_at``/``updated_at``/``version`` (bookkeeping),
-``flow_step`` (where the app's screen stood), the co-signature (added after
-signing) and the hash itself. Addenda are separate, append-only rows.
+The canonical content and its hashes are ``services.canonical``'s (pure). Here they
+meet the database: :func:`canonical_meeting` / :func:`meeting_hash` read a meeting's
+rows raw (``sa.text``, so SQLite and PostgreSQL give the same bytes), :func:`seal`
+signs it in the one UPDATE the lock triggers allow, :func:`lock_meeting` takes the
+lock signing runs under, and :func:`verify_database` checks every sealed record and
+the audit chain, and matches them to their audit entries.
 
-Values are normalised to one form whatever produced them: ORM objects, raw
-driver rows from SQLite or PostgreSQL, or the seeder's storage-form tuples
-(UUID -> 32 hex digits, datetime -> ``YYYY-MM-DD HH:MM:SS.ffffff`` UTC, date ->
-ISO, JSON text -> parsed, booleans -> 0/1). So the seeder hashes its
-generated rows with the same function the verifier uses on the database.
-
-This module imports only the standard library at load time (the seeder's
-generator must stay free of SQLAlchemy); the database functions import it lazily.
+This module imports only the standard library at load time; the database functions
+import SQLAlchemy lazily.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from iop_facilitator.services.canonical import (
+    ADDENDUM_FIELDS,
+    CANON_VERSION,
+    CANON_VERSION_SNAPSHOT,
+    MEETING_FIELDS,
+    PARTS,
+    SIGNED_MEMBER_FIELDS,
+    SNAPSHOT_FIELDS,
+    SNAPSHOT_SOURCES,
+    StorageHasher,
+    addendum_hash,
+    bulk_digest,
+    canonical_bytes,
+    cosign_hash,
+    hash_bytes,
+    hash_content,
+    norm,
+    snapshot_hash,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
     from iop_facilitator.db.engine import Database
     from iop_facilitator.models import GroupMeeting
-
-CANON_VERSION = 1  # meetings sealed without a snapshot (before schema 0006, and migrated ones)
-CANON_VERSION_SNAPSHOT = 2  # the same body plus the signed snapshot's hash (see snapshot_hash)
-SNAPSHOT_VERSION = 1
-
-# (column, kind) of each part of the canonical content, per table.
-MEETING_FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "id"), ("group_id", "id"), ("local_date", "date"), ("scheduled_start", "dt"),
-    ("scheduled_end", "dt"), ("actual_start", "dt"), ("actual_end", "dt"), ("modality", "str"),
-    ("location", "str"), ("facilitator_id", "id"), ("co_facilitator_id", "id"), ("topic_id", "str"),
-    ("topic_version", "str"), ("topic_hash", "str"), ("status", "str"), ("group_narrative", "str"),
-    ("note_format", "str"), ("homework", "str"), ("topic_notes", "str"), ("prompts_done", "json"),
-    ("signed_by_id", "id"), ("signed_at", "dt"), ("signer_credentials", "str"),
-)
-ATTENDANCE_FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "id"), ("member_id", "id"), ("status", "str"), ("arrived_at", "dt"), ("left_at", "dt"),
-    ("minutes_attended", "int"), ("drop_in", "bool"), ("checkin_mood", "int"), ("checkin_urge", "int"),
-    ("checkin_feeling", "str"), ("safety_concern", "bool"), ("checkout_mood", "int"),
-    ("checkout_takeaway", "str"),
-)
-PROGRESS_FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "id"), ("member_id", "id"), ("goal_ids", "json"), ("intervention", "str"),
-    ("response", "str"), ("plan", "str"),
-)
-STORY_FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "id"), ("member_id", "id"), ("recorded_at", "dt"), ("text", "str"), ("author_id", "id"),
-)
-SAFETY_FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "id"), ("member_id", "id"), ("occurred_at", "dt"), ("concern", "str"), ("risk_level", "str"),
-    ("disposition", "str"), ("disposition_at", "dt"), ("recorded_by_id", "id"),
-)
-PARTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    # canonical key: (table, fields)
-    "attendance": ("attendance", ATTENDANCE_FIELDS),
-    "progress_notes": ("progress_note", PROGRESS_FIELDS),
-    "story_notes": ("story_note", STORY_FIELDS),
-    "safety_events": ("safety_event", SAFETY_FIELDS),
-}
-_STORAGE = "%Y-%m-%d %H:%M:%S.%f"
-
-# The signed snapshot (``signed_snapshot`` and ``signed_member``): what a signed meeting
-# shows and bills beyond its own locked rows. Hashed on its own (``snapshot_hash``); a
-# meeting signed by the app seals that hash inside its content hash (CANON_VERSION_SNAPSHOT).
-SNAPSHOT_FIELDS: tuple[tuple[str, str], ...] = (
-    ("meeting_id", "id"), ("source", "str"), ("clinic_name", "str"), ("timezone", "str"),
-    ("disclosure_version", "str"), ("group_name", "str"), ("group_type", "str"), ("level_of_care", "str"),
-    ("audience", "str"), ("modality", "str"), ("location", "str"), ("local_start", "str"), ("local_end", "str"),
-    ("facilitator_name", "str"), ("facilitator_credentials", "str"), ("co_facilitator_name", "str"),
-    ("co_facilitator_credentials", "str"), ("signer_name", "str"), ("requires_cosign", "bool"),
-    ("topic_title", "str"), ("service_code", "str"),
-)
-SIGNED_MEMBER_FIELDS: tuple[tuple[str, str], ...] = (
-    ("member_id", "id"), ("display_name", "str"), ("chart_id", "str"), ("goals", "json"),
-)
-COSIGN_FIELDS: tuple[tuple[str, str], ...] = (
-    ("meeting_id", "id"), ("cosigner_id", "id"), ("cosigner_name", "str"), ("cosigner_credentials", "str"),
-    ("cosigned_at", "dt"),
-)
-ADDENDUM_FIELDS: tuple[tuple[str, str], ...] = (
-    ("id", "id"), ("meeting_id", "id"), ("member_id", "id"), ("author_id", "id"), ("author_credentials", "str"),
-    ("reason", "str"), ("text", "str"), ("created_at", "dt"),
-)
-# Sources of a snapshot: which content-hash version seals the meeting.
-SNAPSHOT_SOURCES = {"signing": CANON_VERSION_SNAPSHOT, "seed": CANON_VERSION_SNAPSHOT, "migration": CANON_VERSION}
-
-
-# --------------------------------------------------------------------------- pure part
-
-
-def _norm(kind: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if kind == "str":
-        return value.value if isinstance(value, enum.Enum) else str(value)
-    if kind == "id":
-        return value.hex if isinstance(value, uuid.UUID) else str(value).replace("-", "").lower()
-    if kind == "dt":
-        if isinstance(value, str):
-            if len(value) == 26 and value[10] == " ":
-                return value  # already the storage form
-            value = dt.datetime.fromisoformat(value)
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-        return value.strftime(_STORAGE)
-    if kind == "date":
-        return value if isinstance(value, str) else value.isoformat()
-    if kind == "json":
-        return json.loads(value) if isinstance(value, (str, bytes)) else value
-    if kind == "bool":
-        return 1 if value else 0
-    if kind == "int":
-        return int(value)
-    raise ValueError(kind)  # pragma: no cover
-
-
-def _row(values: Mapping[str, Any], fields: tuple[tuple[str, str], ...]) -> list[Any]:
-    return [_norm(kind, values.get(name)) for name, kind in fields]
-
-
-def _dump(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _first(row: Sequence[Any]) -> Any:
-    return row[0]
-
-
-def canonical_bytes(
-    meeting: Mapping[str, Any],
-    attendance: Iterable[Mapping[str, Any]] = (),
-    progress_notes: Iterable[Mapping[str, Any]] = (),
-    story_notes: Iterable[Mapping[str, Any]] = (),
-    safety_events: Iterable[Mapping[str, Any]] = (),
-    snapshot_hash: str | None = None,
-) -> bytes:
-    """The canonical content of one meeting, from plain mappings of column -> value.
-
-    With ``snapshot_hash`` (a meeting signed with its snapshot) the body is format
-    :data:`CANON_VERSION_SNAPSHOT` and holds that hash; without, format :data:`CANON_VERSION`.
-    """
-    parts: dict[str, Iterable[Mapping[str, Any]]] = {
-        "attendance": attendance, "progress_notes": progress_notes,
-        "story_notes": story_notes, "safety_events": safety_events,
-    }
-    body: dict[str, Any] = {"v": CANON_VERSION, "meeting": _row(meeting, MEETING_FIELDS)}
-    for key, rows in parts.items():
-        fields = PARTS[key][1]
-        body[key] = sorted((_row(r, fields) for r in rows), key=_first)
-    if snapshot_hash is not None:
-        body["v"] = CANON_VERSION_SNAPSHOT
-        body["snapshot"] = snapshot_hash
-    return _dump(body)
-
-
-def hash_bytes(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def snapshot_bytes(snapshot: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) -> bytes:
-    """The canonical form of a signed snapshot: its row and its members (sorted by member id)."""
-    body = {
-        "v": SNAPSHOT_VERSION,
-        "snapshot": _row(snapshot, SNAPSHOT_FIELDS),
-        "members": sorted((_row(m, SIGNED_MEMBER_FIELDS) for m in members), key=_first),
-    }
-    return _dump(body)
-
-
-def snapshot_hash(snapshot: Mapping[str, Any], members: Iterable[Mapping[str, Any]]) -> str:
-    return hash_bytes(snapshot_bytes(snapshot, members))
-
-
-def cosign_hash(row: Mapping[str, Any]) -> str:
-    """SHA-256 of a co-signature as frozen at co-signing (:data:`COSIGN_FIELDS`)."""
-    return hash_bytes(_dump({"v": 1, "cosign": _row(row, COSIGN_FIELDS)}))
-
-
-def addendum_hash(row: Mapping[str, Any]) -> str:
-    """SHA-256 of an addendum as written (:data:`ADDENDUM_FIELDS`)."""
-    return hash_bytes(_dump({"v": 1, "addendum": _row(row, ADDENDUM_FIELDS)}))
-
-
-def bulk_digest(lines: Iterable[str]) -> str:
-    """SHA-256 over sorted ``kind:id:hash`` lines: what one audit entry anchors for many records."""
-    digest = hashlib.sha256()
-    for line in sorted(lines):
-        digest.update(line.encode("ascii") + b"\n")
-    return digest.hexdigest()
-
-
-def hash_content(*args: Any, **kwargs: Any) -> str:
-    """SHA-256 (hex) of :func:`canonical_bytes` with the same arguments."""
-    return hash_bytes(canonical_bytes(*args, **kwargs))
-
-
-class StorageHasher:
-    """:func:`hash_content` for rows already in SQLite storage form (the seeder's tuples), faster.
-
-    Built once from the seeder's column lists (table -> column names). Storage
-    form is already canonical for ids, datetimes, dates, text and integers, so
-    only JSON text and 0/1 booleans are converted; the bytes hashed are the same
-    as :func:`canonical_bytes` would produce (a test holds the two together).
-    """
-
-    def __init__(self, columns: Mapping[str, Sequence[str]], *, lenient: bool = False) -> None:
-        """``lenient`` also normalises ids and datetimes not in storage form (rows read back
-        from a database, which raw SQL may have written in another form)."""
-        from functools import lru_cache
-        from operator import itemgetter
-
-        def picker(table: str, fields: tuple[tuple[str, str], ...]) -> tuple[Any, list[tuple[int, Any]]]:
-            index = {name: i for i, name in enumerate(columns[table])}
-            # The seeder repeats a few JSON texts (each member's goal choices): parse each once.
-            convert: dict[str, Any] = {"json": lru_cache(maxsize=65536)(json.loads), "bool": lambda v: 1 if v else 0}
-            if lenient:
-                convert["dt"] = lambda v: v if type(v) is str and len(v) == 26 and v[10] == " " else _norm("dt", v)
-                convert["id"] = lambda v: v if type(v) is str and len(v) == 32 else _norm("id", v)
-                convert["json"] = lambda v: json.loads(v) if isinstance(v, (str, bytes)) else v
-            get = itemgetter(*(index[name] for name, _ in fields))
-            fixes = [(pos, convert[kind]) for pos, (_, kind) in enumerate(fields) if kind in convert]
-            return get, fixes
-
-        self._meeting = picker("meeting", MEETING_FIELDS)
-        self._parts = {key: picker(table, fields) for key, (table, fields) in PARTS.items() if table in columns}
-
-    @staticmethod
-    def _row(pick: tuple[Any, list[tuple[int, Any]]], row: Sequence[Any]) -> Any:
-        get, fixes = pick
-        values = get(row)
-        if not fixes:
-            return values
-        values = list(values)
-        for pos, conv in fixes:
-            if values[pos] is not None:
-                values[pos] = conv(values[pos])
-        return values
-
-    def __call__(self, meeting: Sequence[Any], snapshot_hash: str | None = None, **parts: Iterable[Sequence[Any]]) -> str:
-        body: dict[str, Any] = {"v": CANON_VERSION, "meeting": self._row(self._meeting, meeting)}
-        for key in PARTS:
-            rows = parts.get(key, ())
-            pick = self._parts.get(key)
-            body[key] = sorted((self._row(pick, r) for r in rows), key=_first) if pick else []
-        if snapshot_hash is not None:
-            body["v"] = CANON_VERSION_SNAPSHOT
-            body["snapshot"] = snapshot_hash
-        return hashlib.sha256(_dump(body)).hexdigest()
-
 
 # --------------------------------------------------------------------------- the database
 
@@ -284,7 +67,7 @@ def _load_parts(conn: Any, meeting_ids: list[uuid.UUID]) -> dict[str, dict[str, 
             sa.bindparam("ids", expanding=True, type_=sa.Uuid())
         )
         for row in conn.execute(stmt, {"ids": meeting_ids}).mappings():
-            found[_norm("id", row["meeting_id"])][key].append(dict(row))
+            found[norm("id", row["meeting_id"])][key].append(dict(row))
     return found
 
 
@@ -314,7 +97,7 @@ def canonical_meeting(
 
         raise NotFound("that meeting does not exist")
     meeting = {**rows[0], **overrides}
-    parts = _load_parts(conn, [meeting_id])[_norm("id", meeting_id)]
+    parts = _load_parts(conn, [meeting_id])[norm("id", meeting_id)]
     return canonical_bytes(meeting, **parts, snapshot_hash=snapshot_hash)
 
 
@@ -325,7 +108,7 @@ def meeting_hash(session: Session, meeting_id: uuid.UUID, *, snapshot_hash: Any 
     """The meeting's content hash as stored now (with its snapshot's recomputed hash when it has one)."""
     if snapshot_hash is _AUTO:
         session.flush()
-        found = _snapshots(session.connection(), [meeting_id]).get(_norm("id", meeting_id))
+        found = _snapshots(session.connection(), [meeting_id]).get(norm("id", meeting_id))
         snapshot_hash = found.computed if found is not None and found.sealed else None
     return hash_bytes(canonical_meeting(session, meeting_id, snapshot_hash=snapshot_hash, **overrides))
 
@@ -536,7 +319,7 @@ def _snapshots(conn: Any, meeting_ids: list[uuid.UUID]) -> dict[str, _Snap]:
         sa.text(f"SELECT meeting_id, {names} FROM signed_member WHERE meeting_id IN :ids").bindparams(expand),
         {"ids": meeting_ids},
     ).mappings():
-        members.setdefault(_norm("id", row["meeting_id"]), []).append(dict(row))
+        members.setdefault(norm("id", row["meeting_id"]), []).append(dict(row))
     columns = ", ".join(name for name, _ in SNAPSHOT_FIELDS)
     out = {}
     for row in conn.execute(
@@ -545,7 +328,7 @@ def _snapshots(conn: Any, meeting_ids: list[uuid.UUID]) -> dict[str, _Snap]:
         ).bindparams(expand),
         {"ids": meeting_ids},
     ).mappings():
-        key = _norm("id", row["meeting_id"])
+        key = norm("id", row["meeting_id"])
         out[key] = _Snap(
             str(row["source"]), str(row["snapshot_hash"] or ""), snapshot_hash(row, members.get(key, ())),
             row["anchor_id"] or None,
@@ -587,11 +370,11 @@ def verify_meetings(conn: Any, report: VerifyReport, seen: _Seen | None = None) 
         snaps = _snapshots(conn, batch)
         for meeting in _meeting_rows(conn, batch):
             report.meetings_checked += 1
-            key = _norm("id", meeting["id"])
-            seen.where[key] = (_norm("date", meeting["local_date"]), _norm("id", meeting["group_id"]))
+            key = norm("id", meeting["id"])
+            seen.where[key] = (norm("date", meeting["local_date"]), norm("id", meeting["group_id"]))
             problems = []
             stored = meeting["content_hash"]
-            status = _norm("str", meeting["status"])
+            status = norm("str", meeting["status"])
             snap = snaps.get(key)
             if snap is None:
                 problems.append("signed but has no signed snapshot")
@@ -627,9 +410,9 @@ def _verify_cosigns(conn: Any, report: VerifyReport, seen: _Seen) -> None:
             "FROM signed_cosign"
         )
     ).mappings():
-        frozen[_norm("id", row["meeting_id"])] = dict(row)
+        frozen[norm("id", row["meeting_id"])] = dict(row)
     cosigned = {
-        _norm("id", r["id"]): dict(r)
+        norm("id", r["id"]): dict(r)
         for r in conn.execute(
             sa.text(
                 "SELECT id, local_date, group_id, cosigned_by_id, cosigned_at, cosigner_credentials FROM meeting "
@@ -650,8 +433,8 @@ def _verify_cosigns(conn: Any, report: VerifyReport, seen: _Seen) -> None:
         if cosign_hash(row) != (row["cosign_hash"] or ""):
             report.record_problems.append(RecordProblem(what, "the co-signature record no longer matches its hash"))
         same = (
-            _norm("id", row["cosigner_id"]) == _norm("id", meeting["cosigned_by_id"])
-            and _norm("dt", row["cosigned_at"]) == _norm("dt", meeting["cosigned_at"])
+            norm("id", row["cosigner_id"]) == norm("id", meeting["cosigned_by_id"])
+            and norm("dt", row["cosigned_at"]) == norm("dt", meeting["cosigned_at"])
             and (row["cosigner_credentials"] or "") == (meeting["cosigner_credentials"] or "")
         )
         if not same:
@@ -664,7 +447,7 @@ def _verify_addenda(conn: Any, seen: _Seen) -> None:
 
     columns = ", ".join(name for name, _ in ADDENDUM_FIELDS)
     for row in conn.execute(sa.text(f"SELECT {columns} FROM addendum")).mappings():
-        seen.addenda[_norm("id", row["id"])] = addendum_hash(row)
+        seen.addenda[norm("id", row["id"])] = addendum_hash(row)
 
 
 SIGN_ACTIONS = ("meeting.sign", "meeting.cosign", "meeting.addendum", "integrity.backfill", "seed")
@@ -696,11 +479,11 @@ def _match_entries(report: VerifyReport, seen: _Seen, entries: list[_Entry]) -> 
             bulk[str(e.details.get("anchor") or e.entry_id)] = e
             legacy_addenda.update(str(a) for a in e.details.get("addenda") or ())
         elif e.action == "meeting.sign" and e.record_id:
-            signed_by_entry.setdefault(_norm("id", e.record_id), []).append(e)
+            signed_by_entry.setdefault(norm("id", e.record_id), []).append(e)
         elif e.action == "meeting.cosign" and e.record_id:
-            cosigned_by_entry.setdefault(_norm("id", e.record_id), []).append(e)
+            cosigned_by_entry.setdefault(norm("id", e.record_id), []).append(e)
         elif e.action == "meeting.addendum" and e.record_id:
-            addendum_entries[_norm("id", e.record_id)] = e
+            addendum_entries[norm("id", e.record_id)] = e
 
     def meeting_what(key: str) -> str:
         date, group = seen.where.get(key, ("?", "?"))
@@ -790,7 +573,7 @@ def _load_parts_sqlite(conn: Any, meeting_ids: list[uuid.UUID]) -> dict[str, dic
         by_meeting: dict[str, list[tuple[Any, ...]]] = {}
         sql = f"SELECT meeting_id, {columns} FROM {table} WHERE meeting_id IN ({marks})"
         for row in conn.exec_driver_sql(sql, hexes):
-            mid = row[0] if type(row[0]) is str and len(row[0]) == 32 else _norm("id", row[0])
+            mid = row[0] if type(row[0]) is str and len(row[0]) == 32 else norm("id", row[0])
             by_meeting.setdefault(mid, []).append(tuple(row)[1:])
         found[key] = by_meeting
     return found
@@ -822,7 +605,7 @@ def verify_database(database: Database, *, anchor: Anchor | None = None, key: by
             if row["action"] in SIGN_ACTIONS:
                 entries.append(
                     _Entry(row["seq"], row["action"], row["record_id"], audit_chain.plain_details(row["details"]) or {},
-                           _norm("id", row["id"]))
+                           norm("id", row["id"]))
                 )
             if anchor is not None and row["seq"] == anchor.entries:
                 at_anchor["hash"] = row["entry_hash"]

@@ -7,7 +7,7 @@ settings, the program's timezone, service codes and notice), so signing copies t
 values into ``signed_snapshot`` and ``signed_member`` (:func:`take`), and every
 export of a signed meeting renders from them (:func:`load`), never from live tables.
 The snapshot's hash is sealed inside the meeting's content hash
-(``services.integrity``), so ``iop db verify`` covers it.
+(``services.canonical``, ``services.integrity``), so ``iop db verify`` covers it.
 
 Co-signing freezes the co-signer's name and credentials in ``signed_cosign``
 (:func:`take_cosign`).
@@ -37,7 +37,7 @@ from iop_facilitator.models import (
     SignedSnapshot,
     Staff,
 )
-from iop_facilitator.services import integrity
+from iop_facilitator.services import canonical
 from iop_facilitator.services.billing import service_codes
 
 
@@ -143,7 +143,7 @@ def take(
                 goals=[[str(g.id), g.position, g.text] for g in picked],
             )
         )
-    snap.snapshot_hash = integrity.snapshot_hash(_mapping(snap), [_mapping(m) for m in members])
+    snap.snapshot_hash = canonical.snapshot_hash(_mapping(snap), [_mapping(m) for m in members])
     session.add(snap)
     session.add_all(members)
     return snap, members
@@ -154,7 +154,7 @@ def take_cosign(session: Session, meeting: GroupMeeting, person: Staff, at: dt.d
         meeting_id=meeting.id, cosigner_id=person.id, cosigner_name=person.name,
         cosigner_credentials=credentials, cosigned_at=at,
     )
-    row.cosign_hash = integrity.cosign_hash(_mapping(row))
+    row.cosign_hash = canonical.cosign_hash(_mapping(row))
     session.add(row)
     return row
 
