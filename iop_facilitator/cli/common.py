@@ -99,6 +99,14 @@ def parse_date(value: str | None, option: str = "date") -> dt.date | None:
         raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=option) from None
 
 
+def parse_date_range(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """``--since`` and ``--until`` as dates (either may be missing); since after until is a usage error."""
+    first, last = parse_date(since, "--since"), parse_date(until, "--until")
+    if first and last and first > last:
+        raise typer.BadParameter("--since is after --until", param_hint="--since")
+    return first, last
+
+
 def to_plain(value: Any) -> Any:
     import enum
     import uuid

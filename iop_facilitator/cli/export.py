@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from iop_facilitator.cli.common import open_db, parse_date, say, state
+from iop_facilitator.cli.common import open_db, parse_date_range, say, state
 
 app = typer.Typer(help="Exports for staff: attendance for billing, notes for the chart.", no_args_is_help=True)
 
@@ -30,13 +30,6 @@ RECIPIENT = typer.Option(
     "--recipient", metavar="TEXT", help="Who receives the file (an organisation or role; kept in the audit log)."
 )
 PURPOSE = typer.Option("--purpose", metavar="TEXT", help="Why it is disclosed (e.g. billing, subpoena; kept in the audit log).")
-
-
-def _date_range(since: str | None, until: str | None):
-    first, last = parse_date(since, "--since"), parse_date(until, "--until")
-    if first and last and first > last:
-        raise typer.BadParameter("--since is after --until", param_hint="--since")
-    return first, last
 
 
 def summary(count: int, what: str, path: Path) -> None:
@@ -65,7 +58,7 @@ def attendance(
     from iop_facilitator.cli.progress import LazyProgress
     from iop_facilitator.exports.attendance import export_attendance
 
-    first, last = _date_range(since, until)
+    first, last = parse_date_range(since, until)
     with LazyProgress("Exporting attendance", quiet=quiet) as progress:
         result = export_attendance(
             state(ctx).target(), out, fmt=fmt.value, open_database=lambda: open_db(ctx), since=first, until=last,
@@ -112,7 +105,7 @@ def notes(
     from iop_facilitator.cli.progress import LazyProgress
     from iop_facilitator.exports.notes import export_notes
 
-    first, last = _date_range(since, until)
+    first, last = parse_date_range(since, until)
     result = export_notes(
         lambda: open_db(ctx), out, fmt=fmt.value, since=first, until=last, group=group, member=member,
         per_member=per_member, include_unsigned=include_unsigned, force=force, recipient=recipient, purpose=purpose,

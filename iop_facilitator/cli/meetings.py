@@ -9,7 +9,7 @@ import typer
 
 from iop_facilitator.cli.common import (
     open_db,
-    parse_date,
+    parse_date_range,
     print_json,
     print_table,
     record_dict,
@@ -35,9 +35,7 @@ def list_(
     from iop_facilitator.services.meetings import list_meetings
     from iop_facilitator.services.settings import get_settings
 
-    first, last = parse_date(since, "--since"), parse_date(until, "--until")
-    if first and last and first > last:
-        raise typer.BadParameter("--since is after --until", param_hint="--since")
+    first, last = parse_date_range(since, until)
     database = open_db(ctx)
     with database.session() as session:
         tz = get_settings(session).timezone

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from iop_facilitator.cli.common import open_db, parse_date, print_json, print_table, say
+from iop_facilitator.cli.common import open_db, parse_date_range, print_json, print_table, say
 
 app = typer.Typer(help="Reports: IOP hours per week, attendance rates and the absence policy.", no_args_is_help=True)
 
@@ -114,9 +114,7 @@ def attendance(
     """Attendance rates per member and per group, and who is past the program's absence policy."""
     from iop_facilitator.services.reports import attendance_report
 
-    first, last = parse_date(since, "--since"), parse_date(until, "--until")
-    if first and last and first > last:
-        raise typer.BadParameter("--since is after --until", param_hint="--since")
+    first, last = parse_date_range(since, until)
     database = open_db(ctx)
     with database.session() as session:
         report = attendance_report(session, since=first, until=last, group_id=_group_id(session, group))

@@ -108,28 +108,19 @@ def open_meetings(session: Session) -> list[GroupMeeting]:
 
 def resolve_meeting(session: Session, ref: str) -> GroupMeeting:
     """The meeting ``ref`` names: its full id, or an id prefix of at least six hex digits (as lists show)."""
-    import uuid
-
     from iop_facilitator.errors import Ambiguous, NotFound
-    from iop_facilitator.services.resolve import MIN_ID_PREFIX
+    from iop_facilitator.services.resolve import by_full_id, id_prefix, ids_starting
 
     text = (ref or "").strip()
     if not text:
         raise NotFound("no meeting given")
-    try:
-        ident = uuid.UUID(text)
-    except ValueError:
-        ident = None
-    if ident is not None:
-        found = session.get(GroupMeeting, ident)
-        if found is None:
-            raise NotFound(f"no meeting with id {text}")
+    found = by_full_id(session, GroupMeeting, text, kind="meeting")
+    if found is not None:
         return found
-    hexpart = text.replace("-", "").lower()
-    if len(hexpart) < MIN_ID_PREFIX or any(c not in "0123456789abcdef" for c in hexpart):
+    prefix = id_prefix(text)
+    if prefix is None:
         raise NotFound(f"{text!r} is not a meeting id (use the id shown by 'iop meeting list')")
-    # Ids are stored as 32 hex digits on SQLite and as native UUIDs on PostgreSQL: compare in Python.
-    matches = [m for m in session.exec(select(GroupMeeting.id)) if m.hex.startswith(hexpart)]
+    matches = ids_starting(session, GroupMeeting, prefix)
     if not matches:
         raise NotFound(f"no meeting with id {text}")
     if len(matches) > 1:

@@ -15,6 +15,32 @@ T = TypeVar("T", bound=SQLModel)
 MIN_ID_PREFIX = 6
 
 
+def by_full_id(session: Session, model: type[T], text: str, *, kind: str) -> T | None:
+    """The record whose full id ``text`` is (:class:`NotFound` when none has it); None when ``text`` is no UUID."""
+    try:
+        ident = uuid.UUID(text)
+    except ValueError:
+        return None
+    found = session.get(model, ident)
+    if found is None:
+        raise NotFound(f"no {kind} with id {text}")
+    return found
+
+
+def id_prefix(text: str) -> str | None:
+    """``text`` as an id prefix (at least :data:`MIN_ID_PREFIX` hex digits, dashes ignored), else None."""
+    hexpart = text.replace("-", "").lower()
+    if len(hexpart) >= MIN_ID_PREFIX and all(c in "0123456789abcdef" for c in hexpart):
+        return hexpart
+    return None
+
+
+def ids_starting(session: Session, model: type[SQLModel], prefix: str) -> list[uuid.UUID]:
+    """Ids of ``model`` starting with ``prefix`` (hex digits)."""
+    # Ids are stored as 32 hex digits on SQLite and as native UUIDs on PostgreSQL: compare in Python.
+    return [i for i in session.exec(select(model.id)) if i.hex.startswith(prefix)]  # type: ignore[attr-defined]
+
+
 def resolve(session: Session, model: type[T], ref: str, *, name_field: str, kind: str) -> T:
     """The one record of ``model`` that ``ref`` names.
 
@@ -25,23 +51,14 @@ def resolve(session: Session, model: type[T], ref: str, *, name_field: str, kind
     text = (ref or "").strip()
     if not text:
         raise NotFound(f"no {kind} given")
-    try:
-        ident = uuid.UUID(text)
-    except ValueError:
-        ident = None
-    if ident is not None:
-        found = session.get(model, ident)
-        if found is None:
-            raise NotFound(f"no {kind} with id {text}")
+    found = by_full_id(session, model, text, kind=kind)
+    if found is not None:
         return found
     name_col = getattr(model, name_field)
     matches = list(session.exec(select(model).where(func.lower(name_col) == text.lower())))
-    if not matches:
-        hexpart = text.replace("-", "").lower()
-        if len(hexpart) >= MIN_ID_PREFIX and all(c in "0123456789abcdef" for c in hexpart):
-            matches = [
-                m for m in session.exec(select(model)) if m.id.hex.startswith(hexpart)  # type: ignore[attr-defined]
-            ]
+    prefix = id_prefix(text) if not matches else None
+    if prefix is not None:
+        matches = [session.get_one(model, i) for i in ids_starting(session, model, prefix)]
     if not matches:
         raise NotFound(f"no {kind} named or numbered {text!r}")
     if len(matches) > 1:
