@@ -13,8 +13,6 @@ LEVELS_OF_CARE: tuple[str, ...] = ("OP", "IOP", "PHP")
 MODALITIES: tuple[str, ...] = ("in_person", "telehealth")
 
 
-
-
 def per_diem_code(codes: Mapping[str, str]) -> str:
     """The IOP per-diem code: ``iop_per_diem`` if configured, else the SUD code, else the MH code.
 
@@ -64,6 +62,16 @@ def service_codes(codes: Mapping[str, str], *, level_of_care: str, modality: str
     if not code:
         return ()
     return ("-".join([code, *(m for m in (*mods, tele_mod) if m)]),)
+
+
+def billed_code(
+    table: Mapping[tuple[str, str], str], *, attended: bool, level_of_care: str, modality: str, frozen: str | None
+) -> str:
+    """What one attendance row bills: nothing for an absence; for a signed meeting the code frozen
+    at signing (``frozen``, from its snapshot); otherwise the rule's (``table``: :func:`codes_table`)."""
+    if not attended:
+        return ""
+    return frozen if frozen is not None else table.get((level_of_care, modality), "")
 
 
 def codes_table(codes: Mapping[str, str]) -> dict[tuple[str, str], str]:

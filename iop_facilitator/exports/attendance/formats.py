@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from iop_facilitator.enums import ATTENDED
 from iop_facilitator.exports.output import csv_notice_row, disclosure_notice, neutralize_cell, plain
+from iop_facilitator.services.billing import billed_code
 from iop_facilitator.services.text import clean_stored
 from iop_facilitator.timefmt import Clocks
 
@@ -97,9 +98,10 @@ def row_values(raw: tuple[Any, ...], clocks: Clocks, codes: Mapping[tuple[str, s
     (local_date, group, member, chart, status, arrived, left, minutes, modality, level, fac, cred, state,
      frozen_code, timezone) = raw
     status, modality, level = _text(status), _text(modality), _text(level)
-    code = ""
-    if status in ATTENDED:
-        code = _text(frozen_code) if frozen_code is not None else codes.get((level, modality), "")
+    code = billed_code(
+        codes, attended=status in ATTENDED, level_of_care=level, modality=modality,
+        frozen=None if frozen_code is None else _text(frozen_code),
+    )
     clock = clocks(_text(timezone) or None)
     return (
         _text(local_date)[:10],
