@@ -23,11 +23,13 @@ cannot fork the chain (``seq`` is also UNIQUE).
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 GENESIS = "0" * 64
@@ -41,6 +43,20 @@ def iso_utc(value: dt.datetime | str) -> str:
     if value.tzinfo is None:  # storage form on SQLite is naive UTC
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as audit details hold it: ids, dates, times and paths as text, enums as their
+    value, tuples as lists, mappings as dicts with text keys (every level)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (uuid.UUID, dt.date, dt.datetime, PurePath)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return value
 
 
 def plain_details(details: Any) -> Any:

@@ -19,7 +19,7 @@ Rules every export follows (issue 5, item 7):
   could leave the output directory;
 * every text cell of a CSV goes through :func:`neutralize_cell`;
 * every export with clinical content carries :func:`disclosure_notice` and is
-  recorded with :func:`export_details` (written by ``exports.record``);
+  recorded by ``exports.record`` (its audit entry, ``export_details``);
 * a disclosure (:func:`disclosure`) writes every file to a 0600 temporary file first,
   then records the audit entry (with each file's SHA-256), then publishes all files;
   any failure before that leaves no file (a per-member export publishes all or none);
@@ -35,13 +35,11 @@ folder, and, for per-member files, the member's id.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import errno
 import hashlib
 import os
 import re
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -376,54 +374,3 @@ def csv_notice_row(notice: str, width: int) -> list[str]:
     ... CSV HEADER`` after ``tail -n +2``). The header row is the second row.
     """
     return [neutralize_cell(f"Notice: {disclosure_notice(notice)}")] + [""] * max(0, width - 1)
-
-
-# --------------------------------------------------------------------------- audit
-
-
-def plain(value: Any) -> Any:
-    """``value`` with ids, dates and paths as strings, containers as lists and dicts (JSON-ready)."""
-    if isinstance(value, (uuid.UUID, dt.date, dt.datetime, Path)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    return value
-
-
-def export_details(
-    *,
-    command: str,
-    fmt: str,
-    records: int,
-    filters: Mapping[str, Any],
-    staging: Staging | None = None,
-    recipient: str | None = None,
-    purpose: str | None = None,
-    **extra: Any,
-) -> dict[str, Any]:
-    """The audit ``details`` of an export (a disclosure): command, format, record count,
-    filters, recipient and purpose when given, and each file's hashes (see the module docstring).
-
-    ``filters`` must hold ids and dates only (resolve ``--member``/``--group`` to
-    ids first): whatever the user typed could be a name, and the audit log never
-    holds names. ``recipient`` and ``purpose`` are what staff typed for the
-    accounting of disclosures (an organisation and a reason, one line each).
-    """
-    details: dict[str, Any] = {
-        "command": command,
-        "format": fmt,
-        "records": int(records),
-        "filters": {k: v for k, v in plain(dict(filters)).items() if v not in (None, "", [], False)},
-        "status": "published",
-    }
-    if recipient:
-        details["recipient"] = " ".join(recipient.split())[:200]
-    if purpose:
-        details["purpose"] = " ".join(purpose.split())[:200]
-    if staging is not None:
-        details["files"] = [f.audit() for f in staging.files]
-        details["folders_sha256"] = staging.folders()
-    details.update(plain(extra))
-    return details

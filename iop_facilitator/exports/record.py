@@ -6,7 +6,7 @@ on the SQLite fast path (no SQLAlchemy), with :func:`record_export_sqlite` on th
 ``sqlite3`` connection (``audit_chain.append_sqlite``, the same hash chain).
 :func:`record_withdrawn` / :func:`record_withdrawn_sqlite` say that publishing failed
 part-way and what was published was taken back. Details hold ids, dates and hashes,
-never a path or a name (``output.export_details``).
+never a path or a name (:func:`export_details`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from iop_facilitator.exports.output import export_details
+from iop_facilitator.audit_chain import jsonable
 
 if TYPE_CHECKING:
     import sqlite3
@@ -22,6 +22,44 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from iop_facilitator.db.engine import Database
+    from iop_facilitator.exports.output import Staging
+
+
+def export_details(
+    *,
+    command: str,
+    fmt: str,
+    records: int,
+    filters: Mapping[str, Any],
+    staging: Staging | None = None,
+    recipient: str | None = None,
+    purpose: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The audit ``details`` of an export (a disclosure): command, format, record count,
+    filters, recipient and purpose when given, and each file's hashes (see the module docstring).
+
+    ``filters`` must hold ids and dates only (resolve ``--member``/``--group`` to
+    ids first): whatever the user typed could be a name, and the audit log never
+    holds names. ``recipient`` and ``purpose`` are what staff typed for the
+    accounting of disclosures (an organisation and a reason, one line each).
+    """
+    details: dict[str, Any] = {
+        "command": command,
+        "format": fmt,
+        "records": int(records),
+        "filters": {k: v for k, v in jsonable(dict(filters)).items() if v not in (None, "", [], False)},
+        "status": "published",
+    }
+    if recipient:
+        details["recipient"] = " ".join(recipient.split())[:200]
+    if purpose:
+        details["purpose"] = " ".join(purpose.split())[:200]
+    if staging is not None:
+        details["files"] = [f.audit() for f in staging.files]
+        details["folders_sha256"] = staging.folders()
+    details.update(jsonable(extra))
+    return details
 
 
 def record_export(

@@ -38,7 +38,7 @@ def record(
         action=action,
         record_type=record_type,
         record_id=str(record_id) if record_id is not None else None,
-        details={k: _plain(v) for k, v in details.items()},
+        details={k: audit_chain.jsonable(v) for k, v in details.items()},
         seq=seq,
         prev_hash=prev,
     )
@@ -68,16 +68,6 @@ def _lock_and_last(session: Session) -> tuple[int, str]:
     if row is None:
         return 1, audit_chain.GENESIS
     return int(row[0]) + 1, row[1] or ""
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (uuid.UUID, dt.date, dt.datetime)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 def list_events(

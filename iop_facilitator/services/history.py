@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from iop_facilitator.audit_chain import jsonable
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.models import (
     AuditEvent,
@@ -57,14 +58,6 @@ class RowAsOf:
     values: dict[str, Any]
     changed_since: bool  # the row was changed (or deleted) after that moment
     deleted_since: bool
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "value"):
-        return value.value
-    if isinstance(value, (uuid.UUID, dt.date, dt.datetime)):
-        return str(value)
-    return value
 
 
 def _decode(value: Any) -> Any:
@@ -118,7 +111,7 @@ def as_of(session: Session, table: str, when: dt.datetime, *, row_id: str | None
         if change is not None:
             out.append(RowAsOf(key, old(change.old_row), True, False))
         elif row.created_at <= when:
-            out.append(RowAsOf(key, {c: _plain(getattr(row, c)) for c in columns}, False, False))
+            out.append(RowAsOf(key, {c: jsonable(getattr(row, c)) for c in columns}, False, False))
     for key, change in first_change.items():  # rows deleted since
         if key not in seen:
             out.append(RowAsOf(key, old(change.old_row), True, True))

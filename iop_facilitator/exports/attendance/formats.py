@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from iop_facilitator.audit_chain import jsonable
 from iop_facilitator.enums import ATTENDED
-from iop_facilitator.exports.output import csv_notice_row, disclosure_notice, neutralize_cell, plain
+from iop_facilitator.exports.output import csv_notice_row, disclosure_notice, neutralize_cell
 from iop_facilitator.services.billing import billed_code
 from iop_facilitator.services.text import clean_stored
 from iop_facilitator.timefmt import Clocks
@@ -186,7 +187,7 @@ def write_json(
     progress: Progress | None = None,
 ) -> int:
     """A JSON object: notice, program, timezone, filters, ``rows`` (streamed) and ``count``."""
-    filters = {k: v for k, v in plain(flt.audit()).items() if v not in (None, "", False)}
+    filters = {k: v for k, v in jsonable(flt.audit()).items() if v not in (None, "", False)}
     head = {
         "disclosure_notice": program.notice,
         "export": "attendance",
