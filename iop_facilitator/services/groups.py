@@ -11,11 +11,19 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from iop_facilitator.enums import WEEKDAYS, Audience, Enrollment, GroupStatus, GroupType, LevelOfCare, Modality
-from iop_facilitator.errors import Conflict, InvalidInput, NotFound
+from iop_facilitator.enums import (
+    WEEKDAYS,
+    Audience,
+    Enrollment,
+    GroupStatus,
+    GroupType,
+    LevelOfCare,
+    Modality,
+)
+from iop_facilitator.errors import Conflict, InvalidInput
 from iop_facilitator.models import Group, GroupEnrollment, GroupFacilitator, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.resolve import resolve
+from iop_facilitator.services.resolve import as_opened, resolve
 from iop_facilitator.services.text import clean_line
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -171,11 +179,7 @@ def update_group(
     ``expected_version`` (the version the editor read) refuses to overwrite a
     change made elsewhere in the meantime.
     """
-    group = session.get(Group, group_id)
-    if group is None:
-        raise NotFound("that group no longer exists")
-    if expected_version is not None and group.version != expected_version:
-        raise Conflict("this group was changed elsewhere; reopen it and try again")
+    group = as_opened(session, Group, group_id, expected_version, what="group")
     changes: dict[str, object] = {}
     if name is not None:
         text = clean_line(name)

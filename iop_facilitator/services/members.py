@@ -11,11 +11,11 @@ from sqlmodel import Session, col, select
 
 from iop_facilitator.db.transactions import lock_row
 from iop_facilitator.enums import Enrollment, ExitReason, MemberStatus
-from iop_facilitator.errors import Conflict, InvalidInput, NotFound
+from iop_facilitator.errors import Conflict, InvalidInput
 from iop_facilitator.models import Goal, Group, GroupEnrollment, GroupMeeting, Member
 from iop_facilitator.services import audit
 from iop_facilitator.services.attendance import absence_counts
-from iop_facilitator.services.resolve import resolve
+from iop_facilitator.services.resolve import as_opened, resolve
 from iop_facilitator.services.settings import get_settings
 from iop_facilitator.services.text import clean, clean_line
 
@@ -263,11 +263,7 @@ def update_member(
     chart id. ``expected_version`` (the version the editor read) refuses to
     overwrite a change made elsewhere in the meantime.
     """
-    member = session.get(Member, member_id)
-    if member is None:
-        raise NotFound("that member no longer exists")
-    if expected_version is not None and member.version != expected_version:
-        raise Conflict("this member was changed elsewhere; reopen it and try again")
+    member = as_opened(session, Member, member_id, expected_version, what="member")
     changed: list[str] = []
     if display_name is not None:
         name = normalise_display_name(display_name)

@@ -8,11 +8,22 @@ from typing import TypeVar
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
-from iop_facilitator.errors import Ambiguous, NotFound
+from iop_facilitator.errors import Ambiguous, Conflict, NotFound
 
 T = TypeVar("T", bound=SQLModel)
 
 MIN_ID_PREFIX = 6
+
+
+def as_opened(session: Session, model: type[T], record_id: uuid.UUID, expected_version: int | None, *, what: str) -> T:
+    """The record an editor opened, if it still exists and (with ``expected_version``, the
+    version the editor read) nobody changed it meanwhile; else a one-line refusal."""
+    record = session.get(model, record_id)
+    if record is None:
+        raise NotFound(f"that {what} no longer exists")
+    if expected_version is not None and record.version != expected_version:  # type: ignore[attr-defined]
+        raise Conflict(f"this {what} was changed elsewhere; reopen it and try again")
+    return record
 
 
 def by_full_id(session: Session, model: type[T], text: str, *, kind: str) -> T | None:

@@ -7,10 +7,10 @@ import uuid
 from sqlmodel import Session, col, select
 
 from iop_facilitator.enums import StaffRole
-from iop_facilitator.errors import Conflict, InvalidInput, NotFound
+from iop_facilitator.errors import InvalidInput
 from iop_facilitator.models import Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.resolve import resolve
+from iop_facilitator.services.resolve import as_opened, resolve
 from iop_facilitator.services.text import clean_line
 
 
@@ -70,11 +70,7 @@ def update_staff(
     Credentials may be emptied (a staff member without them cannot sign notes).
     ``expected_version`` refuses to overwrite a change made elsewhere meanwhile.
     """
-    person = session.get(Staff, staff_id)
-    if person is None:
-        raise NotFound("that staff member no longer exists")
-    if expected_version is not None and person.version != expected_version:
-        raise Conflict("this staff member was changed elsewhere; reopen it and try again")
+    person = as_opened(session, Staff, staff_id, expected_version, what="staff member")
     changes: dict[str, object] = {}
     if name is not None:
         text = clean_line(name)
