@@ -23,7 +23,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 TIME_TYPED = re.compile(r"^\s*(\d{1,2})\s*[:.h]?\s*(\d{2})\s*$")
-TIME_HELP = "use HH:MM (24-hour), e.g. 09:05"
+TIME_HELP = "not a time of day: use HH:MM (24-hour), e.g. 09:05"
 STORAGE = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -40,21 +40,26 @@ def local_hhmm(value: dt.datetime | None, tz: str) -> str:
     return instant.astimezone(zone(tz)).strftime("%H:%M")
 
 
-def parse_hhmm(text: str, day: dt.date, tz: str) -> dt.datetime:
-    """A typed time of day on ``day`` in ``tz``, as aware UTC.
-
-    Accepts ``9:05``, ``09:05``, ``0905``, ``9.05`` and ``9h05`` (24-hour); anything
-    else raises ``ValueError`` with a one-line message for the user (:data:`TIME_HELP`).
-    A time that a daylight-saving change skips is moved forward, as pendulum does.
-    """
-    import pendulum
-
+def typed_time(text: str) -> tuple[int, int]:
+    """``(hour, minute)`` of a typed time of day: ``9:05``, ``09:05``, ``0905``, ``9.05`` or
+    ``9h05`` (24-hour); anything else raises ``ValueError`` with :data:`TIME_HELP`."""
     match = TIME_TYPED.match(text or "")
     if match is None:
         raise ValueError(TIME_HELP)
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
         raise ValueError(TIME_HELP)
+    return hour, minute
+
+
+def parse_hhmm(text: str, day: dt.date, tz: str) -> dt.datetime:
+    """A typed time of day (:func:`typed_time`) on ``day`` in ``tz``, as aware UTC.
+
+    A time that a daylight-saving change skips is moved forward, as pendulum does.
+    """
+    import pendulum
+
+    hour, minute = typed_time(text)
     return pendulum.datetime(day.year, day.month, day.day, hour, minute, tz=tz).in_tz("UTC")
 
 

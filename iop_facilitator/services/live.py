@@ -547,16 +547,3 @@ def finish_meeting(session: Session, meeting_id: uuid.UUID, *, at: dt.datetime |
     set_times(session, meeting_id)
     audit.record(session, "meeting.finish", record_type="meeting", record_id=meeting.id)
     return meeting
-
-
-# The read model lives in services.live_read; these names stay importable from here only until
-# the TUI's panes import them from there (issue 12's TUI part, after the issue-9 panes land).
-from iop_facilitator.services.live_read import (  # noqa: F401
-    GoalView,
-    MemberLine,
-    NoteView,
-    SafetyView,
-    Snapshot,
-    StoryView,
-    load_snapshot,
-)

@@ -644,7 +644,6 @@ def _screens_with_keys() -> tuple[type, ...]:
     from iop_facilitator.tui.screens.roster import RosterScreen
     from iop_facilitator.tui.screens.settings import SettingsScreen
     from iop_facilitator.tui.screens.unlock import UnlockScreen
-
     from iop_facilitator.tui.steps.checkin import DropInScreen, NewMemberScreen
     from iop_facilitator.tui.steps.review import (
         AddendumDialog,

@@ -53,7 +53,7 @@ def prepare(
     from iop_facilitator.enums import AttendanceStatus
     from iop_facilitator.library.load import load_library
     from iop_facilitator.models import Group, Staff
-    from iop_facilitator.services import live
+    from iop_facilitator.services import live, live_read
     from iop_facilitator.services.notes import draft_note, save_note
     from iop_facilitator.services.safety import record_event
     from iop_facilitator.services.settings import get_settings
@@ -87,7 +87,7 @@ def prepare(
             if narrative:
                 live.set_narrative(session, meeting_id, narrative)
             if notes:
-                snapshot = live.load_snapshot(session, meeting_id)
+                snapshot = live_read.load_snapshot(session, meeting_id)
                 for line in snapshot.attended:
                     draft = draft_note(line, snapshot, loaded)
                     save_note(session, meeting_id, line.member_id, goal_ids=list(draft.goal_ids),
@@ -282,7 +282,7 @@ async def test_later_check_out_ratings_reach_the_drafts_but_never_edited_text(tm
 
 def test_narrative_draft_has_counts_and_no_names(tmp_path: Path) -> None:
     from iop_facilitator.library.load import load_library
-    from iop_facilitator.services.live import load_snapshot
+    from iop_facilitator.services.live_read import load_snapshot
 
     prepared = prepare(tmp_path, finish=True, safety=True)
     snapshot = read(prepared.clinic.target, lambda s: load_snapshot(s, prepared.meeting_id))

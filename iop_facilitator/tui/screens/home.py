@@ -34,11 +34,11 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from iop_facilitator.tui.widgets.footer import KeyFooter
-from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
 from iop_facilitator.tui.keys import key_display
+from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 
 if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database

@@ -1,6 +1,6 @@
 """The live meeting: six steps from roll call to signature, with the clock always in view.
 
-The screen owns the meeting's :class:`~iop_facilitator.services.live.Snapshot`
+The screen owns the meeting's :class:`~iop_facilitator.services.live_read.Snapshot`
 and hands it down to the step panes; panes post
 :class:`~iop_facilitator.tui.steps.base.Edit` messages, which the screen runs
 through the app's background :class:`~iop_facilitator.tui.store.Store` (one
@@ -52,7 +52,7 @@ from iop_facilitator.tui.widgets.header import AppHeader
 
 if TYPE_CHECKING:
     from iop_facilitator.library.load import Library
-    from iop_facilitator.services.live import Snapshot
+    from iop_facilitator.services.live_read import Snapshot
     from iop_facilitator.services.meeting_view import ViewState
     from iop_facilitator.tui.store import Store
 
@@ -156,7 +156,7 @@ class MeetingScreen(Screen[None]):
     # -- data -----------------------------------------------------------------
     def _first_load(self) -> None:
         """The snapshot and where the meeting stood, read together so the step opens as it was left."""
-        from iop_facilitator.services.live import load_snapshot
+        from iop_facilitator.services.live_read import load_snapshot
         from iop_facilitator.services.meeting_view import load_view
 
         meeting_id = self.meeting_id
@@ -171,7 +171,7 @@ class MeetingScreen(Screen[None]):
         self.store.read(read, loaded)
 
     def reload(self) -> None:
-        from iop_facilitator.services.live import load_snapshot
+        from iop_facilitator.services.live_read import load_snapshot
 
         meeting_id = self.meeting_id
         self.store.read(lambda session: load_snapshot(session, meeting_id), self._set_snapshot)
@@ -228,7 +228,7 @@ class MeetingScreen(Screen[None]):
 
     def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None, facts: bool = True) -> None:
         """Commit ``op(session)`` in the background, then refresh the snapshot."""
-        from iop_facilitator.services.live import load_snapshot
+        from iop_facilitator.services.live_read import load_snapshot
 
         meeting_id = self.meeting_id
 

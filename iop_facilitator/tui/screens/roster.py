@@ -21,13 +21,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
-from iop_facilitator.tui.widgets.footer import KeyFooter
-from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import ExitReason, MemberStatus
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.keys import key_display
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_date
+from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 
 DISCHARGE = "__discharge__"
 

@@ -21,13 +21,13 @@ from textual.screen import Screen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from iop_facilitator.tui.widgets.footer import KeyFooter
-from iop_facilitator.tui.widgets.header import AppHeader
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.keys import key_display
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen
+from iop_facilitator.tui.widgets.footer import KeyFooter
+from iop_facilitator.tui.widgets.header import AppHeader
 
 
 @dataclass(frozen=True)

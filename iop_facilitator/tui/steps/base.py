@@ -34,7 +34,7 @@ from textual.widget import Widget
 
 if TYPE_CHECKING:
     from iop_facilitator.library.load import Library
-    from iop_facilitator.services.live import Snapshot
+    from iop_facilitator.services.live_read import Snapshot
 
 DEBOUNCE_SECONDS = 0.6
 MAX_WAIT_SECONDS = 1.0  # non-stop typing is still saved at least this often

@@ -25,7 +25,6 @@ terminal the safety flag and the absence warning share one column.
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -42,13 +41,13 @@ from textual.widgets.option_list import Option
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.steps.base import Edit, GotoStep, LOCKED_MESSAGE, StepPane
+from iop_facilitator.timefmt import local_hhmm, parse_hhmm
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
-    import datetime as dt
 
-    from iop_facilitator.services.live import MemberLine, Snapshot
+    from iop_facilitator.services.live_read import MemberLine, Snapshot
 
 CSS_FILE = str(Path(__file__).with_suffix(".tcss"))
 FEELING_MAX = 40  # services.live.FEELING_MAX (not imported: keeps SQLAlchemy out of the first frame)
@@ -86,14 +85,6 @@ FIELDS = {"status": "status", "mood": "mood", "urge": "urge", "feeling": "feelin
 
 
 # --------------------------------------------------------------------------- words for the list
-
-
-def local_hhmm(value: dt.datetime | None, tz: str) -> str:
-    """``HH:MM`` of an aware UTC time in the program's timezone ("" for None)."""
-    from iop_facilitator.clock import to_local
-
-    local = to_local(value, tz)
-    return local.format("HH:mm") if local is not None else ""
 
 
 def status_words(line: MemberLine, tz: str, *, narrow: bool = False) -> str:
@@ -165,26 +156,6 @@ def row_cells(number: int, line: MemberLine, snapshot: Snapshot, *, narrow: bool
         cells["safety"] = Text("⚑ concern" if line.safety_concern else "")
         cells["absences"] = Text(absence_words(line, snapshot.max_absences))
     return cells
-
-
-_TIME = re.compile(r"^\s*(\d{1,2})\s*[:.h]?\s*(\d{2})\s*$")
-
-
-def parse_local_time(text: str, day: dt.date, tz: str) -> dt.datetime:
-    """``HH:MM`` (also ``9:05``, ``0905``, ``9.05``) on ``day`` in ``tz``, as aware UTC.
-
-    Raises ValueError with a message for the user.
-    """
-    import pendulum
-
-    match = _TIME.match(text or "")
-    if not match:
-        raise ValueError("use HH:MM (24-hour), e.g. 09:05")
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        raise ValueError("use HH:MM (24-hour), e.g. 09:05")
-    local = pendulum.datetime(day.year, day.month, day.day, hour, minute, tz=tz)
-    return local.in_timezone("UTC")
 
 
 # --------------------------------------------------------------------------- the pane
@@ -681,7 +652,7 @@ class CheckinPane(StepPane):
             self._keep_feeling(member_id, event.value)
             return
         try:
-            at = parse_local_time(event.value, snapshot.local_date, snapshot.timezone)
+            at = parse_hhmm(event.value, snapshot.local_date, snapshot.timezone)
         except ValueError as problem:
             line = self._line(member_id)
             who = clean_line(line.display_name) if line else "the member"

@@ -18,7 +18,6 @@ and the field being typed in stay on screen. Every change names its author.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,6 +31,7 @@ from textual.widgets import DataTable, Input, Static, TextArea
 
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.timefmt import local_hhmm, parse_hhmm
 from iop_facilitator.tui.steps.base import GotoStep, StepPane
 from iop_facilitator.tui.steps.topic import (
     SIGNED_MESSAGE,
@@ -44,41 +44,18 @@ from iop_facilitator.tui.steps.topic import (
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
-    import datetime as dt
 
     from iop_facilitator.library.model import LoadedTopic
-    from iop_facilitator.services.live import MemberLine, Snapshot
+    from iop_facilitator.services.live_read import MemberLine, Snapshot
 
 HOMEWORK_KEY = "homework"
 TEN_WINDOW = 1.2  # seconds in which "1" then "0" makes a rating of 10
 TAKEAWAY_MAX = 500  # services.live.TAKEAWAY_MAX
-_TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
 STATUS_WORDS = {"present": "Present", "late": "Late", "left_early": "Left early"}
 
 
 def _takeaway_key(member_id: uuid.UUID) -> str:
     return f"takeaway:{member_id}"
-
-
-def local_hhmm(value: dt.datetime | None, tz: str) -> str:
-    from iop_facilitator.clock import to_local
-
-    local = to_local(value, tz)
-    return local.strftime("%H:%M") if local is not None else ""
-
-
-def parse_local_time(text: str, day: dt.date, tz: str) -> dt.datetime:
-    """``HH:MM`` on ``day`` in ``tz`` as aware UTC; ValueError with a short message when it is not a time."""
-    import pendulum
-
-    match = _TIME.match(text)
-    if match is None:
-        raise ValueError("type the time as HH:MM, for example 10:45")
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        raise ValueError("that is not a time of day (HH:MM, 00:00 to 23:59)")
-    local = pendulum.datetime(day.year, day.month, day.day, hour, minute, tz=tz)
-    return local.in_tz("UTC")
 
 
 def homework_suggestion(loaded: LoadedTopic | None) -> str:
@@ -388,9 +365,9 @@ class CheckoutPane(StepPane):
             self.table.focus()
             return
         try:
-            at = parse_local_time(text, snapshot.local_date, snapshot.timezone)
+            at = parse_hhmm(text, snapshot.local_date, snapshot.timezone)
         except ValueError as exc:
-            self.notify(str(exc).capitalize() + ".", title="Left at", severity="warning", markup=False)
+            self.notify(f"{text!r} is {exc}.", title="Left at", severity="warning", markup=False)
             return
         self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id)
         self.notify(f"{name} left early at {local_hhmm(at, snapshot.timezone)}.", markup=False, timeout=4)

@@ -36,12 +36,12 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
-from iop_facilitator.services.text import clean, clean_line
-from iop_facilitator.tui.steps.base import Edit, LOCKED_MESSAGE, StepPane
+from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, StepPane
 
 if TYPE_CHECKING:
     from iop_facilitator.library.model import LoadedTopic
-    from iop_facilitator.services.live import MemberLine, Snapshot
+    from iop_facilitator.services.live_read import MemberLine, Snapshot
 
 NARRATIVE = "narrative"
 INDENT = "  "

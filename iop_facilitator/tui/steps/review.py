@@ -26,8 +26,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -43,15 +41,15 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus, RiskLevel
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.timefmt import local_hhmm, parse_hhmm, typed_time
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane
 from iop_facilitator.tui.steps.notes import key_label
 
 if TYPE_CHECKING:
-    from iop_facilitator.services.live import SafetyView, Snapshot
+    from iop_facilitator.services.live_read import SafetyView, Snapshot
     from iop_facilitator.services.notes import CheckItem
     from iop_facilitator.services.signcheck import Finding
 
-HHMM = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 RISK_LABELS = {
     RiskLevel.not_assessed: "Not assessed",
     RiskLevel.low: "Low",
@@ -64,24 +62,6 @@ MODALITY_LABELS = {"in_person": "In person", "telehealth": "Telehealth"}
 
 def _nothing(_session: Any) -> None:
     """An edit that changes nothing: asks the screen for a fresh snapshot after queued saves."""
-
-
-def local_hhmm(value: dt.datetime | None, tz: str) -> str:
-    from iop_facilitator.clock import to_local
-
-    local = to_local(value, tz)
-    return local.format("HH:mm") if local is not None else ""
-
-
-def parse_hhmm(text: str, day: dt.date, tz: str) -> dt.datetime:
-    """``HH:MM`` on ``day`` in ``tz``, as aware UTC. Raises ValueError for anything else."""
-    import pendulum
-
-    match = HHMM.match(text)
-    if match is None:
-        raise ValueError("times are HH:MM, 24-hour (e.g. 09:05 or 13:30)")
-    local = pendulum.datetime(day.year, day.month, day.day, int(match[1]), int(match[2]), tz=tz)
-    return local.in_tz("UTC")
 
 
 def zone_name(snapshot: Snapshot) -> str:
@@ -239,10 +219,11 @@ class TimesDialog(ModalScreen["tuple[str, str] | None"]):
         start = self.query_one("#review-start", Input).value.strip()
         stop = self.query_one("#review-stop", Input).value.strip()
         for value in (start, stop):
-            if value and not HHMM.match(value):
-                self.query_one("#review-times-problem", Static).update(
-                    Text(f"{value!r} is not a time: use HH:MM, 24-hour (e.g. 09:05 or 13:30).")
-                )
+            try:
+                if value:
+                    typed_time(value)
+            except ValueError as problem:
+                self.query_one("#review-times-problem", Static).update(Text(f"{value!r} is {problem}."))
                 return
         self.dismiss((start, stop))
 

@@ -38,8 +38,9 @@ from textual.widgets.option_list import Option
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.timefmt import local_hhmm
 from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS, Edit, StepPane
-from iop_facilitator.tui.steps.checkin import SIGNED_MESSAGE, local_hhmm
+from iop_facilitator.tui.steps.checkin import SIGNED_MESSAGE
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session
     from textual.timer import Timer
 
-    from iop_facilitator.services.live import MemberLine, Snapshot, StoryView
+    from iop_facilitator.services.live_read import MemberLine, Snapshot, StoryView
 
 NUMBER_WINDOW = 1.0  # seconds in which a second digit extends the number (1 then 2: member 12)
 DELETE_WINDOW = 3.0  # seconds in which a second Delete confirms

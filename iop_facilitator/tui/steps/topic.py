@@ -49,7 +49,7 @@ from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepP
 
 if TYPE_CHECKING:
     from iop_facilitator.library.model import LoadedTopic, Segment
-    from iop_facilitator.services.live import Snapshot
+    from iop_facilitator.services.live_read import Snapshot
 
 SIGNED_MESSAGE = LOCKED_MESSAGE
 SUGGESTED_COUNT = 3

@@ -22,7 +22,6 @@ from textual.widgets import Input, Static
 
 from iop_facilitator.services.text import clean, clean_line
 
-
 # --------------------------------------------------------------------------- fields with a limit
 
 
