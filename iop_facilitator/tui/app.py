@@ -121,6 +121,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self.crisis_info: CrisisInfo | None = None
         self.config, self._startup_problems = load_config()
         self._reported_clashes: set[frozenset[str]] = set()
+        self.keymap: dict[str, str] = {}  # the user's [keys] (binding id -> keys), as installed
         self._waiting_for_store: list[Callable[[], None]] = []
         self._file_watch: Timer | None = None
         # Choose the theme before the stylesheet is first read: choosing it once the app runs
@@ -200,6 +201,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
                     f"known: {', '.join(sorted(known))}"
                 )
         if keymap:
+            self.keymap = dict(keymap)  # what tui.keys.key_label names keys after (Textual keeps its own private)
             self.set_keymap(keymap)
             for key, ids in keymap_clashes(keymap):
                 self._reported_clashes.add(frozenset(ids))

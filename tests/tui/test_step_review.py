@@ -380,8 +380,8 @@ async def test_remapped_key_is_shown_and_works(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_review(app, pilot, prepared)
         pane = screen.query_one(ReviewPane)
-        assert str(pane.query_one("#review-hint", Static).content).startswith("G first missing")
-        assert status_line(pane).endswith("G goes there.")
+        assert str(pane.query_one("#review-hint", Static).content).startswith("g first missing")
+        assert status_line(pane).endswith("g goes there.")
         await pilot.press("g")
         await settle(app, pilot)
         assert screen.step == "notes"

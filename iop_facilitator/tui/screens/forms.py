@@ -32,7 +32,7 @@ from textual.widgets import Input, Select, Static
 
 from iop_facilitator.errors import InvalidInput, IopError
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
+from iop_facilitator.tui.keys import key_label
 
 ADMIN_CSS = str(Path(__file__).parent / "admin.tcss")
 
@@ -127,8 +127,8 @@ class FormScreen(ModalScreen[Any]):
         )
 
     def on_mount(self) -> None:
-        save = key_display(self, "form.save", "ctrl+s")
-        cancel = key_display(self, "form.cancel", "escape")
+        save = key_label(self, "form.save", default="ctrl+s")
+        cancel = key_label(self, "form.cancel", default="escape")
         self.query_one("#form-hint", Static).update(Text(f"Enter or {save} saves · {cancel} closes without saving"))
         for check in self.query(".form-check"):
             check.display = False

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 from iop_facilitator.enums import Audience, Enrollment, GroupStatus, GroupType, LevelOfCare
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_int
 from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.tui.widgets.header import AppHeader
@@ -145,7 +145,7 @@ class GroupsScreen(Screen[None]):
         empty = self.query_one("#groups-empty", Static)
         empty.display = not data.groups
         table.display = bool(data.groups)
-        empty.update(Text(f"No groups yet: press {key_display(self, 'groups.add', 'a')} to add one."))
+        empty.update(Text(f"No groups yet: press {key_label(self, 'groups.add', default='a')} to add one."))
         active = sum(1 for g in data.groups if g.status == GroupStatus.active.value)
         self.query_one("#groups-hint", Static).update(
             Text(f"{len(data.groups)} {'group' if len(data.groups) == 1 else 'groups'}, {active} active"

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Static
 from iop_facilitator.enums import ExitReason, MemberStatus
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_date
 from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.tui.widgets.header import AppHeader
@@ -144,7 +144,7 @@ class RosterScreen(Screen[None]):
         empty = self.query_one("#roster-empty", Static)
         empty.display = not data.members
         table.display = bool(data.members)
-        add_key = key_display(self, "roster.add", "a")
+        add_key = key_label(self, "roster.add", default="a")
         empty.update(Text(f"No members yet: press {add_key} to add one."))
         shown = "all members, discharged too" if self.show_discharged else "current members"
         self.query_one("#roster-hint", Static).update(
@@ -186,7 +186,7 @@ class RosterScreen(Screen[None]):
         lines = [f"{clean_line(member.display_name)} · goals:"]
         lines += [f"  {i}. {clean_line(goal)}" for i, goal in enumerate(member.goals, start=1)]
         if not member.goals:
-            lines.append(f"  none yet (press {key_display(self, 'roster.goals', 't')} to add them)")
+            lines.append(f"  none yet (press {key_label(self, 'roster.goals', default='t')} to add them)")
         detail.update(Text("\n".join(lines)))
 
     def _need_member(self) -> Any:

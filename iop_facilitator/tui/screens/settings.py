@@ -24,7 +24,7 @@ from textual.widgets.option_list import Option
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen
 from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.tui.widgets.header import AppHeader
@@ -181,18 +181,18 @@ class SettingsScreen(Screen[None]):
             if highlighted is None and me is not None:
                 highlighted = [p.staff_id for p in data.staff].index(me.staff_id)
             staff.highlighted = min(highlighted or 0, len(data.staff) - 1)
-        add_key = key_display(self, "settings.add_staff", "a")
+        add_key = key_label(self, "settings.add_staff", default="a")
         if me is not None:
             who = clean_line(me.name) + (f", {clean_line(me.credentials)}" if me.credentials else "")
             text = f"This laptop: {who}."
             if not me.credentials:
-                text += f" No credentials yet: press {key_display(self, 'settings.credentials', 'c')} (needed to sign notes)."
+                text += f" No credentials yet: press {key_label(self, 'settings.credentials', default='c')} (needed to sign notes)."
         elif not data.staff:
             text = f"No staff yet: press {add_key} to add yourself."
         else:
             text = f"Nobody chosen yet: highlight your name and press Enter (or {add_key} to add yourself)."
         self.query_one("#me", Static).update(Text(text))
-        program_key = key_display(self, "settings.program", "p")
+        program_key = key_label(self, "settings.program", default="p")
         self.query_one("#program", Static).update(
             Text(
                 f"Clinic: {clean_line(data.clinic_name)} · timezone: {clean_line(data.timezone)}"

@@ -42,8 +42,8 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus, RiskLevel
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.timefmt import local_hhmm, parse_hhmm, typed_time
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane
-from iop_facilitator.tui.steps.notes import key_label
 
 if TYPE_CHECKING:
     from iop_facilitator.services.live_read import SafetyView, Snapshot
@@ -446,7 +446,7 @@ class ReviewPane(StepPane):
         self.query_one("#review-hint", Static).update(Text(hint))
 
     def _key(self, binding_id: str) -> str:
-        return key_label(self, ReviewPane, binding_id)
+        return key_label(self, binding_id, ReviewPane)
 
     def on_show(self) -> None:
         # Other steps save typing without reloading: ask for a fresh snapshot when the step opens.
@@ -791,7 +791,7 @@ class ReviewPane(StepPane):
         none = self.query_one("#review-events-none", Static)
         none.display = not snapshot.safety_events
         events.display = bool(snapshot.safety_events)
-        none.update(Text(f"None recorded ({key_label(self, type(self.app), 'app.crisis')} records one)."))
+        none.update(Text(f"None recorded ({key_label(self, 'app.crisis', type(self.app))} records one)."))
         self._refill(events, [Option(self._event_prompt(e), id=str(e.id)) for e in snapshot.safety_events])
 
     def _render_checklist(self) -> None:

@@ -45,6 +45,7 @@ from textual.widgets.option_list import Option
 
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane
 
 if TYPE_CHECKING:
@@ -77,19 +78,6 @@ def is_signed(snapshot: Snapshot | None) -> bool:
     from iop_facilitator.enums import MeetingStatus
 
     return snapshot is not None and snapshot.status == MeetingStatus.signed
-
-
-def key_hint(node: Any, owner: type, binding_id: str) -> str:
-    """How the key of ``binding_id`` (on class ``owner``) is shown, after the user's keymap."""
-    for binding in owner.BINDINGS:
-        if isinstance(binding, Binding) and binding.id == binding_id:
-            keys = getattr(node.app, "_keymap", {}).get(binding_id, binding.key)
-            first = keys.split(",")[0].strip()
-            try:
-                return node.app.get_key_display(Binding(first, binding.action))
-            except Exception:  # noqa: BLE001 - a hint only
-                return first
-    return "?"
 
 
 class FieldArea(TextArea, inherit_bindings=False):
@@ -393,7 +381,7 @@ class TopicPane(StepPane):
         self._load_suggestions(snapshot)
         lines = "Choose today's topic: suggestions for this group first. Enter chooses the highlighted one"
         if snapshot.topic_id is not None:
-            lines += f"; {key_hint(self, TopicPane, 'topic.change')} goes back to the current topic"
+            lines += f"; {key_label(self, 'topic.change', TopicPane)} goes back to the current topic"
         if self._suggestions is None and not self._suggestions_problem:
             title.update(Text(lines + ".\nReading what this group has covered..."))
             options.clear_options()  # nothing to pick until the order is final: Enter cannot pick a moving item
@@ -504,7 +492,7 @@ class TopicPane(StepPane):
                 text.append("\nLoading the topic library...")
             else:
                 text.append("\nThis guide is not in the topic library on this computer; notes can still be kept. "
-                            f"{key_hint(self, TopicPane, 'topic.change')} chooses another topic.")
+                            f"{key_label(self, 'topic.change', TopicPane)} chooses another topic.")
             heading.update(text)
             guide_scroll.add_class("-missing")  # a class, not display=: the narrow layout decides too
             self._shown_topic = None
@@ -578,10 +566,10 @@ class TopicPane(StepPane):
             script.update(Text(clean(segment.script)))
             return
         text.append(
-            f"\n{key_hint(self, TopicPane, 'topic.timer')} start/pause · "
-            f"{key_hint(self, TopicPane, 'topic.next_segment')} next · "
-            f"{key_hint(self, TopicPane, 'topic.prev_segment')} back · "
-            f"{key_hint(self, TopicPane, 'topic.restart_segment')} restart"
+            f"\n{key_label(self, 'topic.timer', TopicPane)} start/pause · "
+            f"{key_label(self, 'topic.next_segment', TopicPane)} next · "
+            f"{key_label(self, 'topic.prev_segment', TopicPane)} back · "
+            f"{key_label(self, 'topic.restart_segment', TopicPane)} restart"
         )
         timer_view.set_class(left < 0, "-over")
         timer_view.set_class(self.timer.running, "-running")
