@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from iop_facilitator.db.engine import Database
     from iop_facilitator.library.load import Library
-    from iop_facilitator.tui.screens.crisis import CrisisInfo
+    from iop_facilitator.tui.dialogs.crisis import CrisisInfo
     from iop_facilitator.tui.store import Store
 
 APP_TITLE = "iop-facilitator"
@@ -83,7 +83,7 @@ class IopCommands(Provider):
 class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     """The group facilitator's app. Construct with the ``--db`` target; see :func:`run`."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar[list[str]] = ["app.tcss", "dialogs/crisis.tcss"]  # the crisis panel opens at once, anywhere
     TITLE = APP_TITLE
     COMMANDS: ClassVar = {IopCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -388,7 +388,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
     def load_program(self) -> None:
         """Crisis resources and steps from the program settings (kept for the crisis key)."""
-        from iop_facilitator.tui.screens.crisis import CrisisInfo
+        from iop_facilitator.tui.dialogs.crisis import CrisisInfo
 
         def read(session):  # noqa: ANN001, ANN202
             from iop_facilitator.services.settings import get_settings
@@ -454,15 +454,9 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         me = self.facilitator_id()
 
         def start(session):  # noqa: ANN001, ANN202
-            from iop_facilitator.clock import local_today
-            from iop_facilitator.models import Group, Staff
             from iop_facilitator.services.live import start_meeting
-            from iop_facilitator.services.settings import get_settings
 
-            group = session.get_one(Group, group_id)
-            staff = session.get(Staff, me) if me else None
-            today = local_today(get_settings(session).timezone)
-            return start_meeting(session, group, today, facilitator=staff).id
+            return start_meeting(session, group_id, facilitator=me).id
 
         self.store.submit(start, done=self.open_meeting)
 
@@ -487,20 +481,10 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     def resume_open_meeting(self) -> None:
         """Reopening the app resumes today's in-progress meeting at the step where it was."""
 
-        def find(session):  # noqa: ANN001, ANN202
-            from sqlmodel import col, select
+        def find(session):  # noqa: ANN001, ANN202 - imports in the store's thread, not the first frame's
+            from iop_facilitator.services.meetings import in_progress_today
 
-            from iop_facilitator.clock import local_today
-            from iop_facilitator.enums import MeetingStatus
-            from iop_facilitator.models import GroupMeeting
-            from iop_facilitator.services.settings import get_settings
-
-            today = local_today(get_settings(session).timezone)
-            return session.exec(
-                select(GroupMeeting.id)
-                .where(GroupMeeting.status == MeetingStatus.in_progress, GroupMeeting.local_date == today)
-                .order_by(col(GroupMeeting.updated_at).desc())
-            ).first()
+            return in_progress_today(session)
 
         if self.store is not None:
             self.store.read(find, lambda meeting_id: meeting_id and self.open_meeting(meeting_id))
@@ -519,7 +503,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self.push_screen(PrivacyScreen(hint))
 
     def action_crisis(self) -> None:
-        from iop_facilitator.tui.screens.crisis import CrisisInfo, CrisisScreen
+        from iop_facilitator.tui.dialogs.crisis import CrisisInfo, CrisisScreen
         from iop_facilitator.tui.screens.meeting import MeetingScreen
         from iop_facilitator.tui.screens.privacy import PrivacyScreen
 
@@ -639,28 +623,27 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 def _screens_with_keys() -> tuple[type, ...]:
     """Every class whose bindings a keymap may name. Imported lazily: the meeting screen and its
     panes are not needed for the first frame."""
-    from iop_facilitator.tui.screens.crisis import CrisisScreen
-    from iop_facilitator.tui.screens.forms import FormScreen
-    from iop_facilitator.tui.screens.groups import GroupsScreen
-    from iop_facilitator.tui.screens.meeting import PANES, LeaveConfirm, MeetingScreen
-    from iop_facilitator.tui.screens.roster import RosterScreen
-    from iop_facilitator.tui.screens.settings import SettingsScreen
-    from iop_facilitator.tui.screens.unlock import UnlockScreen
-    from iop_facilitator.tui.steps.checkin import DropInScreen, NewMemberScreen
-    from iop_facilitator.tui.steps.review import (
+    from iop_facilitator.tui.dialogs.checkin import DropInScreen, NewMemberScreen
+    from iop_facilitator.tui.dialogs.confirm import Confirm, LeaveConfirm
+    from iop_facilitator.tui.dialogs.crisis import CrisisScreen
+    from iop_facilitator.tui.dialogs.form import FormScreen
+    from iop_facilitator.tui.dialogs.review import (
         AddendumDialog,
         ConfirmCosign,
         ConfirmSign,
         DispositionDialog,
         TimesDialog,
     )
-    from iop_facilitator.tui.steps.topic import Confirm
+    from iop_facilitator.tui.screens.groups import GroupsScreen
+    from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
+    from iop_facilitator.tui.screens.roster import RosterScreen
+    from iop_facilitator.tui.screens.settings import SettingsScreen
+    from iop_facilitator.tui.screens.unlock import UnlockScreen
     from iop_facilitator.tui.widgets.fields import PasteTooLong
 
     return (HomeScreen, HelpScreen, MeetingScreen, LeaveConfirm, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
             ConfirmSign, DispositionDialog, TimesDialog, Confirm, AddendumDialog, ConfirmCosign, PasteTooLong,
             RosterScreen, GroupsScreen, SettingsScreen, FormScreen, UnlockScreen)
-
 
 
 def known_binding_ids() -> set[str]:

@@ -451,6 +451,7 @@ async def test_keymap_changes_the_keys_named_on_screen(db_target: str, iop_home:
     """One key-label helper: the prose hints name the key the user's keymap gives, as the footer does."""
     from iop_facilitator.tui.keys import key_label
     from iop_facilitator.tui.steps.notes import NotesPane
+    from iop_facilitator.tui.widgets.fields import PasteTooLong
 
     write_config(iop_home, '[keys]\n"home.groups" = "f4"\n"notes.draft" = "ctrl+e"\n')
     seed(db_target)
@@ -463,6 +464,7 @@ async def test_keymap_changes_the_keys_named_on_screen(db_target: str, iop_home:
         assert key_label(home, "notes.draft", NotesPane) == "^e"  # a pane not mounted: its class's binding, remapped
         assert key_label(home, "notes.draft_all", NotesPane) == "^g"  # not remapped: its own key
         assert key_label(home, "no.such.binding", default="x") == "x"
+        assert key_label(home, "paste.cancel", PasteTooLong, every=True) == "n or esc"  # a binding with two keys
 
 
 def test_nothing_reads_textuals_private_keymap() -> None:

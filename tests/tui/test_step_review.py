@@ -17,7 +17,8 @@ from textual.widgets import Input, OptionList, SelectionList, Static, TextArea
 from iop_facilitator.enums import MeetingStatus
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
-from iop_facilitator.tui.steps.review import ConfirmSign, DispositionDialog, ReviewPane, TimesDialog
+from iop_facilitator.tui.dialogs.review import ConfirmSign, DispositionDialog, TimesDialog
+from iop_facilitator.tui.steps.review import ReviewPane
 from tests.tui.meeting_kit import open_meeting, settle
 from tests.tui.test_step_notes import (
     Prepared,

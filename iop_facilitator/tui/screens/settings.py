@@ -9,8 +9,7 @@ background store.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -24,28 +23,14 @@ from textual.widgets.option_list import Option
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.dialogs.form import Field, FormScreen
 from iop_facilitator.tui.keys import key_label
-from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen
+from iop_facilitator.tui.screens.admin import ADMIN_CSS
 from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.tui.widgets.header import AppHeader
 
-
-@dataclass(frozen=True)
-class StaffRow:
-    staff_id: uuid.UUID
-    name: str
-    credentials: str
-    role: str
-    version: int
-
-
-@dataclass(frozen=True)
-class SettingsData:
-    clinic_name: str
-    timezone: str
-    is_demo: bool
-    staff: tuple[StaffRow, ...]  # active staff, by name
-    idle_lock_minutes: int = 10  # the automatic screen lock (tui/lock.py)
+if TYPE_CHECKING:
+    from iop_facilitator.services.settings import SettingsView, StaffRow
 
 
 def theme_order(name: str) -> tuple[int, str]:
@@ -68,7 +53,7 @@ class SettingsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id="settings")
-        self.data: SettingsData | None = None
+        self.data: SettingsView | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -141,27 +126,14 @@ class SettingsScreen(Screen[None]):
         if store is None:
             return
 
-        def read(session: Any) -> SettingsData:
-            from iop_facilitator.services.settings import get_settings
-            from iop_facilitator.services.staff import list_staff
+        from iop_facilitator.services.settings import settings_view
 
-            program = get_settings(session)
-            return SettingsData(
-                clinic_name=program.clinic_name,
-                timezone=program.timezone,
-                is_demo=bool(program.is_demo),
-                staff=tuple(
-                    StaffRow(p.id, p.name, p.credentials, p.role.value, p.version) for p in list_staff(session)
-                ),
-                idle_lock_minutes=int(program.idle_lock_minutes),
-            )
-
-        store.read(read, self._loaded, self._failed)
+        store.read(settings_view, self._loaded, self._failed)
 
     def _failed(self, problem: str) -> None:
         self.notify(problem, title="Settings", severity="error", timeout=10, markup=False)
 
-    def _loaded(self, data: SettingsData) -> None:
+    def _loaded(self, data: SettingsView) -> None:
         if not self.is_mounted:
             return
         self.data = data

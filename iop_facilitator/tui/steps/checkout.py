@@ -32,11 +32,11 @@ from textual.widgets import DataTable, Input, Static, TextArea
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.timefmt import local_hhmm, parse_hhmm
+from iop_facilitator.tui.dialogs.confirm import Confirm
 from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import GotoStep, StepPane
 from iop_facilitator.tui.steps.topic import (
     SIGNED_MESSAGE,
-    Confirm,
     Drafts,
     FieldArea,
     is_signed,

@@ -46,7 +46,6 @@ from iop_facilitator.tui.widgets.fields import LimitedInput
 if TYPE_CHECKING:
     import datetime as dt
 
-    from sqlmodel import Session
     from textual.timer import Timer
 
     from iop_facilitator.services.live_read import MemberLine, Snapshot, StoryView
@@ -96,27 +95,19 @@ class _Draft:
     author_id: uuid.UUID | None = None
 
 
-def save_draft(session: Session, meeting_id: uuid.UUID, draft: _Draft, text: str) -> uuid.UUID | None:
+def save_draft(session: Any, meeting_id: uuid.UUID, draft: _Draft, text: str) -> uuid.UUID | None:
     """Save the typed text as the draft's story note: add it, update it, or (empty) delete it.
 
     Runs in the store's writer thread, in order with every other change.
     """
-    from iop_facilitator.models import StoryNote
-    from iop_facilitator.services.live import add_story, update_story
+    from iop_facilitator.services.live import keep_story
 
-    if draft.story_id is not None and session.get(StoryNote, draft.story_id) is not None:
-        if update_story(session, draft.story_id, text) is None:
-            draft.story_id = None
-        return draft.story_id
-    draft.story_id = None
-    if not clean(text).strip():
-        return None
-    note = add_story(session, meeting_id, draft.member_id, text, at=draft.started, author_id=draft.author_id)
-    draft.story_id = note.id
-    return note.id
+    draft.story_id = keep_story(session, meeting_id, draft.story_id, draft.member_id, text, at=draft.started,
+                                author_id=draft.author_id)
+    return draft.story_id
 
 
-def save_edit(session: Session, story_id: uuid.UUID, text: str) -> None:
+def save_edit(session: Any, story_id: uuid.UUID, text: str) -> None:
     """Keep an edit in progress (never deletes: only Enter on an empty text does)."""
     from iop_facilitator.services.live import update_story
 

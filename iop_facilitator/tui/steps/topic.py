@@ -39,12 +39,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.dialogs.confirm import Confirm
 from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane
 
@@ -112,28 +112,6 @@ class Drafts:
         if clean(typed).strip() == clean(server).strip():
             del self.typed[key]  # the database caught up; the field already shows it
         return False
-
-
-class Confirm(ModalScreen[bool]):
-    """Yes or no, by keyboard: Enter confirms, Escape cancels."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,y", "answer(True)", "Yes", id="confirm.yes", tooltip="Confirm"),
-        Binding("escape,n", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
-    ]
-
-    def __init__(self, title: str, body: str, yes: str, no: str = "Not now") -> None:
-        super().__init__(classes="confirm-screen")
-        self._title, self._body, self._yes, self._no = title, body, yes, no
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="confirm-dialog"):
-            yield Static(Text(self._title), classes="confirm-title")
-            yield Static(Text(self._body), classes="confirm-body")
-            yield Static(Text(f"Enter: {self._yes}    Esc: {self._no}"), classes="confirm-hint")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class SegmentTimer:
@@ -430,11 +408,9 @@ class TopicPane(StepPane):
         group_id, day = key
 
         def read(session: Any) -> list[tuple[str, str, bool]]:
-            from iop_facilitator.models import Group
             from iop_facilitator.services.topics import suggest
 
-            group = session.get_one(Group, group_id)
-            return [(s.topic.topic.id, s.reason, s.covered_recently) for s in suggest(session, group, library, day)]
+            return [(s.topic.topic.id, s.reason, s.covered_recently) for s in suggest(session, group_id, library, day)]
 
         store.read(read, self._suggestions_read, self._suggestions_failed)
 
@@ -815,4 +791,3 @@ class TopicPane(StepPane):
             self.query_one("#topic-prompts").focus()
         else:
             self.query_one("#topic-notes").focus()
-

@@ -34,8 +34,6 @@ from iop_facilitator.errors import InvalidInput, IopError
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.keys import key_label
 
-ADMIN_CSS = str(Path(__file__).parent / "admin.tcss")
-
 Op = Callable[[Any], Any]
 
 
@@ -71,7 +69,7 @@ def parse_int(text: str, what: str) -> int:
 class FormScreen(ModalScreen[Any]):
     """A modal form; see the module docstring for the contract."""
 
-    CSS_PATH = ADMIN_CSS
+    CSS_PATH = str(Path(__file__).with_suffix(".tcss"))
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close the form without saving"),
         Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save the form", priority=True),
