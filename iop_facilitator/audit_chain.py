@@ -190,6 +190,7 @@ def append_sqlite(
             "SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         seq, prev = (row[0] + 1, row[1] or "") if row else (1, GENESIS)
+        # The program passes clock.utcnow(); this module imports the standard library only.
         when = (occurred_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         body = dict(details or {})
         rid = None if record_id is None else str(record_id)

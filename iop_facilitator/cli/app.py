@@ -130,7 +130,7 @@ def seed(
     """Fill a database with a fictional clinic for trials and benchmarks (refuses real data)."""
     from iop_facilitator.demo.clinic import seed_clinic
 
-    end_date = parse_date(end, "--end")
+    end_date = parse_date(end, "--end", ctx=ctx, create=True)
     database = open_db(ctx, create=True)
     if quiet:
         summary = seed_clinic(

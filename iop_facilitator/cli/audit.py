@@ -42,7 +42,7 @@ def audit(
     """
     from iop_facilitator.services.audit import list_events
 
-    start, end = parse_date(since, "--since"), parse_date(until, "--until")
+    start, end = parse_date(since, "--since", ctx=ctx, utc=True), parse_date(until, "--until", ctx=ctx, utc=True)
     if start and end and end < start:
         raise typer.BadParameter("--until is before --since", param_hint="--until")
     if member is not None and not disclosures:
@@ -88,7 +88,7 @@ def _as_of(ctx: typer.Context, day_text: str, table: str | None, record: str | N
     from iop_facilitator.services import history
     from iop_facilitator.services.settings import get_settings
 
-    day = parse_date(day_text, "--as-of")
+    day = parse_date(day_text, "--as-of", ctx=ctx)
     if table is None:
         raise typer.BadParameter(f"--as-of needs --table ({', '.join(history.TABLES)})", param_hint="--table")
     database = open_db(ctx)

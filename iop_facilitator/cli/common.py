@@ -85,13 +85,22 @@ def ask_passphrase(new: bool = False, prompt: str = "Passphrase") -> str:
     return first
 
 
-def parse_date(value: str | None, option: str = "date") -> dt.date | None:
-    """YYYY-MM-DD (or 'today'/'yesterday') -> date; a bad value is a usage error (exit 2)."""
+def parse_date(
+    value: str | None, option: str = "date", *, ctx: typer.Context, utc: bool = False, create: bool = False
+) -> dt.date | None:
+    """YYYY-MM-DD (or 'today'/'yesterday') -> date; a bad value is a usage error (exit 2).
+
+    'today' is the clinic's day (the program's timezone, read from the database, which is
+    opened for it, with ``create`` for a command that may create it), or the UTC day for an
+    option counted in UTC days (``utc``); never the machine's day.
+    """
     if value is None:
         return None
     text = value.strip().lower()
     if text in ("today", "yesterday"):
-        today = dt.date.today()
+        from iop_facilitator.clock import local_today
+
+        today = local_today("UTC") if utc else clinic_today(ctx, create=create)
         return today if text == "today" else today - dt.timedelta(days=1)
     try:
         return dt.date.fromisoformat(text)
@@ -99,12 +108,22 @@ def parse_date(value: str | None, option: str = "date") -> dt.date | None:
         raise typer.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)", param_hint=option) from None
 
 
-def parse_date_range(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
+def parse_date_range(
+    ctx: typer.Context, since: str | None, until: str | None, *, utc: bool = False
+) -> tuple[dt.date | None, dt.date | None]:
     """``--since`` and ``--until`` as dates (either may be missing); since after until is a usage error."""
-    first, last = parse_date(since, "--since"), parse_date(until, "--until")
+    first, last = parse_date(since, "--since", ctx=ctx, utc=utc), parse_date(until, "--until", ctx=ctx, utc=utc)
     if first and last and first > last:
         raise typer.BadParameter("--since is after --until", param_hint="--since")
     return first, last
+
+
+def clinic_today(ctx: typer.Context, *, create: bool = False) -> dt.date:
+    """Today in the program's timezone (opens the command's database)."""
+    from iop_facilitator.services.settings import program_today
+
+    with open_db(ctx, create=create).session() as session:
+        return program_today(session)
 
 
 def to_plain(value: Any) -> Any:

@@ -58,7 +58,7 @@ def attendance(
     from iop_facilitator.cli.progress import LazyProgress
     from iop_facilitator.exports.attendance import export_attendance
 
-    first, last = parse_date_range(since, until)
+    first, last = parse_date_range(ctx, since, until)
     with LazyProgress("Exporting attendance", quiet=quiet) as progress:
         result = export_attendance(
             state(ctx).target(), out, fmt=fmt.value, open_database=lambda: open_db(ctx), since=first, until=last,
@@ -105,7 +105,7 @@ def notes(
     from iop_facilitator.cli.progress import LazyProgress
     from iop_facilitator.exports.notes import export_notes
 
-    first, last = parse_date_range(since, until)
+    first, last = parse_date_range(ctx, since, until)
     result = export_notes(
         lambda: open_db(ctx), out, fmt=fmt.value, since=first, until=last, group=group, member=member,
         per_member=per_member, include_unsigned=include_unsigned, force=force, recipient=recipient, purpose=purpose,

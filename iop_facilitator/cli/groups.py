@@ -36,7 +36,7 @@ def add(
     from iop_facilitator.services import groups as svc
     from iop_facilitator.services.staff import resolve_staff
 
-    begins = parse_date(start_date, "--start-date")
+    begins = parse_date(start_date, "--start-date", ctx=ctx)
     database = open_db(ctx)
     with database.begin() as session:
         people = [resolve_staff(session, ref) for ref in facilitator or []]

@@ -35,7 +35,7 @@ def list_(
     from iop_facilitator.services.meetings import list_meetings
     from iop_facilitator.services.settings import get_settings
 
-    first, last = parse_date_range(since, until)
+    first, last = parse_date_range(ctx, since, until)
     database = open_db(ctx)
     with database.session() as session:
         tz = get_settings(session).timezone

@@ -35,7 +35,7 @@ def add(
     from iop_facilitator.services import members as svc
     from iop_facilitator.services.groups import resolve_group
 
-    start_date = parse_date(start, "--start")
+    start_date = parse_date(start, "--start", ctx=ctx)
     database = open_db(ctx)
     with database.begin() as session:
         target = resolve_group(session, group) if group else None
@@ -61,7 +61,7 @@ def enroll(
     from iop_facilitator.services import members as svc
     from iop_facilitator.services.groups import resolve_group
 
-    start_date = parse_date(start, "--start")
+    start_date = parse_date(start, "--start", ctx=ctx)
     database = open_db(ctx)
     with database.begin() as session:
         who = svc.resolve_member(session, member)
@@ -139,7 +139,7 @@ def discharge(
     from iop_facilitator.services import members as svc
     from iop_facilitator.services.groups import resolve_group
 
-    exit_date = parse_date(on, "--date")
+    exit_date = parse_date(on, "--date", ctx=ctx)
     database = open_db(ctx)
     with database.begin() as session:
         who = svc.resolve_member(session, member)

@@ -114,7 +114,7 @@ def attendance(
     """Attendance rates per member and per group, and who is past the program's absence policy."""
     from iop_facilitator.services.reports import attendance_report
 
-    first, last = parse_date_range(since, until)
+    first, last = parse_date_range(ctx, since, until)
     database = open_db(ctx)
     with database.session() as session:
         report = attendance_report(session, since=first, until=last, group_id=_group_id(session, group))

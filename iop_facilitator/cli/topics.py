@@ -219,7 +219,7 @@ def matrix(
     """Currently enrolled members x topics: which topics each member has attended (any group)."""
     from iop_facilitator.services import topics as svc
 
-    day = parse_date(on, "--date")
+    day = parse_date(on, "--date", ctx=ctx)
     session, target, library = _group_and_library(ctx, group, topics_dir)
     grid = svc.matrix(session, target, library, day or _today(session))
     if as_json:
@@ -267,7 +267,7 @@ def suggest(
     """Suggest the day's topic: not covered recently, then the most members have not had."""
     from iop_facilitator.services import topics as svc
 
-    day = parse_date(on, "--date")
+    day = parse_date(on, "--date", ctx=ctx)
     session, target, library = _group_and_library(ctx, group, topics_dir)
     ranked = svc.suggest(session, target, library, day or _today(session), recent_meetings=recent)[:limit]
     if as_json:

@@ -103,6 +103,7 @@ def record_export_sqlite(
     (inside the caller's transaction if one is open; the caller then commits).
     """
     from iop_facilitator.audit_chain import append_sqlite
+    from iop_facilitator.clock import utcnow
     from iop_facilitator.services.actor import current_actor
 
     details = export_details(command=command, fmt=fmt, records=records, filters=filters, **extra)
@@ -113,6 +114,7 @@ def record_export_sqlite(
         record_type="export",
         record_id=None,
         details=details,
+        occurred_at=utcnow(),
     )
 
 
@@ -127,7 +129,8 @@ def record_withdrawn(database: Database, command: str, reason: str) -> None:
 def record_withdrawn_sqlite(conn: sqlite3.Connection, command: str, reason: str) -> None:
     """:func:`record_withdrawn` on the fast path's plain ``sqlite3`` connection."""
     from iop_facilitator.audit_chain import append_sqlite
+    from iop_facilitator.clock import utcnow
     from iop_facilitator.services.actor import current_actor
 
     append_sqlite(conn, actor=current_actor(), action="export.withdrawn", record_type="export",
-                  details={"command": command, "reason": reason})
+                  details={"command": command, "reason": reason}, occurred_at=utcnow())

@@ -6,7 +6,6 @@ session, because they act on the file or the schema rather than on records.
 
 from __future__ import annotations
 
-import datetime as dt
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, func, select
 
+from iop_facilitator.clock import utcnow
 from iop_facilitator.db.engine import Database
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.files import put_in_place, reserve
@@ -261,7 +261,7 @@ def restore_from(database: Database, source: Path) -> RestoreResult:
     info = check_backup(database, source)
     path = database.path
     assert path is not None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     safety = path.with_name(f"{path.name}.before-restore-{stamp}")
     if safety.exists():
         raise InvalidInput(f"{safety} already exists; wait a second and try again")
@@ -308,7 +308,7 @@ def rescue_copy(database: Database) -> Path:
     from iop_facilitator.paths import data_dir
 
     path = _require_sqlite(database, "rescue", "the server's own tools")
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     folder = path.parent if path.parent.is_dir() else data_dir()
     target = folder / f"{path.name}.rescued-{stamp}"
     _vacuum_into(database, target)

@@ -213,7 +213,7 @@ def list_members(
 ) -> list[MemberRow]:
     """Members with the names of the groups they are currently enrolled in."""
     if group is not None:
-        members = roster(session, group, on or dt.date.today()) if on else _open_roster(session, group)
+        members = roster(session, group, on) if on else _open_roster(session, group)
     else:
         query = select(Member).order_by(col(Member.display_name))
         if not include_discharged:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ def get_settings(session: Session) -> ProgramSettings:
         session.add(found)
         session.flush()
     return found
+
+
+def program_today(session: Session) -> dt.date:
+    """Today's date in the program's timezone: the clinic's calendar day, never the machine's."""
+    from iop_facilitator.clock import local_today
+
+    return local_today(get_settings(session).timezone)
 
 
 def validate_timezone(name: str) -> str:

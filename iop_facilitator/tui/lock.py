@@ -1,6 +1,6 @@
 """Unlocking an encrypted database and the automatic (idle) lock, mixed into the app.
 
-* :class:`LockState` holds the idle clock (``time.monotonic`` unless a test injects
+* :class:`LockState` holds the idle clock (``clock.monotonic`` unless a test injects
   another), the idle limit (``ProgramSettings.idle_lock_minutes``, read when the
   database opens and when Settings change it) and the failed unlock attempts.
 * :class:`LockMixin` gives :class:`~iop_facilitator.tui.app.IopApp` its lock: every key
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from textual import events, work
 
+from iop_facilitator import clock as clock_module
+
 if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
 
@@ -33,7 +35,7 @@ WRONG = "Wrong passphrase (or not an iop-facilitator database). Try again."
 
 
 class LockState:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = clock_module.monotonic) -> None:
         self.clock = clock
         self.last_input = clock()
         self.idle_limit_s = DEFAULT_IDLE_MINUTES * 60.0
@@ -51,7 +53,7 @@ class LockState:
         self.idle_limit_s = max(1, int(minutes)) * 60.0
 
     def failed(self) -> None:
-        self.failures.append(dt.datetime.now(dt.UTC))
+        self.failures.append(clock_module.utcnow())
 
     def delay(self) -> float:
         """Seconds to wait before checking the next attempt: none for the first few, then doubling."""

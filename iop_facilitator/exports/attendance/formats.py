@@ -212,4 +212,6 @@ def write_json(
 
 
 def utcnow_or(now: dt.datetime | None) -> dt.datetime:
-    return now if now is not None else dt.datetime.now(dt.UTC)
+    from iop_facilitator.clock import utcnow
+
+    return now if now is not None else utcnow()
