@@ -70,16 +70,13 @@ class Store:
         write: bool = True,
     ) -> None:
         """Run ``op(session)`` in the background; commit when ``write``; then ``done(result)`` on the UI thread."""
-        with self._lock:
-            self._pending += 1
-            self._idle.clear()
-        self._jobs.put(_Job(op, done, failed, write))
+        self._queue(_Job(op, done, failed, write))
 
     def read(self, op: Callable[[Any], Any], done: Callable[[Any], None], failed: Callable[[str], None] | None = None) -> None:
         self.submit(op, done=done, failed=failed, write=False)
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Block until every submitted job has run. True when all were done in time."""
+        """Block until every submitted job (and a rescue copy under way) has run. True when all were done in time."""
         return self._idle.wait(timeout)
 
     def watch_file(self) -> None:
@@ -92,12 +89,18 @@ class Store:
             self.database.check_file()
         except DatabaseGone as exc:
             self.gone = str(exc)
-            self._jobs.put(_Job(_GONE))  # the writer makes the rescue copy (it owns the connections)
+            self._queue(_Job(_GONE))  # the writer makes the rescue copy (it owns the connections)
 
     def close(self, timeout: float = 5.0) -> None:
         self.flush(timeout)
         self._jobs.put(_Job(None))
         self._thread.join(timeout)
+
+    def _queue(self, job: _Job) -> None:
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._jobs.put(job)
 
     # -- the writer thread ---------------------------------------------------
     def _run(self) -> None:
@@ -108,7 +111,10 @@ class Store:
             if job.op is None:
                 return
             if job.op is _GONE:
-                self._rescue(self.gone)
+                try:
+                    self._rescue(self.gone)
+                finally:
+                    self._done_one()
                 continue
             if job.write and self.gone:
                 self._finish(job, problem=self.gone)
@@ -138,10 +144,13 @@ class Store:
             elif job.done is not None:
                 self._call(job.done, result)
         finally:
-            with self._lock:
-                self._pending -= 1
-                if self._pending == 0:
-                    self._idle.set()
+            self._done_one()
+
+    def _done_one(self) -> None:
+        with self._lock:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
 
     def _rescue(self, problem: str) -> None:
         """Copy what the old file holds to a rescue file, once, and tell the app."""

@@ -32,6 +32,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from iop_facilitator.tui import timers
+
 if TYPE_CHECKING:
     from iop_facilitator.library.load import Library
     from iop_facilitator.services.live_read import Snapshot
@@ -131,13 +133,13 @@ class StepPane(Widget):
         timer = self._debounce_timers.pop(key, None)
         if timer is not None:
             timer.stop()
-        self._debounce_timers[key] = self.set_timer(DEBOUNCE_SECONDS, lambda: self._send(key))
+        self._debounce_timers[key] = timers.set_timer(self, DEBOUNCE_SECONDS, lambda: self._send(key))
         if key not in self._cap_timers:
-            self._cap_timers[key] = self.set_timer(MAX_WAIT_SECONDS, lambda: self._send(key))
+            self._cap_timers[key] = timers.set_timer(self, MAX_WAIT_SECONDS, lambda: self._send(key))
 
     def _stop_timers(self, key: str) -> None:
-        for timers in (self._debounce_timers, self._cap_timers):
-            timer = timers.pop(key, None)
+        for waiting in (self._debounce_timers, self._cap_timers):
+            timer = waiting.pop(key, None)
             if timer is not None:
                 timer.stop()
 

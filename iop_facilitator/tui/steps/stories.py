@@ -39,6 +39,7 @@ from textual.widgets.option_list import Option
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.timefmt import local_hhmm
+from iop_facilitator.tui import timers
 from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS, Edit, StepPane
 from iop_facilitator.tui.steps.checkin import SIGNED_MESSAGE
 from iop_facilitator.tui.widgets.fields import LimitedInput
@@ -202,7 +203,7 @@ class StoriesPane(StepPane):
         if monotonic() - first >= MAX_UNSAVED:
             self._send(key)
         else:
-            self._debounce[key] = self.set_timer(DEBOUNCE_SECONDS, lambda: self._send(key))
+            self._debounce[key] = timers.set_timer(self, DEBOUNCE_SECONDS, lambda: self._send(key))
 
     def _send(self, key: str) -> None:
         self._unsaved_since.pop(key, None)

@@ -44,6 +44,7 @@ from textual.widgets.option_list import Option
 
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui import timers
 from iop_facilitator.tui.dialogs.confirm import Confirm
 from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane
@@ -262,7 +263,7 @@ class TopicPane(StepPane):
                     yield FieldArea(id="topic-notes", soft_wrap=True, placeholder="What the group discussed")
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.tick)
+        timers.set_interval(self, 1.0, self.tick)
         self._refresh()
 
     def fit(self, width: int, height: int) -> None:

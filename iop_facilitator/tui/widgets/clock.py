@@ -9,6 +9,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui import timers
 
 
 def _mmss(seconds: float) -> str:
@@ -28,7 +29,7 @@ class MeetingClock(Static):
     segment_left: reactive[float | None] = reactive(None)
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh_clock)
+        timers.set_interval(self, 1.0, self.refresh_clock)
         self.refresh_clock()
 
     def render_text(self, now: dt.datetime) -> Text:
@@ -81,5 +82,9 @@ class MeetingClock(Static):
             self.refresh_clock()
 
     def watch_ended(self) -> None:
+        if self.is_mounted:
+            self.refresh_clock()
+
+    def watch_scheduled_minutes(self) -> None:
         if self.is_mounted:
             self.refresh_clock()
