@@ -5,18 +5,107 @@
 * ``db`` is a freshly migrated database: SQLite always, and PostgreSQL as a
   second parameter whenever ``IOP_TEST_PG_URL`` names a server (``.ci/run``
   starts one). Each PostgreSQL test gets its own throwaway database.
+* A new database gets the newest schema as a copy of one migrated once per session
+  (``fast_new_databases``, see ``tests/database_templates.py``).
+* The environment is made the same for everyone before anything else is imported
+  (``_hermetic_environment``: no NO_COLOR, COLUMNS, LINES, TEXTUAL_* or IOP_* settings of
+  the developer's shell; TZ and a UTF-8 locale fixed).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.database_templates import Templates
+
+# --------------------------------------------------------------------------- a hermetic environment
+# Runs when pytest loads this file, before any test module imports Textual, Rich or pendulum, so
+# the suite (and every child process, tmux server and app it starts) sees the same environment
+# whatever the developer's shell says: no colour or terminal-size overrides, one timezone, a
+# UTF-8 locale, none of the program's own variables. Test controls (IOP_TEST_PG_URL,
+# IOP_TORTURE_*, IOP_REGEN_GOLDEN) are kept.
+
+_TERMINAL_VARIABLES = (
+    "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "PY_COLORS", "COLORTERM", "TERM_PROGRAM",
+    "LC_TERMINAL", "COLUMNS", "LINES", "ROWS", "JUPYTER_COLUMNS", "JUPYTER_LINES", "TERMINAL_WIDTH",
+    "TTY_COMPATIBLE", "TTY_INTERACTIVE", "ESCDELAY", "UNICODE_VERSION", "GITHUB_ACTIONS", "TYPER_USE_RICH",
+)
+_TEST_CONTROLS = ("IOP_TEST_PG_URL", "IOP_TORTURE_FULL", "IOP_TORTURE_SEED", "IOP_REGEN_GOLDEN")
+#: The machine's timezone in tests (a database's default program timezone follows it).
+TEST_TZ = "UTC"
+
+
+def _utf8_locale() -> str:
+    import locale
+
+    saved = locale.setlocale(locale.LC_CTYPE)
+    try:
+        for name in ("C.UTF-8", "C.utf8", "en_US.UTF-8", "UTF-8"):
+            try:
+                locale.setlocale(locale.LC_CTYPE, name)
+            except locale.Error:
+                continue
+            return name
+        return "C.UTF-8"
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+
+
+def _hermetic_environment() -> None:
+    env = os.environ
+    for name in list(env):
+        if (
+            name in _TERMINAL_VARIABLES
+            or (name.startswith(("TEXTUAL", "_TYPER_", "LC_")) and not name.startswith("TEXTUAL_SNAPSHOT_"))
+            or (name.startswith("IOP_") and name not in _TEST_CONTROLS)
+        ):
+            del env[name]
+    env["LANG"] = _utf8_locale()
+    env["TZ"] = TEST_TZ
+    time.tzset()
+
+
+_hermetic_environment()
+
 PG_URL = os.environ.get("IOP_TEST_PG_URL", "").strip()
+
+
+# --------------------------------------------------------------------------- the torture suite's seed and summary
+# Here, not in tests/torture/conftest.py: with pytest-xdist the controller never collects the
+# tests (nor loads that file), yet it prints the summary; the workers inherit the seed through
+# the environment (set before they start).
+if not os.environ.get("IOP_TORTURE_SEED"):
+    import random
+
+    os.environ["IOP_TORTURE_SEED"] = str(random.SystemRandom().randrange(1, 2**31))
+TORTURE_SUMMARY: list[str] = []
+
+
+def torture_seed() -> int:
+    return int(os.environ["IOP_TORTURE_SEED"])
+
+
+def full_form(config: pytest.Config) -> bool:
+    return bool(config.getoption("--torture-full")) or os.environ.get("IOP_TORTURE_FULL", "") not in ("", "0")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "teardown":
+        TORTURE_SUMMARY.extend(line for key, line in report.user_properties if key == "torture")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
+    if TORTURE_SUMMARY:
+        form = "full" if full_form(config) else "bounded (--torture-full for all runs)"
+        terminalreporter.write_sep("-", f"torture suite, {form} form, IOP_TORTURE_SEED={torture_seed()}")
+        for line in TORTURE_SUMMARY:
+            terminalreporter.write_line(line)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,6 +133,30 @@ def _admin_engine():
     return sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
 
+_TEMPLATES = Templates(PG_URL)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_new_databases() -> Iterator[Templates]:
+    """Empty databases get the newest schema by copying one migrated per session (``tests/database_templates.py``)."""
+    from iop_facilitator.db import migrate
+
+    _TEMPLATES.real_upgrade = migrate.upgrade
+    migrate.upgrade = _TEMPLATES.upgrade
+    try:
+        yield _TEMPLATES
+    finally:
+        migrate.upgrade = _TEMPLATES.real_upgrade
+        _TEMPLATES.close()
+
+
+@pytest.fixture
+def prebuilt(fast_new_databases: Templates):
+    """``prebuilt(database, key, build)``: ``database`` (open, empty) becomes a copy of what
+    ``build(database)`` makes, built once per session and back end; returns ``build``'s result."""
+    return fast_new_databases.restore
+
+
 @pytest.fixture
 def pg_database_url() -> Iterator[str]:
     """A URL of a brand-new, empty PostgreSQL database, dropped after the test."""
@@ -53,7 +166,7 @@ def pg_database_url() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     name = f"iop_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
+    admin = _TEMPLATES.admin()
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
@@ -62,7 +175,6 @@ def pg_database_url() -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)

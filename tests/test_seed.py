@@ -48,8 +48,8 @@ def _seed(db, **kwargs) -> SeedSummary:
 
 
 @pytest.fixture
-def seeded(db):
-    summary = _seed(db)
+def seeded(db, prebuilt):
+    summary = prebuilt(db, "seeded_clinic", _seed)
     with db.session() as session:
         yield db, session, summary
 

@@ -104,8 +104,8 @@ def test_local_clock_across_dst() -> None:
 
 
 @pytest.fixture
-def clinic(db):
-    return attendance_clinic.build(db)
+def clinic(db, prebuilt):
+    return prebuilt(db, "attendance_clinic", attendance_clinic.build)
 
 
 def paths(db) -> list[str]:

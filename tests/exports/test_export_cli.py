@@ -30,12 +30,12 @@ def one_line_error(result, match: str) -> str:
 
 
 @pytest.fixture
-def clinic_target(db_target: str):
+def clinic_target(db_target: str, prebuilt):
     from iop_facilitator.db.engine import open_database
 
     database = open_database(db_target, create=True)
     try:
-        clinic = attendance_clinic.build(database)
+        clinic = prebuilt(database, "attendance_clinic", attendance_clinic.build)
     finally:
         database.dispose()
     return db_target, clinic

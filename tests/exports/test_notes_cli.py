@@ -31,12 +31,12 @@ def iop(*args: str):
 
 
 @pytest.fixture
-def clinic(db_target: str):
+def clinic(db_target: str, prebuilt):
     from iop_facilitator.db.engine import open_database
 
     database = open_database(db_target, create=True)
     try:
-        built = notes_clinic.build(database)
+        built = prebuilt(database, "notes_clinic", notes_clinic.build)
     finally:
         database.dispose()
     return db_target, built

@@ -16,8 +16,8 @@ from tests.exports import notes_clinic
 
 
 @pytest.fixture
-def clinic(db):
-    return notes_clinic.build(db)
+def clinic(db, prebuilt):
+    return prebuilt(db, "notes_clinic", notes_clinic.build)
 
 
 def docs(db, **filters):

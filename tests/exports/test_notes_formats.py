@@ -58,8 +58,8 @@ def check_golden(name: str, text: str) -> None:
 
 
 @pytest.fixture
-def clinic(db):
-    return notes_clinic.build(db)
+def clinic(db, prebuilt):
+    return prebuilt(db, "notes_clinic", notes_clinic.build)
 
 
 @pytest.fixture

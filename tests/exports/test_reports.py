@@ -13,8 +13,8 @@ from tests.exports import attendance_clinic
 
 
 @pytest.fixture
-def clinic(db):
-    return attendance_clinic.build(db)
+def clinic(db, prebuilt):
+    return prebuilt(db, "attendance_clinic", attendance_clinic.build)
 
 
 def test_parse_week() -> None:

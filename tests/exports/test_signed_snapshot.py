@@ -41,8 +41,8 @@ CONTEXT = nd.ExportContext(
 
 
 @pytest.fixture
-def clinic(db):
-    return notes_clinic.build(db)
+def clinic(db, prebuilt):
+    return prebuilt(db, "notes_clinic", notes_clinic.build)
 
 
 def pdf_text(data: bytes) -> str:

@@ -6,7 +6,9 @@
   in the summary and in every failure, so a failing run can be replayed).
 * :func:`mounted_tmpfs` mounts a small tmpfs (we run as root in CI); where mounting is
   impossible the test is skipped with the reason.
-* Each test adds a line to the summary printed at the end (runs, failures, what was checked).
+* Each test adds a line to the summary printed at the end (runs, failures, what was checked);
+  the seed and the summary live in ``tests/conftest.py`` so that with pytest-xdist every worker
+  uses the same seed and the controller prints the lines.
 """
 
 from __future__ import annotations
@@ -21,12 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import full_form, torture_seed
+
 REPO = Path(__file__).resolve().parents[2]
-SUMMARY: list[str] = []
-
-
-def full_form(config: pytest.Config) -> bool:
-    return bool(config.getoption("--torture-full")) or os.environ.get("IOP_TORTURE_FULL", "") not in ("", "0")
+_LINES: list[str] = []  # this test's summary lines, handed to its report (``pytest_runtest_makereport``)
 
 
 @pytest.fixture
@@ -34,13 +34,10 @@ def full(request: pytest.FixtureRequest) -> bool:
     return full_form(request.config)
 
 
-_SEED = int(os.environ.get("IOP_TORTURE_SEED") or random.SystemRandom().randrange(1, 2**31))
-
-
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:
     """A random source seeded per test from the session seed (IOP_TORTURE_SEED replays a run)."""
-    return random.Random(f"{_SEED}:{request.node.nodeid}")
+    return random.Random(f"{torture_seed()}:{request.node.nodeid}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,16 +47,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.torture)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ANN001
-    if SUMMARY:
-        form = "full" if full_form(config) else "bounded (--torture-full for all runs)"
-        terminalreporter.write_sep("-", f"torture suite, {form} form, IOP_TORTURE_SEED={_SEED}")
-        for line in SUMMARY:
-            terminalreporter.write_line(line)
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    # The lines travel with the test's report, so the summary is printed by the process that
+    # prints the session's (with pytest-xdist: the controller; see tests/conftest.py).
+    item.user_properties.extend(("torture", line) for line in _LINES)
+    _LINES.clear()
+    yield
 
 
 def report(line: str) -> None:
-    SUMMARY.append(line)
+    _LINES.append(line)
 
 
 def child_env(**extra: str) -> dict[str, str]:
