@@ -11,11 +11,16 @@ Usage in a test::
             screen = await open_meeting(app, pilot, clinic.group_id)
             ...
             await settle(app, pilot)      # every change committed, the fresh snapshot shown
+            await pass_time(app, pilot, DEBOUNCE_SECONDS)  # typing saved by the debounce alone
+
+Time in these tests comes from a ManualClock (``tests/tui/conftest.py``): debounced saves
+and timer ticks happen when a test moves it on with ``pass_time``, never by waiting.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,28 +66,65 @@ def make_clinic(folder: Path, *, members: tuple[str, ...] = MEMBERS, timezone: s
     return Clinic(target, group_id, staff_id, ids)
 
 
-async def settle(app, pilot, pause: float = 0.05) -> None:  # noqa: ANN001
-    """Wait until the writer has committed everything and the UI has processed the callbacks."""
-    for _ in range(3):
+async def wait_for(pilot, condition, what: str = "the condition", timeout: float = 30.0) -> None:  # noqa: ANN001
+    """Let the app run until ``condition()`` holds (checked after each turn of its message loop)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await settle(pilot.app, pilot)
+        if not condition():
+            await pilot.pause(0.01)  # something outside the app (a thread, a file) may still be on its way
+
+
+def idle(app) -> bool:  # noqa: ANN001
+    """Nothing left to do: the writer has run every job and no worker is running."""
+    store_idle = app.store is None or app.store.flush(0)
+    return store_idle and not any(worker.is_running for worker in app.workers)
+
+
+async def settle(app, pilot) -> None:  # noqa: ANN001
+    """Wait until every change is committed and the UI has handled what followed (fresh snapshots too).
+
+    Rounds of: wait for the writer and the workers, then for the screen to handle every
+    message queued until then; done after two rounds in a row that found nothing to do
+    (a callback may have started more work). No fixed pause.
+    """
+    quiet = 0
+    deadline = time.monotonic() + 30.0
+    while quiet < 2:
         if app.store is not None:
             app.store.flush(10.0)
-        await pilot.pause(pause)
         await app.workers.wait_for_complete()
+        await pilot.pause(0)  # every queued message handled, callbacks from the writer included
+        quiet = quiet + 1 if idle(app) else 0
+        if time.monotonic() > deadline:
+            raise AssertionError("the app did not settle in 30 s")
+
+
+async def pass_time(app, pilot, seconds: float) -> None:  # noqa: ANN001
+    """Move the test clock (``tests/tui/conftest.py``) on by ``seconds``: due debounced saves and
+    timer ticks run; then settle."""
+    from iop_facilitator import clock
+
+    await settle(app, pilot)
+    clock.current().advance(seconds)
+    await settle(app, pilot)
+
+
+async def wait_for_library(app, pilot) -> None:  # noqa: ANN001
+    """The topic library is read in a worker after the database opens."""
+    await wait_for(pilot, lambda: app.library is not None, "the topic library")
 
 
 async def open_meeting(app, pilot, group_id: uuid.UUID):  # noqa: ANN001
     """Wait for the database, start today's meeting of ``group_id`` and return its MeetingScreen."""
     from iop_facilitator.tui.screens.meeting import MeetingScreen
 
-    for _ in range(200):
-        if app.store is not None:
-            break
-        await pilot.pause(0.02)
-    await settle(app, pilot)
+    await wait_for(pilot, lambda: app.store is not None, "the database to open")
     if not isinstance(app.screen, MeetingScreen):
         app.start_meeting(group_id)
-    for _ in range(200):
-        await settle(app, pilot, 0.02)
-        if isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None:
-            return app.screen
-    raise AssertionError("the meeting screen did not open")
+    await wait_for(
+        pilot, lambda: isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None, "the meeting screen"
+    )
+    return app.screen

@@ -24,6 +24,7 @@ from iop_facilitator.tui.screens.help import HelpScreen
 from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
 from tests.tui.meeting_kit import make_clinic
 from tests.tui.meeting_kit import settle as settle_store
+from tests.tui.meeting_kit import idle, wait_for
 
 EVIL_NAME = "[bold]x[/] \x1b]0;evil\x07"
 NOW = dt.datetime(2025, 3, 5, 21, 30, tzinfo=dt.UTC)  # Wed 5 March 2025, 15:30 in Chicago
@@ -114,18 +115,14 @@ def make_empty(target: str) -> None:
 async def settle(pilot, timeout: float = 15.0) -> HomeScreen:
     """Wait for the database, then the home screen's load, to finish."""
     app = pilot.app
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await app.workers.wait_for_complete()
-        if app.store is not None:
-            app.store.flush(10.0)
-        await pilot.pause()
-        home = app.home
-        if home.load_state in ("ready", "failed") and not len(app.workers):
-            await pilot.pause()
-            return home
-        await pilot.pause(0.05)
-    raise AssertionError(f"home screen did not load (state {app.home.load_state!r})")
+
+    def loaded() -> bool:  # from the database, not only the start-up preview
+        state = app.home.load_state
+        return state == "failed" or (state == "ready" and app.store is not None and not len(app.workers) and idle(app))
+
+    await wait_for(pilot, loaded, "the home screen to load", timeout)
+    await pilot.pause()
+    return app.home
 
 
 def table_rows(table: DataTable) -> list[list[str]]:
@@ -316,16 +313,19 @@ async def test_command_palette_has_start_session(tmp_path: Path) -> None:
     async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        expected = {"Start session", "Members (roster)", "Groups", "Refresh the home screen", "Quit",
+                    "Start session: today's group 1"}
+
+        def titles() -> set[str]:
+            if not isinstance(app.screen, CommandPalette):
+                return set()
+            commands = app.screen.query_one(CommandList)
+            return {commands.get_option_at_index(i).hit.text for i in range(commands.option_count)}
+
+        await wait_for(pilot, lambda: expected <= titles(), "the command palette's commands")
         assert isinstance(app.screen, CommandPalette)
-        commands = app.screen.query_one(CommandList)
-        titles = {commands.get_option_at_index(i).hit.text for i in range(commands.option_count)}
-        assert {"Start session", "Members (roster)", "Groups", "Refresh the home screen", "Quit"} <= titles
-        assert "Start session: today's group 1" in titles
         await pilot.press(*"start session", "enter")
-        await pilot.pause(0.3)
-        await settle_store(app, pilot)
-        assert isinstance(app.screen, MeetingScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, MeetingScreen), "the meeting screen")
 
 
 async def test_keys_open_roster_groups_and_settings(tmp_path: Path) -> None:
@@ -619,21 +619,15 @@ async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
     async with app.run_test(size=(110, 32)) as pilot:
         deadline = time.monotonic() + 10
         while app.home.load_state != "ready" and time.monotonic() < deadline:
-            await pilot.pause(0.02)
+            await pilot.pause(0.01)  # polling: settle() would wait for the held-up worker
         assert app.store is None  # still opening: what shows is the preview
         assert [row[2] for row in rows_of(app, "today")] == ["Morning Process", "Wednesday Family", "Evening Recovery"]
         assert app.title == "Riverside Recovery (fictional)"
         await pilot.press("3")  # Evening Recovery, not started yet
-        await pilot.pause(0.1)
+        await pilot.pause()
         assert not isinstance(app.screen, MeetingScreen)
         gate.set()
-        deadline = time.monotonic() + 10
-        while not isinstance(app.screen, MeetingScreen) and time.monotonic() < deadline:
-            await app.workers.wait_for_complete()
-            if app.store is not None:
-                app.store.flush(5)
-            await pilot.pause(0.05)
-        assert isinstance(app.screen, MeetingScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, MeetingScreen), "the meeting screen")
         await settle_store(app, pilot)  # let the meeting screen finish mounting before the app closes
         from iop_facilitator.models import GroupMeeting
 

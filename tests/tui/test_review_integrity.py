@@ -12,7 +12,7 @@ from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.screens.meeting import MeetingScreen
 from iop_facilitator.tui.dialogs.review import AddendumDialog, ConfirmCosign, ConfirmSign
 from iop_facilitator.tui.steps.review import ReviewPane
-from tests.tui.meeting_kit import settle
+from tests.tui.meeting_kit import settle, wait_for
 from tests.tui.test_step_notes import Prepared, notes_by_member, prepare, read, type_text
 from tests.tui.test_step_review import last_notification, open_review, status_line
 
@@ -69,16 +69,10 @@ def signed(tmp_path: Path, *, intern: bool = False) -> Prepared:
 
 
 async def open_signed(app: IopApp, pilot, prepared: Prepared) -> MeetingScreen:
-    for _ in range(200):
-        if app.store is not None:
-            break
-        await pilot.pause(0.02)
-    await settle(app, pilot)
+    await wait_for(pilot, lambda: app.store is not None, "the database to open")
     app.open_meeting(prepared.meeting_id)
-    for _ in range(200):
-        await settle(app, pilot, 0.02)
-        if isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None:
-            break
+    await wait_for(pilot, lambda: isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None,
+                   "the meeting screen")
     screen = app.screen
     assert isinstance(screen, MeetingScreen)
     assert screen.step == "review"  # a signed meeting opens on its review

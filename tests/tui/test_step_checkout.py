@@ -14,7 +14,8 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, Static, TextArea
 
 from iop_facilitator.tui.app import IopApp
-from tests.tui.meeting_kit import make_clinic, open_meeting, settle
+from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
+from tests.tui.meeting_kit import make_clinic, open_meeting, pass_time, settle, wait_for_library
 
 SIZE = (120, 36)
 TOPIC = "handling-stress"
@@ -49,10 +50,7 @@ async def open_checkout(app: IopApp, pilot, clinic, *, minutes_ago: int = 90):
     from iop_facilitator.services.live import choose_topic, mark, set_times
 
     screen = await open_meeting(app, pilot, clinic.group_id)
-    for _ in range(100):
-        if app.library is not None:
-            break
-        await pilot.pause(0.02)
+    await wait_for_library(app, pilot)
     meeting_id = screen.meeting_id
     start = utcnow() - dt.timedelta(minutes=minutes_ago)
     loaded = app.library.get(TOPIC)
@@ -113,7 +111,7 @@ async def test_takeaways_are_saved_as_typed_and_with_enter(tmp_path: Path) -> No
         await pilot.press("t")
         assert app.focused is takeaway
         await pilot.press(*"Breathe before I answer")
-        await pilot.pause(0.9)  # the debounce alone saves it
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)  # the debounce alone saves it
         await settle(app, pilot)
         _meeting, rows = stored(clinic.target, screen.meeting_id)
         assert rows[clinic.member_ids["Avery T."]].checkout_takeaway == "Breathe before I answer"
@@ -201,7 +199,7 @@ async def test_homework_is_prefilled_from_the_guide_and_saved(tmp_path: Path) ->
         await pilot.press("h")
         assert app.focused is homework
         homework.load_text("")  # the facilitator empties it: no homework today
-        await pilot.pause(0.9)
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)
         await pilot.press("escape", "5")  # leave the field; another change brings a fresh snapshot
         await settle(app, pilot)
         meeting, _rows = stored(clinic.target, screen.meeting_id)
@@ -209,7 +207,7 @@ async def test_homework_is_prefilled_from_the_guide_and_saved(tmp_path: Path) ->
         assert "Homework: none" in plain(pane.query_one("#checkout-status", Static).render())
 
         await pilot.press("h", *"Stress log, once a day")
-        await pilot.pause(0.9)
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)
         await settle(app, pilot)
         meeting, _rows = stored(clinic.target, screen.meeting_id)
         assert meeting.homework == "Stress log, once a day"

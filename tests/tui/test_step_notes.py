@@ -16,8 +16,17 @@ from textual.widgets import OptionList, SelectionList
 
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.services.notes import draft_narrative
+from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
-from tests.tui.meeting_kit import MEMBERS, Clinic, make_clinic, open_meeting, settle
+from tests.tui.meeting_kit import (
+    MEMBERS,
+    Clinic,
+    make_clinic,
+    open_meeting,
+    pass_time,
+    settle,
+    wait_for_library,
+)
 
 SIZE = (120, 36)
 TOPIC_ID = "cravings-and-urges"
@@ -145,10 +154,7 @@ async def open_notes(app: IopApp, pilot, prepared: Prepared):
     screen = await open_meeting(app, pilot, prepared.clinic.group_id)
     await pilot.press("f6")
     await settle(app, pilot)
-    for _ in range(100):  # the topic library loads in a worker
-        if app.library is not None:
-            break
-        await pilot.pause(0.05)
+    await wait_for_library(app, pilot)
     await settle(app, pilot)
     assert screen.step == "notes"
     return screen
@@ -309,7 +315,7 @@ async def test_typing_persists_after_debounce_and_on_save_now(tmp_path: Path) ->
         await pilot.pause()
         pane.query_one("#notes-plan", NoteArea).focus()
         await type_text(pilot, "Call sponsor tonight")
-        await pilot.pause(0.9)  # past the debounce
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)  # past the debounce
         await settle(app, pilot)
         assert not pane.has_pending
         assert notes_by_member(prepared.clinic.target, prepared.meeting_id)[avery]["plan"] == "Call sponsor tonight"
@@ -336,11 +342,9 @@ async def test_refresh_never_overwrites_focused_or_pending_typing(tmp_path: Path
         area.focus()
         await type_text(pilot, "Still typing")
         screen.reload()  # a fresh snapshot arrives (older than the typing)
-        await pilot.pause(0.05)
-        app.store.flush(10.0)
-        await pilot.pause(0.05)
+        await settle(app, pilot)  # no time passes: the typing is still waiting for its debounce
         assert area.text == "Still typing"
-        await pilot.pause(0.9)
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)
         await settle(app, pilot)
         # Leaving the member and coming back shows what was typed, saved.
         await pilot.press("ctrl+down")

@@ -16,10 +16,11 @@ from textual.widgets import Input, OptionList, SelectionList, Static, TextArea
 
 from iop_facilitator.enums import MeetingStatus
 from iop_facilitator.tui.app import IopApp
+from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
 from iop_facilitator.tui.dialogs.review import ConfirmSign, DispositionDialog, TimesDialog
 from iop_facilitator.tui.steps.review import ReviewPane
-from tests.tui.meeting_kit import open_meeting, settle
+from tests.tui.meeting_kit import open_meeting, pass_time, settle, wait_for_library
 from tests.tui.test_step_notes import (
     Prepared,
     meeting_row,
@@ -35,10 +36,7 @@ FROZEN_NOW = pendulum.datetime(2025, 3, 5, 11, 55, tz="America/Chicago")
 
 async def open_review(app: IopApp, pilot, prepared: Prepared):
     screen = await open_meeting(app, pilot, prepared.clinic.group_id)
-    for _ in range(100):  # the topic library loads in a worker
-        if app.library is not None:
-            break
-        await pilot.pause(0.05)
+    await wait_for_library(app, pilot)
     await pilot.press("f7")
     await settle(app, pilot)
     assert screen.step == "review"
@@ -308,7 +306,7 @@ async def test_signing_locks_the_meeting(tmp_path: Path) -> None:
         notes.query_one("#notes-plan", NoteArea).focus()
         await type_text(pilot, "late edit")
         await pilot.press("ctrl+r")
-        await pilot.pause(0.9)
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)
         await settle(app, pilot)
         assert "signed and locked" in last_notification(app)
         assert notes_by_member(target, prepared.meeting_id) == before

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from iop_facilitator.enums import MeetingStatus
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.steps.stories import StoriesPane
-from tests.tui.meeting_kit import make_clinic, open_meeting, settle
+from tests.tui.meeting_kit import make_clinic, open_meeting, pass_time, settle
 from tests.tui.test_step_checkin import set_status
 
 SIZE = (120, 36)
@@ -107,9 +107,9 @@ async def test_jump_by_number_and_by_name(tmp_path: Path) -> None:
         await pilot.press("1", "2")
         await settle(app, pilot)
         assert heading(screen).startswith("#12  Logan L.")
-        await pilot.pause(1.2)  # later, a digit starts a new number
+        await pass_time(app, pilot, 1.2)  # later, a digit starts a new number
         await pilot.press("1")
-        await pilot.pause(1.2)
+        await pass_time(app, pilot, 1.2)
         await pilot.press("0")
         await settle(app, pilot)
         assert heading(screen).startswith("#1  Avery A.")
@@ -183,7 +183,7 @@ async def test_typed_text_survives_the_terminal_closing(tmp_path: Path) -> None:
 
         # typing on updates the same note (after the debounce) rather than adding another
         await pilot.press(*" and more")
-        await pilot.pause(1.0)
+        await pass_time(app, pilot, 1.0)
         await settle(app, pilot)
         assert [s.text for s in stories(clinic.target, drew)] == ["Half a thought and more"]
         await pilot.press(*"!")
@@ -205,7 +205,7 @@ async def test_typing_without_a_pause_is_still_saved_every_second(tmp_path: Path
         await pilot.press("2", "enter")
         for char in "abcdefg":  # each key well inside the 0.6 s debounce of the one before
             await pilot.press(char)
-            await pilot.pause(0.3)
+            await pass_time(app, pilot, 0.3)
         app.store.flush()  # no save_drafts_now: what a crash would leave
         saved = stories(clinic.target, clinic.member_ids["Blake S."])
         assert len(saved) == 1 and saved[0].text.startswith("abcd")
@@ -305,7 +305,7 @@ async def test_edit_and_delete_notes(tmp_path: Path) -> None:
         # Escape cancels an edit, even one already saved while typing
         notes.highlighted = 0
         await pilot.press("e", *" typo")
-        await pilot.pause(1.0)
+        await pass_time(app, pilot, 1.0)
         await settle(app, pilot)
         assert stories(clinic.target, eli)[0].text == "First typo"
         await pilot.press("escape")

@@ -15,8 +15,9 @@ import time_machine
 from textual.widgets import Markdown, OptionList, Static, TextArea
 
 from iop_facilitator.tui.app import IopApp
+from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
 from iop_facilitator.tui.widgets.clock import MeetingClock
-from tests.tui.meeting_kit import make_clinic, open_meeting, settle
+from tests.tui.meeting_kit import make_clinic, open_meeting, pass_time, settle, wait_for_library
 
 SIZE = (120, 36)
 TOPIC = "handling-stress"
@@ -75,10 +76,7 @@ def clock_text(app: IopApp) -> str:
 async def open_topic(app: IopApp, pilot, group_id: uuid.UUID, *, choose: str | None = TOPIC):
     """Open today's meeting, go to the Topic step (F4) and, if asked, choose a topic in the picker."""
     screen = await open_meeting(app, pilot, group_id)
-    for _ in range(100):  # the library loads in a worker
-        if app.library is not None:
-            break
-        await pilot.pause(0.02)
+    await wait_for_library(app, pilot)
     await settle(app, pilot)
     await pilot.press("f4")
     await settle(app, pilot)
@@ -229,7 +227,7 @@ async def test_timer_walks_the_segments_on_an_injected_monotonic_clock(tmp_path:
 
         # the pane's own one-second interval posts SegmentChanged while the timer runs
         now[0] += 10 * 60
-        await pilot.pause(1.3)
+        await pass_time(app, pilot, 1.0)
         assert "Didactic 02:48 over" in clock_text(app)
         assert "OVER" in plain(pane.query_one("#segment-timer", Static).render())
 
@@ -288,12 +286,12 @@ async def test_notes_are_saved_after_the_pause_and_on_save_drafts_now(tmp_path: 
         await pilot.press(*"Backpack image helped")
         # a fresh snapshot (another change) arrives while typing is pending: the field keeps the typing
         pane.toggle_prompt(0)
-        await settle(app, pilot, 0.02)
+        await settle(app, pilot)
         assert notes.text == "Backpack image helped"
         # Nothing, or (non-stop typing is saved at least every second) a prefix of what was typed.
         assert "Backpack image helped".startswith(meeting_row(clinic.target, screen.meeting_id).topic_notes)
 
-        await pilot.pause(0.9)  # the debounce
+        await pass_time(app, pilot, DEBOUNCE_SECONDS)  # the debounce
         await settle(app, pilot)
         assert meeting_row(clinic.target, screen.meeting_id).topic_notes == "Backpack image helped"
 
