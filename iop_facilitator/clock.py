@@ -31,9 +31,10 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import pendulum
+if TYPE_CHECKING:
+    import pendulum
 
 
 class Cancellable(Protocol):
@@ -44,6 +45,8 @@ class SystemClock:
     """The real time."""
 
     def utcnow(self) -> dt.datetime:
+        import pendulum  # here, not at the top: the CLI's fast paths use monotonic() without it
+
         return pendulum.now("UTC")
 
     def monotonic(self) -> float:
@@ -84,6 +87,8 @@ class ManualClock:
         self._order = itertools.count()
 
     def utcnow(self) -> dt.datetime:
+        import pendulum
+
         return pendulum.now("UTC").add(microseconds=round(self._advanced * 1_000_000))
 
     def monotonic(self) -> float:
@@ -163,6 +168,8 @@ def plain_utc(value: dt.datetime) -> dt.datetime:
 
 def local_now(tz: str) -> pendulum.DateTime:
     """Now in the timezone ``tz`` (the program's, for anything a user sees)."""
+    import pendulum
+
     return pendulum.instance(utcnow()).in_tz(tz)
 
 
@@ -176,6 +183,8 @@ def to_local(value: dt.datetime | None, tz: str) -> pendulum.DateTime | None:
         return None
     if value.tzinfo is None:  # defensive: storage never holds naive values
         value = value.replace(tzinfo=dt.UTC)
+    import pendulum
+
     return pendulum.instance(value).in_tz(tz)
 
 

@@ -95,7 +95,7 @@ def _race(db, room, monkeypatch, attempts: int = 2) -> list:
     real = meetings.create_meeting
 
     def slow_create(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        time.sleep(0.3)
+        time.sleep(0.3)  # not a wait: widens the race window the lock must close
         return real(*args, **kwargs)
 
     monkeypatch.setattr(meetings, "create_meeting", slow_create)

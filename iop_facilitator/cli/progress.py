@@ -10,9 +10,10 @@ so stdout keeps only the one-line summary.
 from __future__ import annotations
 
 import sys
-import time
 from types import TracebackType
 from typing import Any, Self
+
+from iop_facilitator import clock
 
 DELAY_S = 1.0
 
@@ -25,12 +26,12 @@ class LazyProgress:
         self.total = total
         self.unit = unit
         self.enabled = not quiet and _is_terminal()
-        self._started = time.monotonic()
+        self._started = clock.monotonic()
         self._bar: Any = None
         self._task: Any = None
 
     def __enter__(self) -> Self:
-        self._started = time.monotonic()
+        self._started = clock.monotonic()
         return self
 
     def __call__(self, done: int, total: int | None = None) -> None:
@@ -39,7 +40,7 @@ class LazyProgress:
         if total is not None:
             self.total = total
         if self._bar is None:
-            if time.monotonic() - self._started < DELAY_S:
+            if clock.monotonic() - self._started < DELAY_S:
                 return
             self._start()
         self._bar.update(self._task, completed=done, total=self.total)

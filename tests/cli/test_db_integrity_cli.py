@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from iop_facilitator import clock
 from iop_facilitator.cli.app import app
 from tests.cli.test_cli import assert_one_line_error, iop, runner
 
@@ -160,8 +161,11 @@ def test_restore_asks_keeps_a_safety_copy_and_is_audited(tmp_path: Path) -> None
     assert iop("--db", str(target), "db", "verify").exit_code == 0
     assert iop("--db", str(target), "db", "check").exit_code == 0
 
-    time.sleep(1.1)  # a new safety-copy name
-    assert iop("--db", str(target), "db", "restore", str(backup), "--yes").exit_code == 0
+    later = clock.ManualClock()
+    with clock.use(later):
+        later.advance(1.1)  # the safety copy's name has the time to the second: a new name
+        assert iop("--db", str(target), "db", "restore", str(backup), "--yes").exit_code == 0
+    assert len(list(tmp_path.glob("c.db.before-restore-*"))) == 2
 
 
 HOLDER = """

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -40,12 +41,28 @@ def test_wheel_contains_bundled_folders_and_migrations(wheel: Path) -> None:
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
+def dependencies_visible_to(env_dir: Path) -> None:
+    """Let the new environment import the dependencies from the one running the tests
+    (a plain virtualenv or the base interpreter alike), behind its own packages.
+
+    A ``.pth`` file lists this interpreter's package folders: they come after the new
+    environment's own, so ``iop_facilitator`` is the installed wheel, and their own ``.pth``
+    files (an editable install of this checkout) are not read.
+    """
+    paths = sysconfig.get_paths()
+    folders = dict.fromkeys([paths["purelib"], paths["platlib"]])
+    (site_packages,) = env_dir.glob("lib/python*/site-packages")
+    (site_packages / "_test_dependencies.pth").write_text("\n".join(folders) + "\n", encoding="utf-8")
+
+
 def test_installed_wheel_finds_its_own_resources(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    dependencies_visible_to(env_dir)
     python = env_dir / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check", str(wheel)],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+         "--disable-pip-version-check", str(wheel)],
         check=True,
         timeout=300,
     )
