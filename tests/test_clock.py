@@ -33,6 +33,7 @@ CLOCK_READS = {
     ("time", "time"), ("time", "time_ns"), ("time", "monotonic"), ("time", "monotonic_ns"),
     ("time", "perf_counter"), ("time", "localtime"), ("time", "gmtime"),
     ("pendulum", "now"), ("pendulum", "today"), ("pendulum", "tomorrow"), ("pendulum", "yesterday"),
+    ("DateTime", "now"), ("DateTime", "today"), ("DateTime", "utcnow"), ("Date", "today"),
 }
 # Where reading the clock directly is right (each with its reason).
 ALLOWED = {
@@ -71,10 +72,11 @@ def test_the_scan_sees_the_usual_ways_to_read_the_clock(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(
         "import datetime as dt, time\nfrom time import monotonic\nimport pendulum\n"
-        "a = dt.datetime.now(dt.UTC)\nb = dt.date.today()\nc = time.monotonic()\nd = pendulum.now('UTC')\n",
+        "a = dt.datetime.now(dt.UTC)\nb = dt.date.today()\nc = time.monotonic()\nd = pendulum.now('UTC')\n"
+        "e = pendulum.DateTime.now()\nf = time.perf_counter()\ng = dt.datetime(2026, 1, 1)\n",
         encoding="utf-8",
     )
-    assert len(clock_reads(sample, "sample.py")) == 5
+    assert len(clock_reads(sample, "sample.py")) == 7  # the first import, then a to f; g is a date, not a read
 
 
 # --------------------------------------------------------------------------- ManualClock

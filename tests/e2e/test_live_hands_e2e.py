@@ -23,7 +23,7 @@ import pytest
 from tests.e2e.test_tmux import SESSION, Tmux, app_env, tmux, wait_until  # noqa: F401  (fixture)
 from tests.tui.meeting_kit import make_clinic
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tmux")]
 
 MEMBERS = ("Avery T.", "Blake S.", "Casey R.", "Drew P.", "Eli N.", "Frankie O.")
 
@@ -72,6 +72,12 @@ def launch(tmux: Tmux, target: str, env: dict[str, str], width: int, height: int
     wait_until(lambda: "Quit" in tmux.screen() or "F2 Check-in" in tmux.screen(), "the first frame", tmux)
     wait_until(lambda: max(len(line) for line in tmux.screen().splitlines()) >= width - 2,
                f"the program drawing at {width}x{height}", tmux)
+
+
+def segment_left(tmux: Tmux) -> int | None:  # noqa: F811
+    """The running segment's time left on the screen, in seconds ("04:58 left · running")."""
+    left = re.search(r"(\d\d):(\d\d) left · running", tmux.screen())
+    return int(left.group(1)) * 60 + int(left.group(2)) if left else None
 
 
 def query(target: str, sql: str) -> list[tuple]:
@@ -248,24 +254,28 @@ def test_killed_mid_meeting_it_comes_back_where_it_was(tmux: Tmux, tmp_path: Pat
     hands.key("Enter")
     wait_until(lambda: "Segment 1 of" in tmux.screen(), "the segment timer", tmux)
     hands.key("C-s")  # start the timer
-    time.sleep(2.2)
+    wait_until(lambda: segment_left(tmux) is not None, "the timer running", tmux)
+    first = segment_left(tmux)
+    wait_until(lambda: (segment_left(tmux) or first) < first, "segment 1's time going down", tmux)
     hands.key("C-f")  # the second segment, running
     wait_until(lambda: "Segment 2 of" in tmux.screen(), "segment 2", tmux)
     hands.key("p")  # into the discussion prompts
-    time.sleep(1.2)  # where the meeting stands is saved within half a second
+    view_sql = "SELECT focus, segment_index, segment_elapsed, segment_running_since FROM meeting_view"
+    wait_until(lambda: (view := query(target, view_sql)) and view[0][0] == "topic-prompts" and view[0][1] == 1,
+               "where the meeting stands saved (within half a second)", tmux)
+    before_kill = segment_left(tmux)
+    assert before_kill is not None, tmux.screen()
     pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").stdout.strip())
     os.kill(pid, signal.SIGKILL)  # no chance to save anything more
     wait_until(lambda: tmux.pane()[0], "the program to die", tmux, timeout=10)
-    view = query(target, "SELECT focus, segment_index, segment_elapsed, segment_running_since FROM meeting_view")
+    view = query(target, view_sql)
     assert view and view[0][0] == "topic-prompts" and view[0][1] == 1 and view[0][3] is not None
 
-    time.sleep(1.0)  # the group goes on while the program is down
     tmux("kill-server", check=False)
     launch(tmux, target, env, 100, 30)
     wait_until(lambda: "[ F4 Topic ]" in tmux.screen(), "the meeting resumed on the topic step", tmux)
     wait_until(lambda: "Segment 2 of" in tmux.screen() and "running" in tmux.screen(), "segment 2 running", tmux)
-    left = re.search(r"(\d\d):(\d\d) left · running", tmux.screen())
-    assert left, tmux.screen()
+    assert (segment_left(tmux) or 0) <= before_kill, tmux.screen()  # the segment ran on while the program was down
     minutes = int(query(target, "SELECT count(*) FROM meeting")[0][0])  # noqa: F841 - one meeting
     # The focus is back in the prompts: Space ticks the highlighted prompt (only there).
     hands.key("Space")

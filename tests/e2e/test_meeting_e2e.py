@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -13,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_tmux import SESSION, Tmux, app_env, tmux, wait_until  # noqa: F401  (fixture)
+from tests.e2e.test_tmux import SESSION, Tmux, app_env, press, tmux, wait_until  # noqa: F401  (fixture)
 from tests.tui.meeting_kit import make_clinic
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tmux")]
+
+
+TOP_SUGGESTION = re.compile(r"\(([a-z0-9-]+) ·")  # "(id · version ...": the picker's first line
 
 
 def squash(text: str) -> str:
@@ -54,54 +58,41 @@ def cli(target: str, env: dict[str, str], *args: str) -> str:
 
 def test_a_whole_meeting_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
     target, env = start_app(tmux, tmp_path)
+    screen = lambda: squash(tmux.screen())  # noqa: E731
 
-    tmux.keys("1")  # one key starts today's first group
-    wait_until(lambda: "Not yet marked 5" in squash(tmux.screen()), "the roll call", tmux)
-    for key in ("p", "Enter", "p", "Enter", "l", "Enter", "a", "Enter", "e"):  # a key, then Enter: next member
-        tmux.keys(key)
-        time.sleep(0.15)
-    wait_until(lambda: "Present 2" in squash(tmux.screen()) and "Late 1" in squash(tmux.screen()), "the totals", tmux)
-    tmux.keys("Up", "Up", "Up")  # back to Blake S.
-    time.sleep(0.2)
-    tmux.keys("7")  # mood 7
-    time.sleep(0.3)
+    press(tmux, "1", until=lambda: "Not yet marked 5" in screen(), what="the roll call")  # one key starts today's group
+    left = 5
+    for number, key in enumerate("ppla", start=1):  # a key, then Enter: the next member
+        left -= 1
+        press(tmux, key, until=lambda left=left: f"Not yet marked {left}" in screen(), what=f"{left} left to mark")
+        press(tmux, "Enter", until=lambda n=number + 1: f"▶ #{n} " in screen(), what=f"the cursor on #{number + 1}")
+    press(tmux, "e", until=lambda: "Not yet marked 0" in screen(), what="everyone marked")
+    assert "Present 2" in screen() and "Late 1" in screen()
+    press(tmux, "Up", "Up", "Up", until=lambda: "▶ #2 Blake S." in screen(), what="the cursor back on Blake S.")
+    press(tmux, "7", until=lambda: db_value(target, "SELECT checkin_mood FROM attendance WHERE checkin_mood IS NOT NULL"),
+          what="mood 7 saved")
 
-    tmux.keys("F3")  # stories
-    time.sleep(0.5)
-    tmux.keys("1")  # Avery T.
-    time.sleep(0.5)
-    tmux.keys("n")
-    time.sleep(0.3)
+    press(tmux, "F3", until=lambda: "New note for" in tmux.screen(), what="the stories step")
+    write_for_the_first_member(tmux)
     tmux.keys("-l", "Practised breathing before a hard phone call")
-    tmux.keys("Enter")
-    wait_until(lambda: "Practised breathing" in tmux.screen(), "the story note", tmux)
+    press(tmux, "Enter", until=lambda: db_value(target, "SELECT count(*) FROM story_note"), what="the story saved")
+    assert db_value(target, "SELECT text FROM story_note") == "Practised breathing before a hard phone call"
 
-    tmux.keys("F4")  # topic: the first suggestion
-    wait_until(lambda: "Suggested" in tmux.screen(), "the topic suggestions", tmux)
-    time.sleep(0.5)
-    tmux.keys("Enter")
-    wait_until(lambda: db_value(target, "SELECT topic_id FROM meeting"), "the topic recorded", tmux)
+    press(tmux, "F4", until=lambda: TOP_SUGGESTION.search(tmux.screen()), what="the topic suggestions")
+    press(tmux, "Enter", until=lambda: db_value(target, "SELECT topic_id FROM meeting"), what="the topic recorded")
 
-    tmux.keys("F5")  # check-out, then finish the group
-    time.sleep(0.5)
-    tmux.keys("C-f")
-    time.sleep(0.5)
-    tmux.keys("y")
-    wait_until(lambda: "[F6 Notes]" in tab(tmux.screen()), "the notes step after finishing", tmux)
+    press(tmux, "F5", until=lambda: "Closing ratings:" in tmux.screen(), what="the check-out step")
+    press(tmux, "C-f", until=lambda: "Finish the group now?" in tmux.screen(), what="the finish question")
+    press(tmux, "y", until=lambda: "[F6 Notes]" in tab(tmux.screen()), what="the notes step after finishing")
 
-    tmux.keys("C-g")  # draft every note and the narrative
-    time.sleep(1.5)
-    tmux.keys("F7")
-    wait_until(lambda: "Ready to sign" in squash(tmux.screen()), "a complete checklist", tmux)
-    tmux.keys("s")
-    time.sleep(0.5)
-    tmux.keys("y")
-    wait_until(lambda: "SIGNED" in tmux.screen(), "the signature", tmux)
+    drafted = "SELECT count(*) FROM progress_note WHERE response != '' AND plan != ''"
+    press(tmux, "C-g", until=lambda: db_value(target, drafted) == 3, what="every note drafted")  # and the narrative
+    press(tmux, "F7", until=lambda: "Ready to sign" in screen(), what="a complete checklist")
+    press(tmux, "s")  # the signature question
+    press(tmux, "y", until=lambda: "SIGNED" in tmux.screen(), what="the signature")
 
-    tmux.keys("Escape")  # leaving asks first
-    time.sleep(0.3)
-    tmux.keys("y")
-    time.sleep(0.3)
+    press(tmux, "Escape")  # leaving asks first
+    press(tmux, "y", until=lambda: "Evening IOP" in tmux.screen() and "Check-in" not in tmux.screen(), what="home")
     tmux.keys("C-q")
     wait_until(lambda: tmux.pane()[0], "the program to exit", tmux, timeout=10)
 
@@ -120,21 +111,23 @@ def test_a_whole_meeting_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     assert mood == [(7,)]
 
 
+def write_for_the_first_member(tmux: Tmux) -> None:  # noqa: F811
+    """On Stories (open on the first member, the list has the keys and its footer offers
+    "n Write"): n moves into the new note (the footer's list keys go)."""
+    wait_until(lambda: "New note for Avery T." in squash(tmux.screen()) and "n Write" in tmux.screen(),
+               "the stories step on Avery T.", tmux)
+    press(tmux, "n", until=lambda: "n Write" not in tmux.screen(), what="the new note field")
+
+
 def type_a_story_unsaved(tmux: Tmux, text: str) -> None:  # noqa: F811
     """From the home screen: start today's meeting, mark the first member present, open a story
-    note on Stories and type ``text``, pausing far less than the debounce (only the widget has it)."""
-    tmux.keys("1")
-    wait_until(lambda: "Not yet marked 5" in squash(tmux.screen()), "the roll call", tmux)
-    tmux.keys("p")
-    time.sleep(0.3)
-    tmux.keys("F3")
-    time.sleep(0.5)
-    tmux.keys("1")
-    time.sleep(0.3)
-    tmux.keys("n")
-    time.sleep(0.3)
-    tmux.keys("-l", text)
-    time.sleep(0.1)
+    note on Stories and type ``text``; it is on the screen, well inside the debounce (only the
+    widget has it)."""
+    press(tmux, "1", until=lambda: "Not yet marked 5" in squash(tmux.screen()), what="the roll call")
+    press(tmux, "p", until=lambda: "Not yet marked 4" in squash(tmux.screen()), what="the first member marked")
+    press(tmux, "F3", until=lambda: "New note for" in tmux.screen(), what="the stories step")
+    write_for_the_first_member(tmux)
+    press(tmux, "-l", text, until=lambda: text[-12:] in tmux.screen(), what="the typed text (its end)")
 
 
 def test_closing_the_terminal_mid_typing_keeps_the_text(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811

@@ -8,6 +8,7 @@ config) with a fixed 100x30 window, ``IOP_HOME`` in a temporary folder and
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 pytestmark = [
     pytest.mark.e2e,
+    pytest.mark.xdist_group("tmux"),  # one terminal at a time: keys typed at human speed need the CPU
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
 ]
 
@@ -67,6 +69,19 @@ def wait_until(check: Callable[[], bool], what: str, tmux: Tmux, timeout: float 
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{tmux.screen()}")
+
+
+_CLOCK = re.compile(r"\d+:\d\d(:\d\d)?")
+
+
+def press(tmux: Tmux, *keys: str, until: Callable[[], object] | None = None, what: str = "") -> None:
+    """Send ``keys`` and wait for what they do: ``until()`` to hold, or else the screen to change
+    (a ticking clock, ``12:34``, is no change). Never a fixed pause: the next key goes as soon as
+    the program shows it handled this one."""
+    before = _CLOCK.sub("", tmux.screen())
+    tmux.keys(*keys)
+    check = until if until is not None else (lambda: _CLOCK.sub("", tmux.screen()) != before)
+    wait_until(check, what or f"the screen to change after {' '.join(keys)}", tmux)
 
 
 @pytest.fixture

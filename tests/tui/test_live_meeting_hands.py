@@ -11,16 +11,18 @@ import datetime as dt
 import uuid
 from pathlib import Path
 
+import pytest
 from textual import events
 from textual.widgets import DataTable, Input, OptionList, RadioButton, Static
 
+from iop_facilitator.clock import ManualClock
 from iop_facilitator.enums import AttendanceStatus, RiskLevel
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.dialogs.confirm import LeaveConfirm
 from iop_facilitator.tui.dialogs.crisis import CrisisScreen
 from iop_facilitator.tui.screens.meeting import MeetingScreen
 from iop_facilitator.tui.widgets.fields import LimitedInput, PasteTooLong
-from tests.tui.meeting_kit import make_clinic, open_meeting, settle
+from tests.tui.meeting_kit import make_clinic, open_meeting, pass_time, settle, wait_for, wait_for_library
 from tests.tui.test_step_notes import read
 from tests.tui.test_step_topic import add_past_meeting, clock_text, library
 
@@ -47,10 +49,7 @@ def messages(app: IopApp) -> list[str]:
 
 
 async def wait_library(app: IopApp, pilot) -> None:  # noqa: ANN001
-    for _ in range(200):
-        if app.library is not None:
-            break
-        await pilot.pause(0.02)
+    await wait_for_library(app, pilot)
     await settle(app, pilot)
 
 
@@ -160,11 +159,10 @@ async def test_one_esc_too_many_never_reaches_the_home_screen(tmp_path: Path) ->
         assert app.screen is app.home
 
 
-async def test_reopening_restores_step_focus_cursor_and_timer(tmp_path: Path) -> None:
+async def test_reopening_restores_step_focus_cursor_and_timer(tmp_path: Path, manual_clock: ManualClock) -> None:
     """Seen: after Esc and reopening, focus was nowhere on Topic, the next digit went into the
     homework on Check-out, and the segment timer was back to segment 1, "not started"."""
     clinic = make_clinic(tmp_path)
-    now = [5000.0]
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_meeting(app, pilot, clinic.group_id)
@@ -175,12 +173,10 @@ async def test_reopening_restores_step_focus_cursor_and_timer(tmp_path: Path) ->
         await settle(app, pilot)
         await pilot.press("enter")  # the top suggestion
         await settle(app, pilot)
-        pane = screen.query_one("#topic")
-        pane.clock = lambda: now[0]
         await pilot.press("ctrl+s")
-        now[0] += 125
+        await pass_time(app, pilot, 125)
         await pilot.press("ctrl+f")  # segment 2, running; segment 1 kept 2:05
-        now[0] += 30
+        await pass_time(app, pilot, 30)
         await pilot.press("p")  # the prompts
         await settle(app, pilot)
         assert app.focused.id == "topic-prompts"
@@ -192,15 +188,16 @@ async def test_reopening_restores_step_focus_cursor_and_timer(tmp_path: Path) ->
         await pilot.press("escape", "y")
         await settle(app, pilot)
         assert app.screen is app.home
-        await pilot.pause(0.3)
 
-    # A new program run (the timer kept running in the room meanwhile).
+    manual_clock.advance(20)  # the timer kept running in the room meanwhile
+    # A new program run.
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
-        for _ in range(200):
-            await settle(app, pilot, 0.02)
-            if isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None and app.library:
-                break
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None and app.library,
+            "the meeting reopened with its library",
+        )
         screen = app.screen
         await settle(app, pilot)
         assert isinstance(screen, MeetingScreen) and screen.step == "topic"
@@ -208,7 +205,7 @@ async def test_reopening_restores_step_focus_cursor_and_timer(tmp_path: Path) ->
         pane = screen.query_one("#topic")
         assert pane.timer.index == 1 and pane.timer.running
         assert pane.timer.elapsed(0) == 125
-        assert 0 < pane.timer.elapsed(1) < 120  # the wall-clock time since segment 2 started, still counting
+        assert 50 <= pane.timer.elapsed(1) < 120  # the wall-clock time since segment 2 started (30 + 20 s), still counting
         assert "left" in clock_text(app)
         # step keys work at once; check-out opens on the same member with the list focused
         await pilot.press("f5")
@@ -379,15 +376,17 @@ def test_the_terminal_parser_keeps_an_escape_sequence_inside_the_paste() -> None
         ("Paste", "a\x1b"), ("Key", "q")]
 
 
-def test_esc_then_a_key_typed_after_the_escape_delay_are_two_keys() -> None:
+def test_esc_then_a_key_typed_after_the_escape_delay_are_two_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Esc, then 3 typed 60 ms later: the Escape key and "3", not Alt+3 (a "£" typed into the note)."""
-    import time
+    import textual._parser
 
     from iop_facilitator.tui.paste import PasteSafeParser
 
+    now = [100.0]  # the parser's clock (Textual's get_time), moved by hand
+    monkeypatch.setattr(textual._parser, "get_time", lambda: now[0])
     parser = PasteSafeParser()  # the driver calls tick() right after each read
     first = list(parser.feed("\x1b")) + list(parser.tick())
-    time.sleep(0.06)
+    now[0] += 0.06
     later = list(parser.feed("3")) + list(parser.tick())
     assert [e.key for e in first] == ["escape"]  # at once, not at the next wake-up
     assert [e.key for e in later] == ["3"]

@@ -39,6 +39,7 @@ from textual.widgets import ContentSwitcher, Static
 
 from iop_facilitator.enums import FlowStep, MeetingStatus
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui import timers
 from iop_facilitator.tui.dialogs.confirm import LeaveConfirm
 from iop_facilitator.tui.steps.base import Edit, GotoStep, SegmentChanged, StepPane
 from iop_facilitator.tui.steps.checkin import CheckinPane
@@ -125,7 +126,7 @@ class MeetingScreen(Screen[None]):
         self._first_load()
         if self.library is not None:
             self._give_library(self.library)
-        self.set_interval(VIEW_SAVE_SECONDS, self.save_view)
+        timers.set_interval(self, VIEW_SAVE_SECONDS, self.save_view)
 
     # -- data -----------------------------------------------------------------
     def _first_load(self) -> None:
