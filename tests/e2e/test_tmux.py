@@ -8,7 +8,6 @@ config) with a fixed 100x30 window, ``IOP_HOME`` in a temporary folder and
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -71,17 +70,12 @@ def wait_until(check: Callable[[], bool], what: str, tmux: Tmux, timeout: float 
     raise AssertionError(f"timed out waiting for {what}; the screen shows:\n{tmux.screen()}")
 
 
-_CLOCK = re.compile(r"\d+:\d\d(:\d\d)?")
-
-
-def press(tmux: Tmux, *keys: str, until: Callable[[], object] | None = None, what: str = "") -> None:
-    """Send ``keys`` and wait for what they do: ``until()`` to hold, or else the screen to change
-    (a ticking clock, ``12:34``, is no change). Never a fixed pause: the next key goes as soon as
-    the program shows it handled this one."""
-    before = _CLOCK.sub("", tmux.screen())
+def press(tmux: Tmux, *keys: str, until: Callable[[], object], what: str) -> None:
+    """Send ``keys`` and wait until ``until()`` holds: what they do shows on the screen (or in the
+    database). Never a fixed pause: the next key goes as soon as the program shows it handled
+    this one; a key whose effect comes later (a dialog opened after a read) waits for that."""
     tmux.keys(*keys)
-    check = until if until is not None else (lambda: _CLOCK.sub("", tmux.screen()) != before)
-    wait_until(check, what or f"the screen to change after {' '.join(keys)}", tmux)
+    wait_until(until, what, tmux)
 
 
 @pytest.fixture
