@@ -88,10 +88,10 @@ def test_a_whole_meeting_in_a_real_terminal(tmux: Tmux, tmp_path: Path) -> None:
     drafted = "SELECT count(*) FROM progress_note WHERE response != '' AND plan != ''"
     press(tmux, "C-g", until=lambda: db_value(target, drafted) == 3, what="every note drafted")  # and the narrative
     press(tmux, "F7", until=lambda: "Ready to sign" in screen(), what="a complete checklist")
-    press(tmux, "s", until=lambda: "Y signs · N or Esc cancels" in tmux.screen(), what="the signature question")
+    press(tmux, "s", until=lambda: "y signs · n or esc cancels" in tmux.screen().lower(), what="the signature question")
     press(tmux, "y", until=lambda: "SIGNED" in tmux.screen(), what="the signature")
 
-    press(tmux, "Escape", until=lambda: "y: leave" in tmux.screen(), what="the question before leaving")
+    press(tmux, "Escape", until=lambda: "y: leave" in tmux.screen().lower(), what="the question before leaving")
     press(tmux, "y", until=lambda: "Evening IOP" in tmux.screen() and "Check-in" not in tmux.screen(), what="home")
     tmux.keys("C-q")
     wait_until(lambda: tmux.pane()[0], "the program to exit", tmux, timeout=10)
