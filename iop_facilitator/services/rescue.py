@@ -59,35 +59,39 @@ def render(items: Sequence[Rescued], *, reason: str, database: str) -> str:
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
+def _check_private_folder(folder: Path) -> None:
+    """Refuse a folder that is a link, or that someone else owns or can enter (a shared temp folder)."""
+    import errno
+    import stat
+
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or stat.S_IMODE(info.st_mode) & 0o077:
+        raise OSError(errno.EPERM, "the folder is not private to this user")
+
+
 def write_rescue_file(items: Sequence[Rescued], *, reason: str = "", database: str = "",
                       folders: Iterable[Path] | None = None) -> Path:
     """Write ``items`` to a new 0600 file in the first folder that takes it; return its path.
 
-    Raises :class:`~iop_facilitator.errors.DatabaseProblem` (one line) when no folder does.
+    Written through :func:`iop_facilitator.files.write_private` (a 0600 temporary file,
+    fsynced, linked into place without clobbering): a rescue file is complete or absent.
+    Raises :class:`~iop_facilitator.errors.DatabaseProblem` (one line) when no folder takes it.
     """
-    body = render(items, reason=reason, database=database).encode("utf-8")
+    from iop_facilitator.files import write_private
+    from iop_facilitator.paths import ensure_private_dir
+
+    body = render(items, reason=reason, database=database)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     problems: list[str] = []
     for folder in folders if folders is not None else rescue_folders():
         path = folder / f"unsaved-{stamp}.txt"
         try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(folder, 0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            ensure_private_dir(folder)
+            _check_private_folder(folder)
+            with write_private(path, replace=False) as handle:
+                handle.write(body)
         except OSError as exc:
             problems.append(f"{folder}: {exc.strerror or exc}")
             continue
-        try:
-            view = memoryview(body)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        except OSError as exc:
-            os.close(fd)
-            path.unlink(missing_ok=True)
-            problems.append(f"{folder}: {exc.strerror or exc}")
-            continue
-        os.close(fd)
         return path
     raise DatabaseProblem("no rescue file could be written (" + "; ".join(problems) + ")")

@@ -362,7 +362,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
     def _save_trouble_changed(self, words: str) -> None:
         """The store holds changes back (a passing fault), or has saved them all after one."""
-        if words and not self.save_trouble:
+        if words and words != self.save_trouble:
             self.notify(f"{words[:1].upper()}{words[1:]}.", title="Not saved yet", severity="error", timeout=20,
                         markup=False)
         elif not words and self.save_trouble:
@@ -683,7 +683,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
             self.rescued_to = path
 
     async def action_quit(self) -> None:
-        from iop_facilitator.tui.screens.unsaved import UnsavedOnQuit
+        from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
 
         if isinstance(self.screen, UnsavedOnQuit):
             return
@@ -731,7 +731,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 def _screens_with_keys() -> tuple[type, ...]:
     """Every class whose bindings a keymap may name. Imported lazily: the meeting screen and its
     panes are not needed for the first frame."""
-    from iop_facilitator.tui.screens.conflict import ConflictDialog
+    from iop_facilitator.tui.dialogs.conflict import ConflictDialog
     from iop_facilitator.tui.screens.crisis import CrisisScreen
     from iop_facilitator.tui.screens.forms import FormScreen
     from iop_facilitator.tui.screens.groups import GroupsScreen
@@ -739,7 +739,7 @@ def _screens_with_keys() -> tuple[type, ...]:
     from iop_facilitator.tui.screens.roster import RosterScreen
     from iop_facilitator.tui.screens.settings import SettingsScreen
     from iop_facilitator.tui.screens.unlock import UnlockScreen
-    from iop_facilitator.tui.screens.unsaved import UnsavedOnQuit
+    from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
     from iop_facilitator.tui.steps.checkin import DropInScreen, NewMemberScreen
     from iop_facilitator.tui.steps.review import (
         AddendumDialog,

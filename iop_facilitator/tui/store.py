@@ -146,6 +146,7 @@ class Store:
         self._held: collections.deque[_Job] = collections.deque()  # writer thread only (read under _lock)
         self._tries = 0
         self._retry_at = 0.0
+        self._fault: BaseException | None = None  # the passing fault holding changes back (writer thread)
         self._kept: dict[str, Kept] = {}  # text of changes that failed for good (under _lock)
         self._shown: dict[str, Kept] = {}  # text the screens hold unsaved (conflicts...), under _lock
         self._loop = asyncio.get_running_loop()  # the UI thread's loop: callbacks go back to it
@@ -202,10 +203,12 @@ class Store:
             self._kept.pop(key, None)
 
     def unsaved(self) -> list[Kept]:
-        """Every typed text not in the database: held back, failed for good, or held by a screen."""
+        """Every typed text not in the database: held back, waiting in line, failed for good, or held by a screen."""
+        with self._jobs.mutex:
+            queued = [job for job in self._jobs.queue if job.keep is not None and job.write]
         with self._lock:
             found: dict[str, Kept] = dict(self._kept)
-            for job in self._held:
+            for job in [*self._held, *queued]:
                 if job.keep is not None:
                     found[job.keep.key] = job.keep  # the later change of a field holds its latest text
             found.update(self._shown)
@@ -260,12 +263,12 @@ class Store:
                     self._retry_held()
                 continue
             if job.write and self._held:
-                self._hold(job, self.trouble)  # after the held ones, in order
+                self._hold(job)  # after the held ones, in order
                 continue
             self._execute(job)
 
     def _attempt(self, job: _Job) -> tuple[str, Any]:
-        """Run one job once: ("done", result), ("conflict", exc), ("held", words) or ("failed", problem)."""
+        """Run one job once: ("done", result), ("conflict", exc), ("held", exc) or ("failed", problem)."""
         from iop_facilitator.errors import DatabaseGone, EditConflict
         from iop_facilitator.tui.messages import describe_problem
 
@@ -283,10 +286,8 @@ class Store:
                 return "conflict", exc
             return "failed", describe_problem(exc, writing=True)
         except Exception as exc:  # noqa: BLE001 - reported to the user, the writer keeps going
-            if job.write:
-                words = leader_words(exc, job.keep.what if job.keep is not None else "changes")
-                if words is not None:
-                    return "held", words
+            if job.write and leader_words(exc) is not None:
+                return "held", exc
             problem = describe_problem(exc, writing=job.write)
             if isinstance(exc, DatabaseGone) and not self.gone:
                 self.gone = problem
@@ -303,8 +304,9 @@ class Store:
         with self._lock:
             self._held.append(job)
         self._tries = 0
+        self._fault = value
         self._wait_more(value)
-        self._tell_held(job, value)
+        self._tell_held(job)
 
     def _settle(self, job: _Job, outcome: str, value: Any) -> None:
         if outcome == "done":
@@ -314,21 +316,32 @@ class Store:
         else:
             self._fail(job, value)
 
-    def _wait_more(self, words: str) -> None:
+    def _wait_more(self, exc: BaseException) -> None:
         self._tries += 1
         delays = self.retry_delays or (1.0,)
         self._retry_at = time.monotonic() + delays[min(self._tries - 1, len(delays) - 1)]
-        self._set_trouble(words)
+        self._fault = exc
+        self._set_trouble(self._words())
 
-    def _hold(self, job: _Job, words: str) -> None:
+    def _words(self) -> str:
+        """The passing fault, and what it holds back, in the leader's words."""
+        with self._lock:
+            kinds = list(dict.fromkeys(job.keep.what for job in self._held if job.keep is not None))
+        what = kinds[0] if len(kinds) == 1 else "notes" if kinds else "changes"
+        return leader_words(self._fault, what) or "" if self._fault is not None else ""
+
+    def _hold(self, job: _Job) -> None:
         with self._lock:
             self._held.append(job)
-        self._tell_held(job, words)
+        self._set_trouble(self._words())
+        self._tell_held(job)
 
-    def _tell_held(self, job: _Job, words: str) -> None:
+    def _tell_held(self, job: _Job) -> None:
         if not job.told_held and job.held is not None:
             job.told_held = True
-            self._call(job.held, words)
+            what = job.keep.what if job.keep is not None else "changes"
+            self._call(job.held, leader_words(self._fault, what) or self.trouble if self._fault is not None
+                       else self.trouble)
 
     def _retry_held(self) -> None:
         """Try the held changes in order; stop at the first that is still held back."""
@@ -343,6 +356,7 @@ class Store:
             self._settle(job, outcome, value)
             if self.gone:
                 self._give_up_held(self.gone)
+        self._fault = None
         self._set_trouble("")
 
     def _give_up_held(self, problem: str) -> None:
@@ -351,6 +365,7 @@ class Store:
             with self._lock:
                 job = self._held.popleft()
             self._fail(job, problem)
+        self._fault = None
         self._set_trouble("")
 
     def _set_trouble(self, words: str) -> None:

@@ -335,18 +335,25 @@ class StepPane(Widget):
         if mine is None:
             mine = save.text
         store = getattr(self.app, "store", None)
-        if store is not None:
-            store.hold_text(Kept(self.keep_key(key), save.label or save.title, mine, save.what))
         dialog = self._conflicts.get(key)
         if dialog is not None:  # a later save of the same field met the same change: newest text wins
             dialog.update(mine=mine, theirs=conflict.theirs)
+            mine = dialog.mine
+        if store is not None:
+            store.hold_text(Kept(self.keep_key(key), save.label or save.title, mine, save.what))
+        if dialog is not None:
             return
-        from iop_facilitator.tui.screens.conflict import ConflictDialog
+        from iop_facilitator.tui.dialogs.conflict import ConflictDialog
 
         self.cancel_pending(key)
+        def typed_on(text: str) -> None:
+            if store is not None:
+                store.hold_text(Kept(self.keep_key(key), save.label or save.title, text, save.what))
+
         dialog = ConflictDialog(save.title, theirs=conflict.theirs, mine=mine, deleted_choice=self.deleted_choice(key),
                                 single_line=save.single_line, limit=save.limit,
-                                view=lambda theirs, mine_now: self.conflict_view(key, theirs, mine_now))
+                                view=lambda theirs, mine_now: self.conflict_view(key, theirs, mine_now),
+                                on_typed=typed_on)
         self._conflicts[key] = dialog
         self.refresh_marks()
         self.app.push_screen(dialog, callback=lambda choice: self._resolved(save, dialog, choice))
@@ -399,19 +406,18 @@ class StepPane(Widget):
         """Mark the fields whose text is not in the database ("not saved yet" on the border)."""
         if not self.is_mounted:
             return
+        from textual.css.query import NoMatches
+
         marked: dict[Widget, str] = {}
-        for key in self._held_keys:
-            widget = self.field_of(key)
-            if widget is not None:
-                marked[widget] = f"⚠ {NOT_SAVED_YET}"
-        for key in self._failed_keys:
-            widget = self.field_of(key)
-            if widget is not None:
-                marked[widget] = "⚠ not saved"
-        for key in self._conflicts:
-            widget = self.field_of(key)
-            if widget is not None:
-                marked[widget] = "⚠ not saved: changed elsewhere"
+        for keys, title in ((self._held_keys, f"⚠ {NOT_SAVED_YET}"), (self._failed_keys, "⚠ not saved"),
+                            (self._conflicts, "⚠ not saved: changed elsewhere")):
+            for key in keys:
+                try:
+                    widget = self.field_of(key)
+                except NoMatches:  # the field is being rebuilt (another member chosen): marked on its next refresh
+                    continue
+                if widget is not None:
+                    marked[widget] = title
         for widget in list(self.query(".-unsaved")):
             if widget not in marked:
                 widget.remove_class("-unsaved")

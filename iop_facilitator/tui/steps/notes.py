@@ -37,7 +37,7 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
-from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, StepPane, TextSave
 
 if TYPE_CHECKING:

@@ -88,8 +88,7 @@ class _Draft:
 
     ``made_by`` names the save that added the note: when that save's commit failed and it is
     tried again (a full disk), the id it set belongs to a note that was never stored.
-    ``finished``: Enter was pressed (a draft put back in the field after a failed save is
-    cleared once it is saved).
+    ``finished``: Enter was pressed (the field is freed once that save is committed).
     """
 
     member_id: uuid.UUID
@@ -99,6 +98,7 @@ class _Draft:
     ident: uuid.UUID = field(default_factory=uuid.uuid4)
     made_by: object = None
     finished: bool = False
+    told_back: bool = False  # a save of it was held back (the leader hears when it is finally saved)
 
     @property
     def key(self) -> str:
@@ -404,7 +404,7 @@ class StoriesPane(StepPane):
         if self._draft is not None:
             had_text = bool(clean(self._input.value).strip())
             line = self._line(self._draft.member_id)
-            self._finish_draft()
+            self._finish_draft(leaving=True)
             if had_text and line is not None:
                 self.notify(f"Kept the note being typed as a note of {clean_line(line.display_name)}", markup=False)
 
@@ -524,11 +524,20 @@ class StoriesPane(StepPane):
             else:
                 self.cancel_pending(key)  # an empty text deletes the note only on Enter
             return
-        if self._draft is None:
+        draft = self._draft
+        if draft is not None and draft.finished and self._committing(draft) \
+                and event.value.startswith(self._bases.get(draft.key) or "\0"):
+            return  # typed ahead while Enter's save commits: the next note, started once it is saved
+        if draft is None:
             if self._member_id is None or not clean(event.value).strip():
                 return
-            self._draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
-        self.save_text(self._draft_save(self._draft, event.value))
+            self._draft = draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
+        self.save_text(self._draft_save(draft, event.value))
+
+    def _committing(self, draft: _Draft) -> bool:
+        """The draft's last save is on its way and nothing holds it back (the usual few milliseconds)."""
+        key = draft.key
+        return self._inflight.get(key, 0) > 0 and key not in self._held_keys and key not in self._failed_keys
 
     @on(Input.Submitted, "#stories-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -541,24 +550,33 @@ class StoriesPane(StepPane):
             return
         self._finish_draft()
 
-    def _finish_draft(self) -> None:
-        """Save the typed note now (it keeps the time typing began) and start a fresh one.
+    def _finish_draft(self, *, leaving: bool = False) -> None:
+        """Save the typed note now (it keeps the time typing began); the field is freed once it is saved.
 
-        The field is emptied for the next note at once; if the save is held back (a full disk)
-        or fails, the note comes back into the field while it is still empty (else it is listed
-        under the member, marked "not saved yet"), and it is never lost.
+        Enter keeps the text in the field until the database has it (issue 11: a note is never
+        cleared before its save succeeded): then the field is emptied for the next note, and
+        letters typed meanwhile start that next note. While a full disk holds the save back the
+        text stays in the field, marked "not saved yet", and can still be corrected. Leaving
+        the member (``leaving``) frees the field at once: a note not saved yet is then listed
+        under its member, marked, and saved when the database takes it.
         """
         draft = self._draft
-        self._draft = None
         text = self._input.value
-        self._set_input("")
         if draft is None or self.snapshot is None:
+            if leaving:
+                self._set_input("")
             return
         draft.finished = True
         if draft.story_id is None and not clean(text).strip() and not self.text_busy(draft.key):
             self.cancel_pending(draft.key)
+            self._draft = None
+            self._set_input("")
             return
+        if leaving:
+            self._draft = None
+            self._set_input("")
         self.save_text(self._draft_save(draft, text), later=False)
+        self.refresh_marks()
 
     # -- how notes are saved (based on the text saved last; a conflict shows both) ---------------
     @staticmethod
@@ -581,7 +599,7 @@ class StoriesPane(StepPane):
         who = self._who(draft.member_id)
         return TextSave(draft.key, text, make, title=f"Story note · {who}",
                         label=f"Story note · {who} · {self.place()} {local_hhmm(draft.started, self.snapshot.timezone)}",
-                        what="story note", done=lambda _result: self._draft_saved(draft), single_line=True,
+                        what="story note", done=lambda _result: self._draft_saved(draft, text), single_line=True,
                         limit=STORY_MAX)
 
     def _story_save(self, story_id: uuid.UUID, text: str) -> TextSave:
@@ -601,38 +619,43 @@ class StoriesPane(StepPane):
                         label=f"Story note · {who} · {self.place()} {when}", what="story note", single_line=True,
                         limit=STORY_MAX)
 
-    def _draft_saved(self, draft: _Draft) -> None:
-        """A finished note put back in the field after a failed save is saved now: the field is free again."""
-        if self._draft is draft and draft.finished and not self.text_busy(draft.key) \
-                and self._input.value == self._bases.get(draft.key):
+    def _draft_saved(self, draft: _Draft, text: str) -> None:
+        """A save of ``draft`` committed: a finished note still in the field frees the field now.
+
+        Letters typed after the saved text (while it committed) stay in the field as the start
+        of the next note.
+        """
+        from iop_facilitator.clock import utcnow
+
+        value = self._input.value
+        if self._draft is draft and draft.finished and not self.text_busy(draft.key) and value.startswith(text):
+            was_held = draft.key in self._held_keys or draft.told_back
             self._draft = None
-            self._set_input("")
-            self.notify(f"Saved: the note of {self._who(draft.member_id)} is in the database now.", markup=False)
+            rest = value[len(text):]
+            self._set_input(rest)
+            if was_held:
+                self.notify(f"Saved: the note of {self._who(draft.member_id)} is in the database now.", markup=False)
+            if clean(rest).strip() and self._member_id is not None:
+                self._draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
+                self.save_text(self._draft_save(self._draft, rest))
         if not self.text_busy(draft.key):
             self._drafts.pop(draft.key, None)
         self._notes_shown = None
         self._show_member()
+        self.refresh_marks()
 
     def _text_held(self, save: TextSave, words: str) -> None:
         super()._text_held(save, words)
-        self._bring_back(save)
+        draft = self._drafts.get(save.key)
+        if draft is not None:
+            draft.told_back = True
+        self._notes_shown = None
+        self._show_member()
 
     def text_not_saved(self, save: TextSave, problem: str) -> None:
         super().text_not_saved(save, problem)
-        self._bring_back(save)
-
-    def _bring_back(self, save: TextSave) -> None:
-        """A finished note that is not saved yet goes back into the field while the field is empty."""
-        draft = self._drafts.get(save.key)
-        if draft is not None and self._draft is None and self._editing is None and not self._input.value \
-                and not self._signed:
-            self._draft = draft
-            if self._member_id != draft.member_id:
-                self._move_to(draft.member_id)
-            self._set_input(self._bases.get(save.key) or save.text)
         self._notes_shown = None
         self._show_member()
-        self.refresh_marks()
 
     # -- the step contract for text others may edit too ------------------------------------------
     def field_of(self, key: str) -> Any:
@@ -665,6 +688,10 @@ class StoriesPane(StepPane):
                     self._show_label()
                 self._draft = None
                 self._set_input("")
+            self._drafts.pop(key, None)
+        elif shown and self._draft is not None and self._draft.key == key and self._draft.finished:
+            self._draft = None  # Enter was pressed on it: theirs is kept in the database, the field is free
+            self._set_input("")
             self._drafts.pop(key, None)
         elif shown:
             self._set_input(clean(text).strip())
@@ -711,7 +738,7 @@ class StoriesPane(StepPane):
         if self._editing is not None:
             self._finish_edit(keep=True)
         if self._draft is not None:
-            self._finish_draft()
+            self._finish_draft(leaving=True)
         key = self._story_key(note.id)
         self._stories[key] = (self._member_id, note.recorded_at)
         self.loaded(key, note.text)  # the edit is based on the text shown

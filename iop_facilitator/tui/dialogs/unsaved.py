@@ -57,10 +57,10 @@ class UnsavedOnQuit(ModalScreen[str | None]):
             yield Static("", id="unsaved-hint")
 
     def on_mount(self) -> None:
-        self._render()
+        self._show()
         self.set_interval(CHECK_SECONDS, self._check)
 
-    def _render(self) -> None:
+    def _show(self) -> None:
         reason = clean_line(self.reason) or "the database has not taken these changes yet"
         self.query_one("#unsaved-reason", Static).update(Text(f"{reason[:1].upper()}{reason[1:]}."))
         items = Text()
@@ -87,13 +87,13 @@ class UnsavedOnQuit(ModalScreen[str | None]):
         if not kept and not others:
             self.dismiss("saved")
             return
-        if [k.key for k in kept] != [k.key for k in self.kept] or others != self.others:
+        if [(k.key, k.text) for k in kept] != [(k.key, k.text) for k in self.kept] or others != self.others:
             self.kept, self.others = kept, others
-            self._render()
+            self._show()
 
     def action_wait(self) -> None:
         self.waiting = True
-        self._render()
+        self._show()
 
     def action_rescue(self) -> None:
         self.dismiss("rescue")

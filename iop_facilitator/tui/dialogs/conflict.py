@@ -9,6 +9,10 @@ is dropped until the leader chooses:
 * ``t`` keeps theirs: my text is dropped, after a second key confirms it (``y``);
 * ``e`` merges by editing: a field pre-filled with theirs and mine, ``Ctrl+S`` saves it.
 
+The dialog may open while the leader is still typing: until a pause of
+:data:`QUIET_SECONDS`, keys go on "mine" (shown) instead of choosing, so a typed ``m``,
+``t`` or ``e`` never decides anything.
+
 Both texts are user text: cleaned and shown with markup off. The dialog dismisses
 with a :class:`Resolution`; the pane saves the kept text as an edit of theirs.
 """
@@ -29,6 +33,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
 from iop_facilitator.services.text import clean, clean_line
+
+
+QUIET_SECONDS = 0.5  # a pause this long ends typing: keys choose from then on
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,11 @@ class ConflictDialog(ModalScreen[Resolution]):
 
     def __init__(self, title: str, *, theirs: str | None, mine: str, deleted_choice: str = "Keep mine: save it again",
                  single_line: bool = False, limit: int = 0,
-                 view: Callable[[str | None, str], tuple[str | None, str, str | None]] | None = None) -> None:
+                 view: Callable[[str | None, str], tuple[str | None, str, str | None]] | None = None,
+                 on_typed: Callable[[str], None] | None = None) -> None:
         """``view(theirs, mine)`` gives the texts to show and, for a field that is not free text (goals
-        ticked), the merged value ``e`` keeps at once (None: merge by editing)."""
+        ticked), the merged value ``e`` keeps at once (None: merge by editing). ``on_typed(mine)``
+        hears of letters typed on into the dialog (the text offered for rescue follows them)."""
         super().__init__(id="conflict")
         self.title_text = title
         self.theirs = theirs
@@ -65,7 +74,12 @@ class ConflictDialog(ModalScreen[Resolution]):
         self.single_line = single_line
         self.limit = limit
         self.view = view or (lambda theirs, mine: (theirs, mine, None))
+        self.on_typed = on_typed
         self.mode = "choose"  # "choose", "confirm" (dropping mine), "merge"
+        # The dialog can open while the leader is typing (a save sent during the typing met the
+        # change): keys arriving without a pause of QUIET_SECONDS since it opened are typing.
+        self._typing = True
+        self._last_key = 0.0
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -82,15 +96,37 @@ class ConflictDialog(ModalScreen[Resolution]):
             yield Static("", id="conflict-hint")
 
     def on_mount(self) -> None:
-        self._render()
+        from iop_facilitator.clock import monotonic
+
+        self._last_key = monotonic()
+        self._show()
+
+    def _keep_typing(self, event: events.Key) -> None:
+        """A key typed on after the dialog opened: it goes on my text (Backspace takes the last letter back)."""
+        if event.key == "backspace":
+            self.mine = self.mine[:-1]
+        elif event.key == "enter" and not self.single_line:
+            self.mine += "\n"
+        elif event.is_printable and event.character:
+            self.mine += event.character
+        else:
+            return
+        if self.on_typed is not None:
+            self.on_typed(self.mine)
+        self._show()
 
     def update(self, *, mine: str, theirs: str | None) -> None:
-        """A later save of the same field met the same change: show the newest texts."""
-        self.mine, self.theirs = mine, theirs
-        if self.is_mounted:
-            self._render()
+        """A later save of the same field met the same change: show the newest texts.
 
-    def _render(self) -> None:
+        Letters typed on into the dialog (see :meth:`_keep_typing`) are newer than any save.
+        """
+        if not self.mine.startswith(mine):
+            self.mine = mine
+        self.theirs = theirs
+        if self.is_mounted:
+            self._show()
+
+    def _show(self) -> None:
         deleted = self.theirs is None
         why = ("Someone deleted this note on another screen while you were editing it."
                if deleted else "Someone saved this field on another screen while you were typing.")
@@ -135,7 +171,7 @@ class ConflictDialog(ModalScreen[Resolution]):
 
     def action_theirs(self) -> None:
         self.mode = "confirm"
-        self._render()
+        self._show()
 
     def action_merge(self) -> None:
         merged = self.view(self.theirs, self.mine)[2]
@@ -147,7 +183,7 @@ class ConflictDialog(ModalScreen[Resolution]):
         joined = (" " if self.single_line else "\n\n").join(dict.fromkeys(parts))  # the same text once
         area = self.query_one("#conflict-merge", TextArea)
         area.load_text(joined)
-        self._render()
+        self._show()
         area.focus()
 
     def action_save_merged(self) -> None:
@@ -168,9 +204,21 @@ class ConflictDialog(ModalScreen[Resolution]):
             return
         self.mode = "choose"
         self.query_one("#conflict-problem", Static).update("")
-        self._render()
+        self._show()
 
     def on_key(self, event: events.Key) -> None:
+        from iop_facilitator.clock import monotonic
+
+        if self._typing:
+            now = monotonic()
+            if now - self._last_key < QUIET_SECONDS:
+                # Still typing when the dialog opened: the letters belong to my text, not to the choice.
+                event.stop()
+                event.prevent_default()
+                self._last_key = now
+                self._keep_typing(event)
+                return
+            self._typing = False
         if self.mode != "confirm":
             return
         event.stop()
@@ -179,4 +227,4 @@ class ConflictDialog(ModalScreen[Resolution]):
             self.dismiss(Resolution(True))
         else:
             self.mode = "choose"
-            self._render()
+            self._show()
