@@ -22,6 +22,7 @@ import stat
 import uuid
 from pathlib import Path
 
+from textual.app import App
 from textual.widgets import Input, TextArea
 
 from iop_facilitator.tui.app import IopApp
@@ -165,8 +166,8 @@ async def test_a_stale_edit_shows_both_texts_and_keep_mine_saves_mine_over_their
         assert shown(dialog.query_one("#conflict-mine")) == MINE
         assert "Group narrative" in shown(dialog.query_one("#conflict-title"))
         field = pane.query_one("#notes-narrative", NoteArea)
-        # The letters typed after the dialog opened went on my text in the dialog, not to a choice.
-        assert MINE.startswith(field.text) and "changed elsewhere" in str(field.border_title)
+        # The dialog waited for the typing to stop: every letter is in the field, none was a choice.
+        assert field.text == MINE and "changed elsewhere" in str(field.border_title)
         assert [k.text for k in app.store.unsaved()] == [MINE]  # offered for rescue while undecided
         await pilot.press("escape")  # Esc does not drop anything: the choice stays open
         assert isinstance(app.screen, ConflictDialog)
@@ -331,3 +332,51 @@ async def test_a_held_save_that_gets_through_while_the_quit_dialog_waits_lets_th
         await until(pilot, lambda: not app.is_running, "the app to quit once everything is saved")
     assert app.rescued_to is None
     assert meeting_row(prepared.clinic.target, prepared.meeting_id)["narrative"] == "Group practised"
+
+
+# --------------------------------------------------------------------------- how the dialog looks
+
+
+class _ConflictShown(App[None]):
+    """Just the conflict dialog over an empty screen, with fictional texts."""
+
+    def on_mount(self) -> None:
+        self.push_screen(ConflictDialog("Response · Avery T. (fictional)", theirs=THEIRS, mine=MINE))
+
+
+def test_snapshot_of_the_conflict_dialog(snap_compare) -> None:  # noqa: ANN001
+    async def shown_fully(pilot) -> None:  # noqa: ANN001
+        await until(pilot, lambda: pilot.app.screen.query("#conflict-hint"), "the conflict dialog")
+        await pilot.pause()
+
+    assert snap_compare(_ConflictShown(), terminal_size=(100, 30), run_before=shown_fully)
+
+
+async def test_the_conflict_dialog_waits_for_a_pause_in_the_typing(tmp_path: Path) -> None:
+    """A save sent while typing meets the change: the field is marked, the dialog opens at the pause."""
+    from iop_facilitator.tui.dialogs import conflict
+
+    prepared = prepare(tmp_path)
+    app = IopApp(prepared.clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_notes(app, pilot, prepared)
+        pane = screen.query_one(NotesPane)
+        area = await narrative_field(pilot, pane)
+        await type_text(pilot, "Group practised")
+        screen.save_drafts_now()
+        await settle(app, pilot)
+        write_elsewhere(prepared.clinic.target, prepared.meeting_id, THEIRS)
+        await type_text(pilot, " urge")
+        pane.flush_pending()  # sent while typing: it meets their text
+        await until(pilot, lambda: "changed elsewhere" in str(area.border_title), "the field's mark")
+        for word in (" surfing", " and", " named", " two", " early", " warning", " signs."):
+            await type_text(pilot, word)  # "m", "t" and "e" among them: typing, never a choice
+            assert not isinstance(app.screen, ConflictDialog)
+            await pilot.pause(conflict.QUIET_SECONDS / 3)
+        assert area.text == MINE
+        assert [k.text for k in app.store.unsaved()] == [MINE]  # the latest text is offered for rescue
+        await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
+                    "the dialog, once the typing paused")
+        await pilot.pause()
+        assert shown(app.screen.query_one("#conflict-mine")) == MINE
+        assert narrative_and_version(prepared.clinic.target, prepared.meeting_id)[0] == THEIRS  # nothing sent

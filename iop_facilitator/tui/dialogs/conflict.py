@@ -9,9 +9,9 @@ is dropped until the leader chooses:
 * ``t`` keeps theirs: my text is dropped, after a second key confirms it (``y``);
 * ``e`` merges by editing: a field pre-filled with theirs and mine, ``Ctrl+S`` saves it.
 
-The dialog may open while the leader is still typing: until a pause of
-:data:`QUIET_SECONDS`, keys go on "mine" (shown) instead of choosing, so a typed ``m``,
-``t`` or ``e`` never decides anything.
+The step pane opens the dialog only at a pause in the typing; should keys still arrive
+within :data:`QUIET_SECONDS` of the last one typed in the field, they go on "mine"
+(shown) instead of choosing, so a typed ``m``, ``t`` or ``e`` never decides anything.
 
 Both texts are user text: cleaned and shown with markup off. The dialog dismisses
 with a :class:`Resolution`; the pane saves the kept text as an edit of theirs.
@@ -76,10 +76,12 @@ class ConflictDialog(ModalScreen[Resolution]):
         self.view = view or (lambda theirs, mine: (theirs, mine, None))
         self.on_typed = on_typed
         self.mode = "choose"  # "choose", "confirm" (dropping mine), "merge"
-        # The dialog can open while the leader is typing (a save sent during the typing met the
-        # change): keys arriving without a pause of QUIET_SECONDS since it opened are typing.
+        # The pane opens the dialog at a pause in the typing; should keys still come without a
+        # pause of QUIET_SECONDS since the field was last typed in, they are typing, not choices.
         self._typing = True
         self._last_key = 0.0
+        #: When the field was last typed in (the pane sets it; the clock of ``clock.monotonic``).
+        self.typed_at = 0.0
 
     # -- layout -------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -96,9 +98,7 @@ class ConflictDialog(ModalScreen[Resolution]):
             yield Static("", id="conflict-hint")
 
     def on_mount(self) -> None:
-        from iop_facilitator.clock import monotonic
-
-        self._last_key = monotonic()
+        self._last_key = self.typed_at
         self._show()
 
     def _keep_typing(self, event: events.Key) -> None:
@@ -143,13 +143,21 @@ class ConflictDialog(ModalScreen[Resolution]):
             hint = ("Drop your text and keep theirs? y: drop mine · any other key: back"
                     if not deleted else "Let your text go (the note stays deleted)? y: yes · any other key: back")
         elif merging:
-            hint = "Edit the text to keep · Ctrl+S saves it · Esc back (nothing is lost)"
+            hint = (f"Edit the text to keep · {self._key('conflict.save', 'ctrl+s')} saves it · "
+                    f"{self._key('conflict.back', 'esc')} back (nothing is lost)")
         else:
             mine = self.deleted_choice if deleted else "Keep mine (saved over theirs)"
             theirs = "Let mine go (stays deleted)" if deleted else "Keep theirs (drops mine)"
             merge = "Edit a merged text" if merged is None else "Both (everything chosen on either screen)"
-            hint = f"m: {mine} · t: {theirs} · e: {merge}"
+            hint = (f"{self._key('conflict.mine', 'm')}: {mine} · {self._key('conflict.theirs', 't')}: {theirs} · "
+                    f"{self._key('conflict.merge', 'e')}: {merge}")
         self.query_one("#conflict-hint", Static).update(Text(hint, style="bold"))
+
+    def _key(self, binding_id: str, default: str) -> str:
+        """The key bound to ``binding_id`` now (the user's keymap may move it)."""
+        from iop_facilitator.tui.keys import key_display
+
+        return key_display(self, binding_id, default)
 
     @staticmethod
     def _shown(value: str | None) -> Text:
@@ -200,7 +208,8 @@ class ConflictDialog(ModalScreen[Resolution]):
     def action_back(self) -> None:
         if self.mode == "choose":
             self.query_one("#conflict-problem", Static).update(Text(
-                "Choose first: m keeps yours, t keeps theirs, e merges. Your text is kept until you do."))
+                f"Choose first: {self._key('conflict.mine', 'm')} keeps yours, {self._key('conflict.theirs', 't')} "
+                f"keeps theirs, {self._key('conflict.merge', 'e')} merges. Your text is kept until you do."))
             return
         self.mode = "choose"
         self.query_one("#conflict-problem", Static).update("")

@@ -73,13 +73,17 @@ class UnsavedOnQuit(ModalScreen[str | None]):
             items.append(f"• {self.others} other change{'s' if self.others != 1 else ''} (marks, ratings, "
                          "times) waiting to be saved\n")
         self.query_one("#unsaved-items", Static).update(items)
+        from iop_facilitator.tui.keys import key_display
+
+        wait, rescue_key = key_display(self, "unsaved.wait", "w"), key_display(self, "unsaved.rescue", "r")
+        back = f"{key_display(self, 'unsaved.back', 'esc')}: back to the app"
         if self.waiting:
-            hint = ("Waiting: the app keeps trying and quits by itself once everything is saved · "
-                    "r: rescue file and quit · Esc: back to the app")
+            hint = (f"Waiting: the app keeps trying and quits by itself once everything is saved · "
+                    f"{rescue_key}: rescue file and quit · {back}")
         else:
-            rescue = "r: copy the text to a rescue file only you can read, and quit · " if self.kept else \
-                "r: quit anyway (there is no typed text to rescue) · "
-            hint = f"w: keep waiting (quit once saved) · {rescue}Esc: back to the app"
+            rescue = (f"{rescue_key}: copy the text to a rescue file only you can read, and quit · " if self.kept else
+                      f"{rescue_key}: quit anyway (there is no typed text to rescue) · ")
+            hint = f"{wait}: keep waiting (quit once saved) · {rescue}{back}"
         self.query_one("#unsaved-hint", Static).update(Text(hint, style="bold"))
 
     def _check(self) -> None:

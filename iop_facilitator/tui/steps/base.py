@@ -153,6 +153,8 @@ class StepPane(Widget):
         self._conflicts: dict[str, Any] = {}
         self._recipes: dict[str, TextSave] = {}
         self._saved_since_snapshot: set[str] = set()  # the snapshot on hand was read before these saves
+        self._conflicts_open: set[str] = set()  # conflicts whose dialog is on screen (others wait for a pause)
+        self._typed_at: dict[str, float] = {}  # when each field last changed (a conflict waits for a pause)
 
     # -- posting changes -------------------------------------------------
     def edit(
@@ -229,11 +231,33 @@ class StepPane(Widget):
         sent for the field; then the sent text becomes the base of the next save (the store
         runs saves in order).
         """
+        from iop_facilitator.clock import monotonic
+
+        self._typed_at[save.key] = monotonic()
+        dialog = self._conflicts.get(save.key)
+        if dialog is not None:
+            # The field met a change made elsewhere: nothing more is sent until the leader chooses;
+            # the text typed on is what "mine" is (and what a rescue file would get).
+            self._recipes[save.key] = save
+            self._hold_mine(save, save.text)
+            if save.key not in self._conflicts_open:
+                dialog.mine = save.text
+                if not later:
+                    self._open_conflict(save)  # Enter (or a final save): a pause by definition
+            return
         if later:
             self._later(save.key, lambda: self._text_edit(save))
         else:
             self.cancel_pending(save.key)
             self._post_up(self._text_edit(save, reload=True))
+
+    def _hold_mine(self, save: TextSave, text: str) -> None:
+        """Offer ``text`` (mine, in an undecided conflict) for the rescue file."""
+        from iop_facilitator.tui.store import Kept
+
+        store = getattr(self.app, "store", None)
+        if store is not None:
+            store.hold_text(Kept(self.keep_key(save.key), save.label or save.title, text, save.what))
 
     def _text_edit(self, save: TextSave, *, reload: bool = False) -> Edit:
         from iop_facilitator.tui.store import Kept
@@ -327,41 +351,62 @@ class StepPane(Widget):
                     severity="error", timeout=10, markup=False)
 
     def _text_conflict(self, save: TextSave, conflict: EditConflict) -> None:
-        from iop_facilitator.tui.store import Kept
+        """A save met a change made elsewhere: the conflict dialog, once the leader pauses typing.
+
+        The dialog never opens under typing fingers (a typed ``m`` would choose, and keys typed
+        while a screen opens can be lost): while the field was typed in during the last
+        :data:`~iop_facilitator.tui.dialogs.conflict.QUIET_SECONDS`, the field is marked
+        "changed elsewhere", saves of it stop, and the dialog opens at the first pause with
+        the field's text as mine.
+        """
+        from iop_facilitator.tui.dialogs.conflict import ConflictDialog
 
         self._answered(save)
         key = save.key
         mine = self.current_text(key)
         if mine is None:
             mine = save.text
-        store = getattr(self.app, "store", None)
         dialog = self._conflicts.get(key)
         if dialog is not None:  # a later save of the same field met the same change: newest text wins
             dialog.update(mine=mine, theirs=conflict.theirs)
-            mine = dialog.mine
-        if store is not None:
-            store.hold_text(Kept(self.keep_key(key), save.label or save.title, mine, save.what))
-        if dialog is not None:
+            self._hold_mine(save, dialog.mine)
             return
-        from iop_facilitator.tui.dialogs.conflict import ConflictDialog
-
         self.cancel_pending(key)
-        def typed_on(text: str) -> None:
-            if store is not None:
-                store.hold_text(Kept(self.keep_key(key), save.label or save.title, text, save.what))
-
         dialog = ConflictDialog(save.title, theirs=conflict.theirs, mine=mine, deleted_choice=self.deleted_choice(key),
                                 single_line=save.single_line, limit=save.limit,
                                 view=lambda theirs, mine_now: self.conflict_view(key, theirs, mine_now),
-                                on_typed=typed_on)
+                                on_typed=lambda text: self._hold_mine(save, text))
         self._conflicts[key] = dialog
+        self._hold_mine(save, mine)
         self.refresh_marks()
-        self.app.push_screen(dialog, callback=lambda choice: self._resolved(save, dialog, choice))
+        self._open_conflict(save)
+
+    def _open_conflict(self, save: TextSave) -> None:
+        """Open the field's conflict dialog now, or at the end of the typing going on."""
+        from iop_facilitator.clock import monotonic
+        from iop_facilitator.tui.dialogs.conflict import QUIET_SECONDS
+
+        key = save.key
+        dialog = self._conflicts.get(key)
+        if dialog is None or key in self._conflicts_open:
+            return
+        quiet = monotonic() - self._typed_at.get(key, 0.0)
+        if quiet < QUIET_SECONDS and self.app.focused is not None and self.app.focused is self._field(key):
+            self.set_timer(QUIET_SECONDS - quiet + 0.05, lambda: self._open_conflict(save))
+            return
+        current = self.current_text(key)
+        if current is not None:
+            dialog.mine = current
+        dialog.typed_at = self._typed_at.get(key, 0.0)
+        self._conflicts_open.add(key)
+        self.app.push_screen(dialog, callback=lambda choice: self._resolved(self._recipes.get(key, save), dialog,
+                                                                            choice))
 
     def _resolved(self, save: TextSave, dialog: Any, choice: Any) -> None:
         """The leader chose: keep theirs (nothing saved), or save the kept text as an edit of theirs."""
         key = save.key
         self._conflicts.pop(key, None)
+        self._conflicts_open.discard(key)
         store = getattr(self.app, "store", None)
         if store is not None:
             store.release_text(self.keep_key(key))
@@ -402,20 +447,24 @@ class StepPane(Widget):
         """The widget showing field ``key`` now, for the "not saved yet" mark (None: not on screen)."""
         return None
 
+    def _field(self, key: str) -> Widget | None:
+        """:meth:`field_of`, or None while the field is being rebuilt (another member chosen)."""
+        from textual.css.query import NoMatches
+
+        try:
+            return self.field_of(key)
+        except NoMatches:
+            return None
+
     def refresh_marks(self) -> None:
         """Mark the fields whose text is not in the database ("not saved yet" on the border)."""
         if not self.is_mounted:
             return
-        from textual.css.query import NoMatches
-
         marked: dict[Widget, str] = {}
         for keys, title in ((self._held_keys, f"⚠ {NOT_SAVED_YET}"), (self._failed_keys, "⚠ not saved"),
                             (self._conflicts, "⚠ not saved: changed elsewhere")):
             for key in keys:
-                try:
-                    widget = self.field_of(key)
-                except NoMatches:  # the field is being rebuilt (another member chosen): marked on its next refresh
-                    continue
+                widget = self._field(key)
                 if widget is not None:
                     marked[widget] = title
         for widget in list(self.query(".-unsaved")):
