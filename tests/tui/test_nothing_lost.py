@@ -22,6 +22,7 @@ import stat
 import uuid
 from pathlib import Path
 
+import pytest
 from textual.app import App
 from textual.widgets import Input, TextArea
 
@@ -32,7 +33,15 @@ from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
 from iop_facilitator.tui.steps.stories import StoriesPane
 from iop_facilitator.tui.widgets.header import AppHeader
 from tests.tui.meeting_kit import open_meeting, settle
-from tests.tui.test_step_notes import SIZE, meeting_row, open_notes, prepare, read, select_entry, type_text
+from tests.tui.test_step_notes import (
+    SIZE,
+    meeting_row,
+    open_notes,
+    prepare,
+    read,
+    select_entry,
+    type_text,
+)
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -380,3 +389,115 @@ async def test_the_conflict_dialog_waits_for_a_pause_in_the_typing(tmp_path: Pat
         await pilot.pause()
         assert shown(app.screen.query_one("#conflict-mine")) == MINE
         assert narrative_and_version(prepared.clinic.target, prepared.meeting_id)[0] == THEIRS  # nothing sent
+
+
+# --------------------------------------------------------------------------- the other text fields
+
+
+def _set_elsewhere(target: str, meeting_id: uuid.UUID, column: str, text: str) -> None:
+    """Another screen saves ``column`` of the meeting (a clean edit of what is stored)."""
+    from iop_facilitator.db.engine import open_database
+    from iop_facilitator.models import GroupMeeting
+    from iop_facilitator.services import live
+
+    setter = {"topic_notes": live.set_topic_notes, "homework": live.set_homework}[column]
+    database = open_database(target)
+    try:
+        with database.begin() as session:
+            stored = getattr(session.get_one(GroupMeeting, meeting_id), column)
+            setter(session, meeting_id, text, based_on=stored)
+    finally:
+        database.dispose()
+
+
+def _column(target: str, meeting_id: uuid.UUID, column: str) -> str:
+    from iop_facilitator.models import GroupMeeting
+
+    return read(target, lambda session: getattr(session.get_one(GroupMeeting, meeting_id), column))
+
+
+@pytest.mark.parametrize(("step", "field_id", "column", "title"), [
+    ("f4", "#topic-notes", "topic_notes", "Topic discussion notes"),
+    ("f5", "#checkout-homework", "homework", "Homework"),
+])
+async def test_topic_notes_and_homework_meet_the_conflict_dialog_too(tmp_path: Path, step: str, field_id: str,
+                                                                     column: str, title: str) -> None:
+    prepared = prepare(tmp_path)
+    target, meeting_id = prepared.clinic.target, prepared.meeting_id
+    app = IopApp(target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, prepared.clinic.group_id)
+        await pilot.press(step)
+        await settle(app, pilot)
+        await until(pilot, lambda: screen.query(field_id), "the field")
+        area = screen.query_one(field_id, TextArea)
+        area.focus()
+        area.move_cursor(area.document.end)
+        await type_text(pilot, " Mine one")
+        screen.save_drafts_now()
+        await settle(app, pilot)
+        before = _column(target, meeting_id, column)
+        assert before.endswith("Mine one")
+        _set_elsewhere(target, meeting_id, column, THEIRS)
+        await type_text(pilot, " two")
+        screen.save_drafts_now()
+        await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
+                    "the conflict dialog")
+        await pilot.pause(QUIET_SECONDS)
+        dialog = app.screen
+        assert shown(dialog.query_one("#conflict-title")).endswith(title)
+        assert shown(dialog.query_one("#conflict-theirs")) == THEIRS
+        assert shown(dialog.query_one("#conflict-mine")) == f"{before} two".strip()  # shown stripped
+        assert _column(target, meeting_id, column) == THEIRS
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert _column(target, meeting_id, column).strip() == f"{before} two".strip()
+
+
+async def test_a_story_note_deleted_elsewhere_while_edited_can_be_kept(tmp_path: Path) -> None:
+    from tests.tui.test_step_notes import AVERY_STORY
+
+    prepared = prepare(tmp_path)
+    target, meeting_id = prepared.clinic.target, prepared.meeting_id
+    app = IopApp(target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, prepared.clinic.group_id)
+        await pilot.press("f3")
+        await settle(app, pilot)
+        pane = screen.query_one(StoriesPane)
+        pane.focus_member(prepared.id("Avery T."))
+        await pilot.pause()
+        await pilot.press("e")  # edit Avery's note
+        field = pane.query_one("#stories-input", Input)
+        await until(pilot, lambda: field.value == AVERY_STORY, "the note in the field")
+
+        def delete_elsewhere(session) -> None:  # noqa: ANN001
+            from sqlmodel import select
+
+            from iop_facilitator.models import StoryNote
+            from iop_facilitator.services.live import update_story
+
+            story = session.exec(select(StoryNote).where(StoryNote.text == AVERY_STORY)).one()
+            update_story(session, story.id, "", based_on=AVERY_STORY)
+
+        from iop_facilitator.db.engine import open_database
+
+        other = open_database(target)
+        try:
+            with other.begin() as session:
+                delete_elsewhere(session)
+        finally:
+            other.dispose()
+        await type_text(pilot, " at sunrise")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
+                    "the conflict dialog")
+        await pilot.pause(QUIET_SECONDS)
+        dialog = app.screen
+        assert shown(dialog.query_one("#conflict-theirs-label")) == "Theirs: deleted"
+        assert shown(dialog.query_one("#conflict-mine")) == f"{AVERY_STORY} at sunrise"
+        assert "add it again" in shown(dialog.query_one("#conflict-hint"))
+        assert AVERY_STORY not in stories_of(target, meeting_id)
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert stories_of(target, meeting_id).count(f"{AVERY_STORY} at sunrise") == 1

@@ -334,6 +334,12 @@ class StoriesPane(StepPane):
             if draft is self._draft or draft.member_id != self._member_id or key not in unsaved or recipe is None:
                 continue
             waiting[draft.story_id or key] = (recipe.text, draft.started)
+        editing = self._story_key(self._editing.id) if self._editing is not None else None
+        for key, (member_id, at) in self._stories.items():  # edits of saved notes, held back or failed
+            recipe = self._recipes.get(key)
+            if member_id != self._member_id or key not in unsaved or key == editing or recipe is None:
+                continue
+            waiting[uuid.UUID(key.removeprefix("story:"))] = (recipe.text or "(deleted here)", at)
         return waiting
 
     def _fill_notes(self, stories: tuple[StoryView, ...]) -> None:
