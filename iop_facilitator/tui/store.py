@@ -90,7 +90,7 @@ def leader_words(exc: BaseException, what: str = "changes") -> str | None:
 
     ``what`` names what waits ("story note", "changes").
     """
-    from iop_facilitator.db.failures import BUSY, FULL, storage_error
+    from iop_facilitator.db.failures import BUSY, FULL, STALE, storage_error
     from iop_facilitator.errors import Conflict, DatabaseGone, DatabaseProblem, EditConflict, StorageFull, \
         StorageReadOnly
 
@@ -106,6 +106,8 @@ def leader_words(exc: BaseException, what: str = "changes") -> str | None:
             return None  # opened read-only: nothing will ever be written in this session
         return f"the database accepts no writes just now (read-only): {kept} and will be saved when it does"
     if isinstance(known, Conflict):
+        if str(known) != STALE:
+            return None  # a service's refusal (a chart id already in use...): said at once, never retried
         return f"another program wrote at the same moment: {kept} and is being saved again"
     if isinstance(known, DatabaseProblem):
         message = str(known)

@@ -71,7 +71,7 @@ def start_meeting(session: Session, key: str = "1") -> None:
 
 def open_narrative(session: Session) -> None:
     session.keys("F6")
-    session.wait(lambda s: "[F6 Notes]" in s and "missing: narrative" in s, "the notes step")
+    session.wait(lambda s: "Notes · GIRP" in s and "missing: narrative" in s, "the notes step")
     time.sleep(0.5)
     session.keys("Enter")  # the narrative, first on the list
     time.sleep(0.5)

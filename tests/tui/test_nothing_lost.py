@@ -501,3 +501,35 @@ async def test_a_story_note_deleted_elsewhere_while_edited_can_be_kept(tmp_path:
         await pilot.press("m")
         await settle(app, pilot)
         assert stories_of(target, meeting_id).count(f"{AVERY_STORY} at sunrise") == 1
+
+
+async def test_a_services_refusal_is_said_at_once_and_never_held(tmp_path: Path) -> None:
+    """Only passing storage faults are held and retried; a refusal (a chart id in use) fails at once."""
+    from iop_facilitator.db.failures import STALE
+    from iop_facilitator.errors import Conflict
+
+    prepared = prepare(tmp_path)
+    app = IopApp(prepared.clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meeting(app, pilot, prepared.clinic.group_id)
+        failures: list[str] = []
+
+        def refused(_session) -> None:  # noqa: ANN001
+            raise Conflict("chart id MRN-77 already belongs to member 0123abcd")
+
+        app.store.submit(refused, failed=failures.append)
+        await settle(app, pilot)
+        assert failures == ["chart id MRN-77 already belongs to member 0123abcd"] and app.store.trouble == ""
+        tries: list[int] = []
+
+        def stale_once(_session) -> str:  # noqa: ANN001
+            tries.append(1)
+            if len(tries) == 1:
+                raise Conflict(STALE)  # a write from an out-of-date snapshot: run again
+            return "saved"
+
+        done: list[str] = []
+        app.store.retry_delays = (0.05,)
+        app.store.submit(stale_once, done=done.append, failed=failures.append)
+        await until(pilot, lambda: done == ["saved"], "the retried change")
+        assert len(tries) == 2 and len(failures) == 1
