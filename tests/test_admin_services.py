@@ -16,6 +16,7 @@ from iop_facilitator.config import Config, load_config, save_config
 from iop_facilitator.enums import (
     AttendanceStatus,
     Audience,
+    ExitReason,
     GroupStatus,
     GroupType,
     MemberStatus,
@@ -194,6 +195,47 @@ def test_group_summaries(db, clinic) -> None:
 
 
 # --------------------------------------------------------------------------- staff
+
+
+# --------------------------------------------------------------------------- what the screens call, by id
+
+
+def test_services_take_ids_as_the_screens_pass_them(db, clinic) -> None:
+    """A screen holds read-model values, not records: enroll, exit, goals, group facilitators and
+    starting a meeting take ids (the same rules run; a missing record is a one-line NotFound)."""
+    avery = clinic["people"]["Avery T."]
+    with db.begin() as s:
+        members.enroll(s, avery, clinic["other"], DAY)
+        members.set_goals(s, avery, ["Call my sponsor", "Walk daily"])
+        members.discharge(s, avery, reason=ExitReason.completed, on=DAY, group=clinic["other"])
+        group = groups.add_group(s, "By ids", facilitators=[clinic["co"], clinic["lead"]])
+        groups.update_group(s, group.id, facilitators=[clinic["lead"]])
+    with db.session() as s:
+        assert [g.text for g in members.goals_of(s, s.get_one(Member, avery))] == ["Call my sponsor", "Walk daily"]
+        assert [p.id for p in groups.facilitators_of(s, s.get_one(Group, group.id))] == [clinic["lead"]]
+        member, other = s.get_one(Member, avery), s.get_one(Group, clinic["other"])
+        assert members.active_enrollment(s, member, other) is None  # exited
+        assert members.active_enrollment(s, member, s.get_one(Group, clinic["group"])) is not None
+    with db.begin() as s, pytest.raises(NotFound, match="that member no longer exists"):
+        members.set_goals(s, uuid.uuid4(), ["x"])
+    with db.begin() as s, pytest.raises(NotFound, match="that group no longer exists"):
+        members.enroll(s, avery, uuid.uuid4(), DAY)
+
+
+def test_start_meeting_by_id_and_the_meeting_under_way(db, clinic) -> None:
+    with db.begin() as s:
+        # A laptop's stale facilitator id starts the meeting without a facilitator (as before).
+        meeting = live.start_meeting(s, clinic["group"], DAY, facilitator=uuid.uuid4())
+        assert meeting.facilitator_id == clinic["lead"]  # the group's lead, from the schedule
+        started = meeting.id
+    with db.begin() as s:
+        assert live.start_meeting(s, clinic["group"], DAY, facilitator=clinic["co"]).id == started
+    with db.session() as s:
+        signer = staff.signer(s, started, None)
+        assert signer is not None and (signer.name, signer.credentials) == ("Dana Quinn", "LCSW")
+        assert staff.signer(s, started, clinic["co"]).name == "Rae Lopez"
+        assert staff.person(s, uuid.uuid4()) is None
+        assert meetings.signer_credentials(s, started) == ""
 
 
 def test_update_staff(db, clinic) -> None:

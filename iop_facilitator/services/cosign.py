@@ -71,6 +71,11 @@ def can_cosign(person: Staff | None) -> bool:
     )
 
 
+def may_cosign(session: Session, staff_id: uuid.UUID) -> bool:
+    """Whether staff member ``staff_id`` may co-sign (:func:`can_cosign`)."""
+    return can_cosign(session.get(Staff, staff_id))
+
+
 def cosign(session: Session, meeting_id: uuid.UUID, cosigner_id: uuid.UUID, *, at: dt.datetime | None = None) -> GroupMeeting:
     """Co-sign a signed meeting as a supervisor (not the signer; once only).
 

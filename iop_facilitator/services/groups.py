@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from iop_facilitator.clock import local_today
 from iop_facilitator.enums import (
     WEEKDAYS,
     Audience,
@@ -23,7 +24,7 @@ from iop_facilitator.enums import (
 from iop_facilitator.errors import Conflict, InvalidInput
 from iop_facilitator.models import Group, GroupEnrollment, GroupFacilitator, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.resolve import as_opened, resolve
+from iop_facilitator.services.resolve import as_opened, resolve, row
 from iop_facilitator.services.text import clean_line
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -65,7 +66,7 @@ def add_group(
     location: str = "",
     capacity: int = 15,
     start_date: dt.date | None = None,
-    facilitators: Sequence[Staff] = (),
+    facilitators: Sequence[Staff | uuid.UUID] = (),
 ) -> Group:
     name = clean_line(name)
     if not name:
@@ -90,9 +91,14 @@ def add_group(
     )
     session.add(group)
     session.flush()
-    set_facilitators(session, group, facilitators)
+    set_facilitators(session, group, staff_rows(session, facilitators))
     audit.record(session, "group.add", record_type="group", record_id=group.id)
     return group
+
+
+def staff_rows(session: Session, people: Sequence[Staff | uuid.UUID]) -> list[Staff]:
+    """Staff records for records or ids (a screen passes ids)."""
+    return [row(session, Staff, person, what="staff member") for person in people]
 
 
 def set_facilitators(session: Session, group: Group, people: Sequence[Staff]) -> None:
@@ -168,7 +174,7 @@ def update_group(
     status: GroupStatus | None = None,
     modality: Modality | None = None,
     location: str | None = None,
-    facilitators: Sequence[Staff] | None = None,
+    facilitators: Sequence[Staff | uuid.UUID] | None = None,
     expected_version: int | None = None,
 ) -> Group:
     """Change a group; ``None`` leaves a field as it is.
@@ -231,6 +237,7 @@ def update_group(
         session.add(group)
         session.flush()
     if facilitators is not None:
+        facilitators = staff_rows(session, facilitators)
         wanted = [person.id for person in _unique(facilitators)]
         if wanted != [person.id for person in facilitators_of(session, group)]:
             set_facilitators(session, group, facilitators)
@@ -305,3 +312,24 @@ def group_summaries(session: Session, *, on: dt.date) -> list[GroupSummary]:
         )
         for g in groups
     ]
+
+
+@dataclass(frozen=True)
+class GroupsView:
+    """The groups screen's read model: every group as of today, and who may facilitate."""
+
+    today: dt.date
+    groups: tuple[GroupSummary, ...]
+    staff: tuple[tuple[uuid.UUID, str], ...]  # active staff (id, "Name, CRED"), by name
+
+
+def groups_view(session: Session) -> GroupsView:
+    from iop_facilitator.services.settings import get_settings
+    from iop_facilitator.services.staff import list_staff, signature_line
+
+    today = local_today(get_settings(session).timezone)
+    return GroupsView(
+        today=today,
+        groups=tuple(group_summaries(session, on=today)),
+        staff=tuple((p.id, signature_line(p)) for p in list_staff(session)),
+    )

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from iop_facilitator.clock import utcnow
+from iop_facilitator.clock import local_today, utcnow
 from iop_facilitator.db.transactions import lock_row
 from iop_facilitator.enums import ATTENDED, AttendanceStatus, FlowStep, MeetingStatus, MemberStatus
 from iop_facilitator.errors import Conflict, EditConflict, InvalidInput, NotFound
@@ -33,6 +33,7 @@ from iop_facilitator.services import audit
 from iop_facilitator.services.attendance import minutes_for
 from iop_facilitator.services.meetings import create_meeting
 from iop_facilitator.services.members import add_member, enroll
+from iop_facilitator.services.resolve import row as record
 from iop_facilitator.services.settings import get_settings
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.services.topics import use_topic
@@ -121,9 +122,24 @@ def find_meeting(session: Session, group: Group, day: dt.date) -> GroupMeeting |
 
 
 def start_meeting(
-    session: Session, group: Group, day: dt.date, *, facilitator: Staff | None = None, now: dt.datetime | None = None
+    session: Session,
+    group: Group | uuid.UUID,
+    day: dt.date | None = None,
+    *,
+    facilitator: Staff | uuid.UUID | None = None,
+    now: dt.datetime | None = None,
 ) -> GroupMeeting:
-    """Start today's meeting of ``group`` (creating it if needed), or resume it if it is under way."""
+    """Start the ``day`` meeting of ``group`` (creating it if needed), or resume it if it is under way.
+
+    ``day`` defaults to today in the program's timezone; ``group`` and ``facilitator``
+    may be records or ids (a facilitator id no staff record has any more, say a laptop's
+    stale setting, starts the meeting without one).
+    """
+    group = record(session, Group, group, what="group")
+    if isinstance(facilitator, uuid.UUID):
+        facilitator = session.get(Staff, facilitator)
+    if day is None:
+        day = local_today(get_settings(session).timezone)
     # Two leaders pressing "start" together: the second waits here for the first's commit and
     # then resumes the meeting it created (a unique index on group and scheduled start backs this).
     lock_row(session, Group, group.id)

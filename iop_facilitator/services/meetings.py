@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from iop_facilitator.clock import local_today
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.errors import Conflict
 from iop_facilitator.models import Attendance, Group, GroupMeeting, Staff
@@ -104,6 +106,22 @@ def open_meetings(session: Session) -> list[GroupMeeting]:
             .order_by(col(GroupMeeting.scheduled_start))
         )
     )
+
+
+def in_progress_today(session: Session) -> uuid.UUID | None:
+    """Today's meeting under way (in the program's timezone), the latest touched; None when none is."""
+    today = local_today(get_settings(session).timezone)
+    return session.exec(
+        select(GroupMeeting.id)
+        .where(GroupMeeting.status == MeetingStatus.in_progress, GroupMeeting.local_date == today)
+        .order_by(col(GroupMeeting.updated_at).desc())
+    ).first()
+
+
+def signer_credentials(session: Session, meeting_id: uuid.UUID) -> str:
+    """The credentials a signed meeting was signed with ("" when none or not signed)."""
+    meeting = session.get(GroupMeeting, meeting_id)
+    return (meeting.signer_credentials or "") if meeting is not None else ""
 
 
 def resolve_meeting(session: Session, ref: str) -> GroupMeeting:

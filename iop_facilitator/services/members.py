@@ -9,13 +9,14 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from iop_facilitator.clock import local_today
 from iop_facilitator.db.transactions import lock_row
-from iop_facilitator.enums import Enrollment, ExitReason, MemberStatus
+from iop_facilitator.enums import Enrollment, ExitReason, GroupStatus, MemberStatus
 from iop_facilitator.errors import Conflict, InvalidInput
 from iop_facilitator.models import Goal, Group, GroupEnrollment, GroupMeeting, Member
 from iop_facilitator.services import audit
 from iop_facilitator.services.attendance import absence_counts
-from iop_facilitator.services.resolve import as_opened, resolve
+from iop_facilitator.services.resolve import as_opened, resolve, row
 from iop_facilitator.services.settings import get_settings
 from iop_facilitator.services.text import clean, clean_line
 
@@ -67,8 +68,11 @@ def add_member(
     return member
 
 
-def set_goals(session: Session, member: Member, goals: Sequence[str], *, audit_it: bool = True) -> list[Goal]:
+def set_goals(
+    session: Session, member: Member | uuid.UUID, goals: Sequence[str], *, audit_it: bool = True
+) -> list[Goal]:
     """Replace the member's active treatment-plan goals (one to three)."""
+    member = row(session, Member, member, what="member")
     texts = [clean(g).strip() for g in goals if clean(g).strip()]
     if not 1 <= len(texts) <= MAX_GOALS:
         raise InvalidInput(f"a member has one to {MAX_GOALS} treatment-plan goals")
@@ -112,7 +116,11 @@ def active_enrollment(session: Session, member: Member, group: Group) -> GroupEn
     ).first()
 
 
-def enroll(session: Session, member: Member, group: Group, start_date: dt.date) -> GroupEnrollment:
+def enroll(
+    session: Session, member: Member | uuid.UUID, group: Group | uuid.UUID, start_date: dt.date
+) -> GroupEnrollment:
+    member = row(session, Member, member, what="member")
+    group = row(session, Group, group, what="group")
     # Checks (already enrolled, capacity) and the insert under the group's lock: two staff
     # enrolling into the last place at once get one enrollment and one "full".
     lock_row(session, Group, group.id)
@@ -138,14 +146,16 @@ def enroll(session: Session, member: Member, group: Group, start_date: dt.date) 
 
 def discharge(
     session: Session,
-    member: Member,
+    member: Member | uuid.UUID,
     *,
     reason: ExitReason,
     on: dt.date,
     note: str = "",
-    group: Group | None = None,
+    group: Group | uuid.UUID | None = None,
 ) -> list[GroupEnrollment]:
     """End the member's enrollment in ``group``, or in every group (a discharge) when no group is given."""
+    member = row(session, Member, member, what="member")
+    group = None if group is None else row(session, Group, group, what="group")
     query = select(GroupEnrollment).where(
         GroupEnrollment.member_id == member.id, col(GroupEnrollment.exit_date).is_(None)
     )
@@ -344,3 +354,28 @@ def member_summaries(
         )
         for m in members
     ]
+
+
+@dataclass(frozen=True)
+class RosterView:
+    """The roster screen's read model: members as of today, the absence limit, the active groups."""
+
+    today: dt.date
+    max_absences: int
+    window_weeks: int
+    members: tuple[MemberSummary, ...]
+    groups: tuple[tuple[uuid.UUID, str], ...]  # active groups (id, name), by name
+
+
+def roster_view(session: Session, *, include_discharged: bool) -> RosterView:
+    from iop_facilitator.services.groups import list_groups
+
+    program = get_settings(session)
+    today = local_today(program.timezone)
+    return RosterView(
+        today=today,
+        max_absences=program.max_absences,
+        window_weeks=program.absence_window_weeks,
+        members=tuple(member_summaries(session, on=today, include_discharged=include_discharged)),
+        groups=tuple((g.id, g.name) for g in list_groups(session, GroupStatus.active)),
+    )

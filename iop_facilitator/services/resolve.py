@@ -26,6 +26,14 @@ def as_opened(session: Session, model: type[T], record_id: uuid.UUID, expected_v
     return record
 
 
+def row(session: Session, model: type[T], value: T | uuid.UUID, *, what: str) -> T:
+    """``value`` when it is already a record, else the record with that id (a one-line
+    :class:`NotFound` when it is gone): services take either, so a screen can pass ids."""
+    if isinstance(value, model):
+        return value
+    return as_opened(session, model, value, None, what=what)  # type: ignore[arg-type]
+
+
 def by_full_id(session: Session, model: type[T], text: str, *, kind: str) -> T | None:
     """The record whose full id ``text`` is (:class:`NotFound` when none has it); None when ``text`` is no UUID."""
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
@@ -122,3 +124,36 @@ def update_settings(session: Session, **changes: Any) -> ProgramSettings:
     session.add(current)
     audit.record(session, "settings.update", record_type="program_settings", record_id=current.id, keys=sorted(changes))
     return current
+
+
+@dataclass(frozen=True)
+class StaffRow:
+    staff_id: uuid.UUID
+    name: str
+    credentials: str
+    role: str
+    version: int
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    """The settings screen's read model: the program's settings and the active staff."""
+
+    clinic_name: str
+    timezone: str
+    is_demo: bool
+    staff: tuple[StaffRow, ...]  # active staff, by name
+    idle_lock_minutes: int = 10  # the automatic screen lock (tui/lock.py)
+
+
+def settings_view(session: Session) -> SettingsView:
+    from iop_facilitator.services.staff import list_staff
+
+    program = get_settings(session)
+    return SettingsView(
+        clinic_name=program.clinic_name,
+        timezone=program.timezone,
+        is_demo=bool(program.is_demo),
+        staff=tuple(StaffRow(p.id, p.name, p.credentials, p.role.value, p.version) for p in list_staff(session)),
+        idle_lock_minutes=int(program.idle_lock_minutes),
+    )

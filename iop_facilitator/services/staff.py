@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
-from iop_facilitator.models import Staff
+from iop_facilitator.models import GroupMeeting, Staff
 from iop_facilitator.services import audit
 from iop_facilitator.services.resolve import as_opened, resolve
 from iop_facilitator.services.text import clean_line
@@ -48,6 +49,29 @@ def resolve_staff(session: Session, ref: str) -> Staff:
 
 def signature_line(person: Staff) -> str:
     return f"{person.name}, {person.credentials}" if person.credentials else person.name
+
+
+@dataclass(frozen=True)
+class Person:
+    """A staff member as a screen shows them: who signs or co-signs, with what credentials."""
+
+    id: uuid.UUID
+    name: str
+    credentials: str
+
+
+def person(session: Session, staff_id: uuid.UUID | None) -> Person | None:
+    found = session.get(Staff, staff_id) if staff_id is not None else None
+    return Person(found.id, found.name, found.credentials) if found is not None else None
+
+
+def signer(session: Session, meeting_id: uuid.UUID, me: uuid.UUID | None) -> Person | None:
+    """Who signs ``meeting_id``: this laptop's facilitator (``me``), else the meeting's facilitator."""
+    found = person(session, me)
+    if found is None:
+        meeting = session.get(GroupMeeting, meeting_id)
+        found = person(session, meeting.facilitator_id) if meeting is not None else None
+    return found
 
 
 MAX_STAFF_NAME = 200

@@ -21,6 +21,7 @@ from iop_facilitator.library.model import LoadedTopic
 from iop_facilitator.models import Attendance, Group, GroupMeeting, Member
 from iop_facilitator.services import audit
 from iop_facilitator.services.members import roster
+from iop_facilitator.services.resolve import row
 
 DEFAULT_RECENT_MEETINGS = 12
 
@@ -116,7 +117,7 @@ class Suggestion:
 
 def suggest(
     session: Session,
-    group: Group,
+    group: Group | uuid.UUID,
     library: Library,
     on: dt.date,
     *,
@@ -128,6 +129,7 @@ def suggest(
     among those, the topics most currently enrolled members have not attended;
     then the one covered longest ago (never covered first); then by title.
     """
+    group = row(session, Group, group, what="group")
     recent = set(
         session.exec(
             select(GroupMeeting.topic_id)

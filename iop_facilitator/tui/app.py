@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from iop_facilitator.db.engine import Database
     from iop_facilitator.library.load import Library
-    from iop_facilitator.tui.screens.crisis import CrisisInfo
+    from iop_facilitator.tui.dialogs.crisis import CrisisInfo
     from iop_facilitator.tui.store import Kept, Store
 
 APP_TITLE = "iop-facilitator"
@@ -84,7 +84,7 @@ class IopCommands(Provider):
 class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     """The group facilitator's app. Construct with the ``--db`` target; see :func:`run`."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar[list[str]] = ["app.tcss", "dialogs/crisis.tcss"]  # the crisis panel opens at once, anywhere
     TITLE = APP_TITLE
     COMMANDS: ClassVar = {IopCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -125,6 +125,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self.crisis_info: CrisisInfo | None = None
         self.config, self._startup_problems = load_config()
         self._reported_clashes: set[frozenset[str]] = set()
+        self.keymap: dict[str, str] = {}  # the user's [keys] (binding id -> keys), as installed
         self._waiting_for_store: list[Callable[[], None]] = []
         self._file_watch: Timer | None = None
         # Choose the theme before the stylesheet is first read: choosing it once the app runs
@@ -206,6 +207,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
                     f"known: {', '.join(sorted(known))}"
                 )
         if keymap:
+            self.keymap = dict(keymap)  # what tui.keys.key_label names keys after (Textual keeps its own private)
             self.set_keymap(keymap)
             for key, ids in keymap_clashes(keymap):
                 self._reported_clashes.add(frozenset(ids))
@@ -402,7 +404,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
     def load_program(self) -> None:
         """Crisis resources and steps from the program settings (kept for the crisis key)."""
-        from iop_facilitator.tui.screens.crisis import CrisisInfo
+        from iop_facilitator.tui.dialogs.crisis import CrisisInfo
 
         def read(session):  # noqa: ANN001, ANN202
             from iop_facilitator.services.settings import get_settings
@@ -468,15 +470,9 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         me = self.facilitator_id()
 
         def start(session):  # noqa: ANN001, ANN202
-            from iop_facilitator.clock import local_today
-            from iop_facilitator.models import Group, Staff
             from iop_facilitator.services.live import start_meeting
-            from iop_facilitator.services.settings import get_settings
 
-            group = session.get_one(Group, group_id)
-            staff = session.get(Staff, me) if me else None
-            today = local_today(get_settings(session).timezone)
-            return start_meeting(session, group, today, facilitator=staff).id
+            return start_meeting(session, group_id, facilitator=me).id
 
         self.store.submit(start, done=self.open_meeting)
 
@@ -501,20 +497,10 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     def resume_open_meeting(self) -> None:
         """Reopening the app resumes today's in-progress meeting at the step where it was."""
 
-        def find(session):  # noqa: ANN001, ANN202
-            from sqlmodel import col, select
+        def find(session):  # noqa: ANN001, ANN202 - imports in the store's thread, not the first frame's
+            from iop_facilitator.services.meetings import in_progress_today
 
-            from iop_facilitator.clock import local_today
-            from iop_facilitator.enums import MeetingStatus
-            from iop_facilitator.models import GroupMeeting
-            from iop_facilitator.services.settings import get_settings
-
-            today = local_today(get_settings(session).timezone)
-            return session.exec(
-                select(GroupMeeting.id)
-                .where(GroupMeeting.status == MeetingStatus.in_progress, GroupMeeting.local_date == today)
-                .order_by(col(GroupMeeting.updated_at).desc())
-            ).first()
+            return in_progress_today(session)
 
         if self.store is not None:
             self.store.read(find, lambda meeting_id: meeting_id and self.open_meeting(meeting_id))
@@ -533,7 +519,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self.push_screen(PrivacyScreen(hint))
 
     def action_crisis(self) -> None:
-        from iop_facilitator.tui.screens.crisis import CrisisInfo, CrisisScreen
+        from iop_facilitator.tui.dialogs.crisis import CrisisInfo, CrisisScreen
         from iop_facilitator.tui.screens.meeting import MeetingScreen
         from iop_facilitator.tui.screens.privacy import PrivacyScreen
 
@@ -731,30 +717,29 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 def _screens_with_keys() -> tuple[type, ...]:
     """Every class whose bindings a keymap may name. Imported lazily: the meeting screen and its
     panes are not needed for the first frame."""
+    from iop_facilitator.tui.dialogs.checkin import DropInScreen, NewMemberScreen
     from iop_facilitator.tui.dialogs.conflict import ConflictDialog
-    from iop_facilitator.tui.screens.crisis import CrisisScreen
-    from iop_facilitator.tui.screens.forms import FormScreen
-    from iop_facilitator.tui.screens.groups import GroupsScreen
-    from iop_facilitator.tui.screens.meeting import PANES, LeaveConfirm, MeetingScreen
-    from iop_facilitator.tui.screens.roster import RosterScreen
-    from iop_facilitator.tui.screens.settings import SettingsScreen
-    from iop_facilitator.tui.screens.unlock import UnlockScreen
-    from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
-    from iop_facilitator.tui.steps.checkin import DropInScreen, NewMemberScreen
-    from iop_facilitator.tui.steps.review import (
+    from iop_facilitator.tui.dialogs.confirm import Confirm, LeaveConfirm
+    from iop_facilitator.tui.dialogs.crisis import CrisisScreen
+    from iop_facilitator.tui.dialogs.form import FormScreen
+    from iop_facilitator.tui.dialogs.review import (
         AddendumDialog,
         ConfirmCosign,
         ConfirmSign,
         DispositionDialog,
         TimesDialog,
     )
-    from iop_facilitator.tui.steps.topic import Confirm
+    from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
+    from iop_facilitator.tui.screens.groups import GroupsScreen
+    from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
+    from iop_facilitator.tui.screens.roster import RosterScreen
+    from iop_facilitator.tui.screens.settings import SettingsScreen
+    from iop_facilitator.tui.screens.unlock import UnlockScreen
     from iop_facilitator.tui.widgets.fields import PasteTooLong
 
     return (HomeScreen, HelpScreen, MeetingScreen, LeaveConfirm, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
             ConfirmSign, DispositionDialog, TimesDialog, Confirm, AddendumDialog, ConfirmCosign, PasteTooLong,
             RosterScreen, GroupsScreen, SettingsScreen, FormScreen, UnlockScreen, ConflictDialog, UnsavedOnQuit)
-
 
 
 def known_binding_ids() -> set[str]:

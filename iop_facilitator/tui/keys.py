@@ -4,13 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.binding import Binding
 
-def key_display(node: Any, binding_id: str, default: str) -> str:
-    """The key currently bound to ``binding_id`` among ``node``'s active bindings, as Textual shows it."""
-    for active in node.active_bindings.values():
-        if active.binding.id == binding_id:
-            return node.app.get_key_display(active.binding)
-    return default
+
+def key_label(node: Any, binding_id: str, owner: type | None = None, default: str = "?", *, every: bool = False) -> str:
+    """How to write the key of ``binding_id`` on screen, after the user's keymap, as the footer writes keys.
+
+    An active binding of ``node``'s screen (Textual has already applied the keymap to it)
+    is shown as it is; otherwise the binding of class ``owner`` (a pane not focused yet,
+    the app) with the key the user's keymap gives it (``IopApp.keymap``). Written with
+    ``App.get_key_display``, like the footer and the key panel. A binding with several keys
+    is named by its first, or (``every``) by all of them: ``n or esc``.
+    """
+    app = node.app
+    try:
+        active = node.active_bindings if hasattr(node, "active_bindings") else node.screen.active_bindings
+    except Exception:  # noqa: BLE001 - not mounted yet: fall back to the class's binding
+        active = {}
+    shown = [app.get_key_display(item.binding) for item in active.values() if item.binding.id == binding_id]
+    if not shown:
+        for binding in getattr(owner, "BINDINGS", ()):
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                keys = getattr(app, "keymap", {}).get(binding_id, binding.key)
+                shown = [app.get_key_display(Binding(key.strip(), binding.action)) for key in keys.split(",")]
+                break
+    if not shown:
+        return default
+    return " or ".join(dict.fromkeys(shown)) if every else shown[0]
 
 
 class KeepTypedKeysMixin:

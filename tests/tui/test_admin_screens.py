@@ -17,7 +17,7 @@ from sqlmodel import select
 from textual.widgets import DataTable, Input, OptionList, Select, Static
 
 from iop_facilitator.tui.app import IopApp
-from iop_facilitator.tui.screens.forms import FormScreen
+from iop_facilitator.tui.dialogs.form import FormScreen
 from iop_facilitator.tui.screens.groups import GroupsScreen
 from iop_facilitator.tui.screens.home import HomeScreen
 from iop_facilitator.tui.screens.roster import RosterScreen

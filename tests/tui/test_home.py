@@ -447,6 +447,34 @@ async def test_keymap_from_config_changes_keys(db_target: str, iop_home: Path, f
         assert warnings(app) == []
 
 
+async def test_keymap_changes_the_keys_named_on_screen(db_target: str, iop_home: Path, frozen: None) -> None:
+    """One key-label helper: the prose hints name the key the user's keymap gives, as the footer does."""
+    from iop_facilitator.tui.keys import key_label
+    from iop_facilitator.tui.steps.notes import NotesPane
+    from iop_facilitator.tui.widgets.fields import PasteTooLong
+
+    write_config(iop_home, '[keys]\n"home.groups" = "f4"\n"notes.draft" = "ctrl+e"\n')
+    seed(db_target)
+    app = IopApp(db_target=db_target)
+    async with app.run_test(size=(110, 32)) as pilot:
+        home = await settle(pilot)
+        hint = str(home.query_one("#today-empty", Static).content)
+        assert "Press f4 to see every group" in hint
+        assert key_label(home, "home.groups") == "f4"  # an active binding of the screen
+        assert key_label(home, "notes.draft", NotesPane) == "^e"  # a pane not mounted: its class's binding, remapped
+        assert key_label(home, "notes.draft_all", NotesPane) == "^g"  # not remapped: its own key
+        assert key_label(home, "no.such.binding", default="x") == "x"
+        assert key_label(home, "paste.cancel", PasteTooLong, every=True) == "n or esc"  # a binding with two keys
+
+
+def test_nothing_reads_textuals_private_keymap() -> None:
+    """The app keeps the user's keymap (``IopApp.keymap``); Textual's ``_keymap`` is private."""
+    import iop_facilitator.tui as tui
+
+    readers = [str(p) for p in Path(tui.__file__).parent.rglob("*.py") if "._keymap" in p.read_text(encoding="utf-8")]
+    assert readers == []
+
+
 async def test_unknown_keymap_id_and_clash_are_warnings(db_target: str, iop_home: Path) -> None:
     write_config(iop_home, '[keys]\n"home.refrsh" = "f5"\n"app.help" = "r"\n"app.theme" = "ctrl+q"\n')
     seed(db_target)

@@ -16,8 +16,9 @@ from textual.widgets import DataTable, Input, OptionList, RadioButton, Static
 
 from iop_facilitator.enums import AttendanceStatus, RiskLevel
 from iop_facilitator.tui.app import IopApp
-from iop_facilitator.tui.screens.crisis import CrisisScreen
-from iop_facilitator.tui.screens.meeting import LeaveConfirm, MeetingScreen
+from iop_facilitator.tui.dialogs.confirm import LeaveConfirm
+from iop_facilitator.tui.dialogs.crisis import CrisisScreen
+from iop_facilitator.tui.screens.meeting import MeetingScreen
 from iop_facilitator.tui.widgets.fields import LimitedInput, PasteTooLong
 from tests.tui.meeting_kit import make_clinic, open_meeting, settle
 from tests.tui.test_step_notes import read

@@ -10,7 +10,8 @@ from textual.widgets import Input, Static, TextArea
 
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.screens.meeting import MeetingScreen
-from iop_facilitator.tui.steps.review import AddendumDialog, ConfirmCosign, ConfirmSign, ReviewPane
+from iop_facilitator.tui.dialogs.review import AddendumDialog, ConfirmCosign, ConfirmSign
+from iop_facilitator.tui.steps.review import ReviewPane
 from tests.tui.meeting_kit import settle
 from tests.tui.test_step_notes import Prepared, notes_by_member, prepare, read, type_text
 from tests.tui.test_step_review import last_notification, open_review, status_line
@@ -193,7 +194,7 @@ async def test_supervisor_cosigns_from_the_review_step(tmp_path: Path) -> None:
         screen = await open_signed(app, pilot, prepared)
         pane = screen.query_one(ReviewPane)
         await settle(app, pilot)
-        assert "awaiting co-signature (C co-signs)" in status_line(pane)
+        assert "awaiting co-signature (c co-signs)" in status_line(pane)
         await pilot.press("c")
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmCosign)

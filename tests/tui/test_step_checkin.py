@@ -21,12 +21,8 @@ from textual.widgets import DataTable, Input, OptionList, Static
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.timefmt import parse_hhmm as parse_local_time
 from iop_facilitator.tui.app import IopApp
-from iop_facilitator.tui.steps.checkin import (
-    COLUMNS,
-    CheckinPane,
-    DropInScreen,
-    NewMemberScreen,
-)
+from iop_facilitator.tui.dialogs.checkin import DropInScreen, NewMemberScreen
+from iop_facilitator.tui.steps.checkin import COLUMNS, CheckinPane
 from tests.tui.meeting_kit import make_clinic, open_meeting, settle
 
 SIZE = (120, 36)

@@ -17,7 +17,8 @@ from textual.widgets import Input, OptionList, SelectionList, Static, TextArea
 from iop_facilitator.enums import MeetingStatus
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
-from iop_facilitator.tui.steps.review import ConfirmSign, DispositionDialog, ReviewPane, TimesDialog
+from iop_facilitator.tui.dialogs.review import ConfirmSign, DispositionDialog, TimesDialog
+from iop_facilitator.tui.steps.review import ReviewPane
 from tests.tui.meeting_kit import open_meeting, settle
 from tests.tui.test_step_notes import (
     Prepared,
@@ -380,8 +381,8 @@ async def test_remapped_key_is_shown_and_works(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_review(app, pilot, prepared)
         pane = screen.query_one(ReviewPane)
-        assert str(pane.query_one("#review-hint", Static).content).startswith("G first missing")
-        assert status_line(pane).endswith("G goes there.")
+        assert str(pane.query_one("#review-hint", Static).content).startswith("g first missing")
+        assert status_line(pane).endswith("g goes there.")
         await pilot.press("g")
         await settle(app, pilot)
         assert screen.step == "notes"

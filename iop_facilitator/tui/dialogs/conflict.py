@@ -155,9 +155,9 @@ class ConflictDialog(ModalScreen[Resolution]):
 
     def _key(self, binding_id: str, default: str) -> str:
         """The key bound to ``binding_id`` now (the user's keymap may move it)."""
-        from iop_facilitator.tui.keys import key_display
+        from iop_facilitator.tui.keys import key_label
 
-        return key_display(self, binding_id, default)
+        return key_label(self, binding_id, ConflictDialog, default)
 
     @staticmethod
     def _shown(value: str | None) -> Text:

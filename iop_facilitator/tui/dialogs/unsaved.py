@@ -73,10 +73,11 @@ class UnsavedOnQuit(ModalScreen[str | None]):
             items.append(f"• {self.others} other change{'s' if self.others != 1 else ''} (marks, ratings, "
                          "times) waiting to be saved\n")
         self.query_one("#unsaved-items", Static).update(items)
-        from iop_facilitator.tui.keys import key_display
+        from iop_facilitator.tui.keys import key_label
 
-        wait, rescue_key = key_display(self, "unsaved.wait", "w"), key_display(self, "unsaved.rescue", "r")
-        back = f"{key_display(self, 'unsaved.back', 'esc')}: back to the app"
+        wait = key_label(self, "unsaved.wait", UnsavedOnQuit, "w")
+        rescue_key = key_label(self, "unsaved.rescue", UnsavedOnQuit, "r")
+        back = f"{key_label(self, 'unsaved.back', UnsavedOnQuit, 'esc')}: back to the app"
         if self.waiting:
             hint = (f"Waiting: the app keeps trying and quits by itself once everything is saved · "
                     f"{rescue_key}: rescue file and quit · {back}")

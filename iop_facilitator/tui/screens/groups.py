@@ -1,44 +1,29 @@
 """The groups: every group of the program, and the form to add or edit one.
 
-Rows come from :func:`iop_facilitator.services.groups.group_summaries` through
-the app's background store; adding and editing call
+Rows come from the read model :func:`iop_facilitator.services.groups.groups_view`
+through the app's background store; adding and editing call
 :func:`~iop_facilitator.services.groups.add_group` and
 :func:`~iop_facilitator.services.groups.update_group` from a
-:class:`~iop_facilitator.tui.screens.forms.FormScreen`.
+:class:`~iop_facilitator.tui.dialogs.form.FormScreen`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Static
 
 from iop_facilitator.enums import Audience, Enrollment, GroupStatus, GroupType, LevelOfCare
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
-from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_int
-from iop_facilitator.tui.widgets.footer import KeyFooter
-from iop_facilitator.tui.widgets.header import AppHeader
+from iop_facilitator.tui.dialogs.form import Field, FormScreen, parse_int
+from iop_facilitator.tui.screens.admin import AdminListScreen, words
 
-
-@dataclass(frozen=True)
-class GroupsData:
-    today: dt.date
-    groups: tuple[Any, ...]  # GroupSummary
-    staff: tuple[tuple[uuid.UUID, str], ...]  # active staff (id, "Name, CRED"), by name
-
-
-def words(value: str) -> str:
-    return value.replace("_", " ")
+if TYPE_CHECKING:
+    from iop_facilitator.services.groups import GroupsView
 
 
 def days_text(weekdays: tuple[str, ...]) -> str:
@@ -58,10 +43,16 @@ def schedule(group: Any) -> str:
     return f"{days_text(group.weekdays)}\n{group.start_time} · {group.duration_minutes} min"
 
 
-class GroupsScreen(Screen[None]):
+class GroupsScreen(AdminListScreen["GroupsView"]):
     """Every group, any status: schedule, enrollment, facilitators."""
 
-    CSS_PATH = ADMIN_CSS
+    PREFIX = "groups"
+    TITLE_TEXT = "Groups"
+    NOUN = ("group", "groups")
+    TABLE_ID = "group-list"
+    COLUMNS = (("Group", "group"), ("Schedule", "schedule"), ("Enrollment", "enrollment"),
+               ("Enrolled", "enrolled"), ("Facilitators", "facilitators"), ("Status", "status"))
+    ROW_HEIGHT = 2
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Home", id="groups.back", tooltip="Back to the home screen"),
         Binding("a", "add", "Add", id="groups.add", tooltip="Add a group"),
@@ -70,122 +61,48 @@ class GroupsScreen(Screen[None]):
     ]
 
     def __init__(self) -> None:
-        super().__init__(id="groups-screen")
-        self.data: GroupsData | None = None
-        self._select_after_load: uuid.UUID | None = None
+        super().__init__("groups-screen")
 
-    def compose(self) -> ComposeResult:
-        yield AppHeader()
-        yield Static("Groups", id="groups-title", classes="admin-title")
-        yield Static("Loading…", id="groups-hint", classes="admin-hint")
-        yield DataTable(id="group-list", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="groups-empty", classes="empty-hint")
-        yield KeyFooter()
+    # -- the list ----------------------------------------------------------------
+    def read(self) -> Callable[[Any], GroupsView]:
+        from iop_facilitator.services.groups import groups_view
 
-    def on_mount(self) -> None:
-        table = self.query_one("#group-list", DataTable)
-        table.add_column("Group", key="group")
-        table.add_column("Schedule", key="schedule")
-        table.add_column("Enrollment", key="enrollment")
-        table.add_column("Enrolled", key="enrolled")
-        table.add_column("Facilitators", key="facilitators")
-        table.add_column("Status", key="status")
-        self.query_one("#groups-empty").display = False
-        table.focus()
-        self.reload()
+        return groups_view
 
-    # -- data ------------------------------------------------------------------
-    def reload(self) -> None:
-        store = getattr(self.app, "store", None)
-        if store is None:
-            return
+    def records(self, data: GroupsView) -> tuple[Any, ...]:
+        return data.groups
 
-        def read(session: Any) -> GroupsData:
-            from iop_facilitator.clock import local_today
-            from iop_facilitator.services.groups import group_summaries
-            from iop_facilitator.services.settings import get_settings
-            from iop_facilitator.services.staff import list_staff, signature_line
+    @staticmethod
+    def record_id(record: Any) -> uuid.UUID:
+        return record.group_id
 
-            today = local_today(get_settings(session).timezone)
-            return GroupsData(
-                today=today,
-                groups=tuple(group_summaries(session, on=today)),
-                staff=tuple((p.id, signature_line(p)) for p in list_staff(session)),
-            )
+    def row(self, g: Any, data: GroupsView) -> list[Text]:
+        return [
+            Text.assemble(
+                (clean_line(g.name), "bold"), "\n", f"{words(g.group_type)} · {g.level_of_care} · {g.audience}"
+            ),
+            Text(schedule(g)),
+            Text(g.enrollment),
+            Text(f"{g.enrolled}/{g.capacity}", justify="right"),
+            Text("\n".join(clean_line(name) for _id, name in g.facilitators[:2]) or "none"),
+            Text(words(g.status)),
+        ]
 
-        store.read(read, self._loaded, self._failed)
-
-    def _failed(self, problem: str) -> None:
-        self.notify(problem, title="Groups", severity="error", timeout=10, markup=False)
-
-    def _loaded(self, data: GroupsData) -> None:
-        if not self.is_mounted:
-            return
-        self.data = data
-        table = self.query_one("#group-list", DataTable)
-        current = self.selected()
-        wanted = self._select_after_load or (current.group_id if current else None)
-        self._select_after_load = None
-        table.clear()
-        for g in data.groups:
-            table.add_row(
-                Text.assemble(
-                    (clean_line(g.name), "bold"), "\n", f"{words(g.group_type)} · {g.level_of_care} · {g.audience}"
-                ),
-                Text(schedule(g)),
-                Text(g.enrollment),
-                Text(f"{g.enrolled}/{g.capacity}", justify="right"),
-                Text("\n".join(clean_line(name) for _id, name in g.facilitators[:2]) or "none"),
-                Text(words(g.status)),
-                key=str(g.group_id),
-                height=2,
-            )
-        if wanted is not None and str(wanted) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(wanted)), animate=False)
-        empty = self.query_one("#groups-empty", Static)
-        empty.display = not data.groups
-        table.display = bool(data.groups)
-        empty.update(Text(f"No groups yet: press {key_display(self, 'groups.add', 'a')} to add one."))
+    def summary(self, data: GroupsView) -> str:
         active = sum(1 for g in data.groups if g.status == GroupStatus.active.value)
-        self.query_one("#groups-hint", Static).update(
-            Text(f"{len(data.groups)} {'group' if len(data.groups) == 1 else 'groups'}, {active} active"
-                 " · enrolled counts as of today")
-        )
-
-    def selected(self) -> Any:
-        if self.data is None or not self.data.groups:
-            return None
-        table = self.query_one("#group-list", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - no valid cursor
-            return None
-        return next((g for g in self.data.groups if str(g.group_id) == key), None)
+        return (f"{len(data.groups)} {'group' if len(data.groups) == 1 else 'groups'}, {active} active"
+                " · enrolled counts as of today")
 
     # -- actions ---------------------------------------------------------------
-    def action_back(self) -> None:
-        self.dismiss(None)
-
-    def action_refresh(self) -> None:
-        self.reload()
-
-    @on(DataTable.RowSelected, "#group-list")
-    def _row_selected(self) -> None:
-        self.action_edit()
-
     def action_add(self) -> None:
         if self.data is None:
             return
         self._open_form(None)
 
     def action_edit(self) -> None:
-        group = self.selected()
-        if group is None:
-            self.notify("Highlight a group first.", markup=False)
-            return
-        self._open_form(group)
+        group = self.need_selected()
+        if group is not None:
+            self._open_form(group)
 
     def _open_form(self, group: Any) -> None:
         from iop_facilitator.services.groups import parse_start_time, parse_weekdays
@@ -251,30 +168,20 @@ class GroupsScreen(Screen[None]):
             status = GroupStatus(values["status"]) if values.get("status") else None
 
             def op(session: Any) -> uuid.UUID:
-                from iop_facilitator.models import Staff
                 from iop_facilitator.services.groups import add_group, update_group
 
-                chosen = [session.get_one(Staff, p) for p in people]
                 if group_id is None:
                     return add_group(
                         session, name, weekdays=weekdays, start_time=start, duration_minutes=minutes,
-                        capacity=capacity, facilitators=chosen, **kinds,
+                        capacity=capacity, facilitators=people, **kinds,
                     ).id
                 return update_group(
                     session, group_id, name=name, weekdays=weekdays, start_time=start, duration_minutes=minutes,
-                    capacity=capacity, status=status, facilitators=None if same_people else chosen,
+                    capacity=capacity, status=status, facilitators=None if same_people else people,
                     expected_version=version, **kinds,
                 ).id
 
             return op
-
-        def finished(result: Any) -> None:
-            if result is None:
-                return
-            if isinstance(result, uuid.UUID):
-                self._select_after_load = result
-            self.notify("Group saved." if editing else "Group added.", markup=False)
-            self.reload()
 
         form = FormScreen(
             "Edit group" if editing else "Add a group",
@@ -283,4 +190,4 @@ class GroupsScreen(Screen[None]):
             intro="A new schedule applies to meetings from now on." if editing else "",
             name="group-edit" if editing else "group-add",
         )
-        self.app.push_screen(form, callback=finished)
+        self.app.push_screen(form, callback=self.after_form("Group saved." if editing else "Group added."))

@@ -36,7 +36,7 @@ from textual.widgets import DataTable, Static
 
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui import messages
-from iop_facilitator.tui.keys import key_display
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.tui.widgets.header import AppHeader
 
@@ -175,8 +175,8 @@ class HomeScreen(Screen[None]):
                 status.update(Text("Opening the database…"))
             return
         self.load_state = "failed"
-        quit_key = key_display(self, "app.quit", "ctrl+q")
-        retry_key = key_display(self, "home.refresh", "r")
+        quit_key = key_label(self, "app.quit", default="ctrl+q")
+        retry_key = key_label(self, "home.refresh", default="r")
         status.update(Text(f"{clean_line(problem)}  (press {retry_key} to try again, {quit_key} to quit)"))
         status.display = True
         self._show_sections(False)
@@ -271,14 +271,14 @@ class HomeScreen(Screen[None]):
                 )
         weekday = f"{data.today:%A}, {data.today:%B} {data.today.day}, {data.today.year}"
         self.query_one("#today-title", Static).update(Text(f"Today · {weekday} · {clean_line(data.timezone)}"))
-        done_key = key_display(self, "home.follow_up_done", "d")
+        done_key = key_label(self, "home.follow_up_done", default="d")
         follow_title = "Follow-ups due"
         if data.follow_ups_due > len(data.follow_ups):
             follow_title += f"  ({len(data.follow_ups)} oldest of {data.follow_ups_due} shown)"
         if data.follow_ups:
             follow_title += f"  ({done_key}: mark the highlighted one done)"
         self.query_one("#follow-title", Static).update(Text(follow_title))
-        groups_key = key_display(self, "home.groups", "g")
+        groups_key = key_label(self, "home.groups", default="g")
         hint = EMPTY_HINT if not data.group_count else NOTHING_TODAY
         self.query_one("#today-empty", Static).update(Text(hint.format(key=groups_key)))
 
@@ -311,7 +311,7 @@ class HomeScreen(Screen[None]):
         if isinstance(focused, DataTable) and focused.id == "open":
             self._open_highlighted()
         elif isinstance(focused, DataTable) and focused.id == "follow-ups":
-            key = key_display(self, "home.follow_up_done", "d")
+            key = key_label(self, "home.follow_up_done", default="d")
             self.notify(f"Press {key} to mark the highlighted follow-up done.", markup=False)
         else:
             index = self._cursor_index(self.query_one("#today", DataTable))
@@ -367,7 +367,7 @@ class HomeScreen(Screen[None]):
             return
         if self.focused is not table:
             table.focus()
-            key = key_display(self, "home.follow_up_done", "d")
+            key = key_label(self, "home.follow_up_done", default="d")
             self.notify(f"Highlight the follow-up that is done, then press {key}.", markup=False)
             return
         index = self._cursor_index(table)

@@ -31,14 +31,15 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
 from iop_facilitator.enums import FlowStep, MeetingStatus
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.dialogs.confirm import LeaveConfirm
 from iop_facilitator.tui.steps.base import Edit, GotoStep, SegmentChanged, StepPane
 from iop_facilitator.tui.steps.checkin import CheckinPane
 from iop_facilitator.tui.steps.checkout import CheckoutPane
@@ -63,40 +64,13 @@ VIEW_SAVE_SECONDS = 0.5  # where the meeting stands is saved at most this long a
 HERE = Path(__file__).parent
 
 
-class LeaveConfirm(ModalScreen[bool]):
-    """Esc on a step's list: one key to leave (``y``); any other key stays in the meeting."""
-
-    CSS_PATH = str(HERE / "meeting.tcss")
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "Leave", id="meeting.leave_yes", tooltip="Leave the meeting for the home screen"),
-        Binding("n,escape", "answer(False)", "Stay", id="meeting.leave_no", tooltip="Stay in the meeting"),
-    ]
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="leave-dialog"):
-            yield Static(Text("Leave the meeting for the home screen?", style="bold"))
-            yield Static(Text("It stays open: reopening it comes back to this step, this field and this member."))
-            yield Static(Text("y: leave    any other key: stay"), id="leave-hint")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key in ("y", "n", "escape"):
-            return  # the bindings answer
-        event.stop()
-        event.prevent_default()
-        self.notify("Still in the meeting; that key was not typed anywhere.", markup=False, timeout=4)
-        self.dismiss(False)
-
-
 class MeetingScreen(Screen[None]):
     """One group meeting, live. Construct with the meeting's id; the app supplies the store."""
 
     CSS_PATH: ClassVar[list[str]] = [
         str(HERE.parent / "steps" / f"{step}.tcss")
         for step in ("checkin", "stories", "topic", "checkout", "notes", "review")
-    ] + [str(HERE / "meeting.tcss")]
+    ] + [str(HERE.parent / "dialogs" / f"{name}.tcss") for name in ("checkin", "confirm", "review")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *[

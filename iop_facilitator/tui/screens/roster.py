@@ -1,54 +1,45 @@
 """The roster: every member, and the forms to add, edit, enroll, exit and set goals.
 
-Data comes from :func:`iop_facilitator.services.members.member_summaries`
-through the app's background store (plain values); every change is a service
-call submitted to the store from a :class:`~iop_facilitator.tui.screens.forms.FormScreen`,
+Data is the read model :func:`iop_facilitator.services.members.roster_view`,
+read through the app's background store (plain values); every change is a service
+call submitted to the store from a :class:`~iop_facilitator.tui.dialogs.form.FormScreen`,
 whose problems (a full surname, a chart id already in use, a full group) are
 shown inside the form. User text is cleaned and shown as plain ``Text``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from iop_facilitator.enums import ExitReason, MemberStatus
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
-from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen, parse_date
-from iop_facilitator.tui.widgets.footer import KeyFooter
-from iop_facilitator.tui.widgets.header import AppHeader
+from iop_facilitator.tui.dialogs.form import Field, FormScreen, parse_date
+from iop_facilitator.tui.keys import key_label
+from iop_facilitator.tui.screens.admin import AdminListScreen, words
+
+if TYPE_CHECKING:
+    from iop_facilitator.services.members import RosterView
 
 DISCHARGE = "__discharge__"
 
 
-@dataclass(frozen=True)
-class RosterData:
-    today: dt.date
-    max_absences: int
-    window_weeks: int
-    members: tuple[Any, ...]  # MemberSummary
-    groups: tuple[tuple[uuid.UUID, str], ...]  # active groups (id, name), by name
-
-
-def words(value: str) -> str:
-    return value.replace("_", " ")
-
-
-class RosterScreen(Screen[None]):
+class RosterScreen(AdminListScreen["RosterView"]):
     """Members of the program: who they are, where they are enrolled, their goals."""
 
-    CSS_PATH = ADMIN_CSS
+    PREFIX = "roster"
+    TITLE_TEXT = "Members"
+    NOUN = ("member", "members")
+    TABLE_ID = "members"
+    COLUMNS = (("Member", "name"), ("Chart id", "chart"), ("Status", "status"), ("Groups", "groups"),
+               ("Goals", "goals"), ("Absences", "absences"))
+    DETAIL_ID = "member-detail"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Home", id="roster.back", tooltip="Back to the home screen"),
         Binding("a", "add", "Add", id="roster.add", tooltip="Add a member"),
@@ -62,159 +53,48 @@ class RosterScreen(Screen[None]):
     ]
 
     def __init__(self) -> None:
-        super().__init__(id="roster")
-        self.data: RosterData | None = None
+        super().__init__("roster")
         self.show_discharged = False
-        self._select_after_load: uuid.UUID | None = None
 
-    def compose(self) -> ComposeResult:
-        yield AppHeader()
-        yield Static("Members", id="roster-title", classes="admin-title")
-        yield Static("Loading…", id="roster-hint", classes="admin-hint")
-        yield DataTable(id="members", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="roster-empty", classes="empty-hint")
-        yield Static("", id="member-detail")
-        yield KeyFooter()
+    # -- the list ----------------------------------------------------------------
+    def read(self) -> Any:
+        from iop_facilitator.services.members import roster_view
 
-    def on_mount(self) -> None:
-        table = self.query_one("#members", DataTable)
-        table.add_column("Member", key="name")
-        table.add_column("Chart id", key="chart")
-        table.add_column("Status", key="status")
-        table.add_column("Groups", key="groups")
-        table.add_column("Goals", key="goals")
-        table.add_column("Absences", key="absences")
-        self.query_one("#roster-empty").display = False
-        table.focus()
-        self.reload()
+        return partial(roster_view, include_discharged=self.show_discharged)
 
-    # -- data ------------------------------------------------------------------
-    def reload(self) -> None:
-        store = getattr(self.app, "store", None)
-        if store is None:
-            return
-        include = self.show_discharged
+    def records(self, data: RosterView) -> tuple[Any, ...]:
+        return data.members
 
-        def read(session: Any) -> RosterData:
-            from iop_facilitator.clock import local_today
-            from iop_facilitator.enums import GroupStatus
-            from iop_facilitator.services.groups import list_groups
-            from iop_facilitator.services.members import member_summaries
-            from iop_facilitator.services.settings import get_settings
+    @staticmethod
+    def record_id(record: Any) -> uuid.UUID:
+        return record.member_id
 
-            program = get_settings(session)
-            today = local_today(program.timezone)
-            return RosterData(
-                today=today,
-                max_absences=program.max_absences,
-                window_weeks=program.absence_window_weeks,
-                members=tuple(member_summaries(session, on=today, include_discharged=include)),
-                groups=tuple((g.id, g.name) for g in list_groups(session, GroupStatus.active)),
-            )
+    def row(self, m: Any, data: RosterView) -> list[Text]:
+        absences = str(m.absences)
+        if data.max_absences and m.absences >= data.max_absences:
+            absences += " · AT LIMIT"
+        return [
+            Text(clean_line(m.display_name)),
+            Text(clean_line(m.chart_id) or "—"),
+            Text(words(m.status)),
+            Text(", ".join(clean_line(name) for _id, name in m.groups) or "none"),
+            Text(f"{len(m.goals)} of 3", justify="right"),
+            Text(absences),
+        ]
 
-        store.read(read, self._loaded, self._failed)
-
-    def _failed(self, problem: str) -> None:
-        self.notify(problem, title="Roster", severity="error", timeout=10, markup=False)
-
-    def _loaded(self, data: RosterData) -> None:
-        if not self.is_mounted:
-            return
-        self.data = data
-        table = self.query_one("#members", DataTable)
-        current = self.selected()
-        wanted = self._select_after_load or (current.member_id if current else None)
-        self._select_after_load = None
-        table.clear()
-        for m in data.members:
-            absences = str(m.absences)
-            if data.max_absences and m.absences >= data.max_absences:
-                absences += " · AT LIMIT"
-            table.add_row(
-                Text(clean_line(m.display_name)),
-                Text(clean_line(m.chart_id) or "—"),
-                Text(words(m.status)),
-                Text(", ".join(clean_line(name) for _id, name in m.groups) or "none"),
-                Text(f"{len(m.goals)} of 3", justify="right"),
-                Text(absences),
-                key=str(m.member_id),
-            )
-        if wanted is not None and str(wanted) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(wanted)), animate=False)
-        empty = self.query_one("#roster-empty", Static)
-        empty.display = not data.members
-        table.display = bool(data.members)
-        add_key = key_display(self, "roster.add", "a")
-        empty.update(Text(f"No members yet: press {add_key} to add one."))
+    def summary(self, data: RosterView) -> str:
         shown = "all members, discharged too" if self.show_discharged else "current members"
-        self.query_one("#roster-hint", Static).update(
-            Text(
-                f"{len(data.members)} {shown} · absences in the last {data.window_weeks} weeks "
-                f"(limit {data.max_absences})"
-            )
-        )
-        self._show_detail()
+        return (f"{len(data.members)} {shown} · absences in the last {data.window_weeks} weeks "
+                f"(limit {data.max_absences})")
 
-    def selected(self) -> Any:
-        """The highlighted member's summary, or None."""
-        if self.data is None or not self.data.members:
-            return None
-        table = self.query_one("#members", DataTable)
-        if not table.row_count:
-            return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - no valid cursor
-            return None
-        return next((m for m in self.data.members if str(m.member_id) == key), None)
-
-    @on(DataTable.RowSelected, "#members")
-    def _row_selected(self) -> None:
-        self.action_edit()
-
-    @on(DataTable.RowHighlighted, "#members")
-    def _highlighted(self) -> None:
-        self._show_detail()
-
-    def _show_detail(self) -> None:
-        member = self.selected()
-        detail = self.query_one("#member-detail", Static)
-        if member is None:
-            detail.display = False
-            return
-        detail.display = True
+    def render_detail(self, member: Any, detail: Static) -> None:
         lines = [f"{clean_line(member.display_name)} · goals:"]
         lines += [f"  {i}. {clean_line(goal)}" for i, goal in enumerate(member.goals, start=1)]
         if not member.goals:
-            lines.append(f"  none yet (press {key_display(self, 'roster.goals', 't')} to add them)")
+            lines.append(f"  none yet (press {key_label(self, 'roster.goals', default='t')} to add them)")
         detail.update(Text("\n".join(lines)))
 
-    def _need_member(self) -> Any:
-        member = self.selected()
-        if member is None:
-            self.notify("Highlight a member first.", markup=False)
-        return member
-
-    def _after(self, message: str, select: uuid.UUID | None = None) -> Any:
-        def finished(result: Any) -> None:
-            if result is None:  # cancelled
-                return
-            if isinstance(result, uuid.UUID):
-                self._select_after_load = result
-            elif select is not None:
-                self._select_after_load = select
-            self.notify(message, markup=False)
-            self.reload()
-
-        return finished
-
     # -- actions ---------------------------------------------------------------
-    def action_back(self) -> None:
-        self.dismiss(None)
-
-    def action_refresh(self) -> None:
-        self.reload()
-
     def action_toggle_discharged(self) -> None:
         self.show_discharged = not self.show_discharged
         self.reload()
@@ -248,7 +128,7 @@ class RosterScreen(Screen[None]):
             intro="The display name is shown to the whole room: preferred first name and last initial only.",
             name="member-add",
         )
-        self.app.push_screen(form, callback=self._after("Member added."))
+        self.app.push_screen(form, callback=self.after_form("Member added."))
 
     def action_edit(self) -> None:
         from iop_facilitator.services.members import (
@@ -257,7 +137,7 @@ class RosterScreen(Screen[None]):
             normalise_display_name,
         )
 
-        member = self._need_member()
+        member = self.need_selected()
         if member is None:
             return
         member_id, version = member.member_id, member.version
@@ -286,10 +166,10 @@ class RosterScreen(Screen[None]):
             build,
             name="member-edit",
         )
-        self.app.push_screen(form, callback=self._after("Member saved."))
+        self.app.push_screen(form, callback=self.after_form("Member saved."))
 
     def action_enroll(self) -> None:
-        member = self._need_member()
+        member = self.need_selected()
         if member is None or self.data is None:
             return
         if member.status == MemberStatus.discharged.value:
@@ -309,10 +189,9 @@ class RosterScreen(Screen[None]):
             start = parse_date(values["start"], "the start date")
 
             def op(session: Any) -> uuid.UUID:
-                from iop_facilitator.models import Group, Member
                 from iop_facilitator.services.members import enroll
 
-                enroll(session, session.get_one(Member, member_id), session.get_one(Group, group_id), start)
+                enroll(session, member_id, group_id, start)
                 return member_id
 
             return op
@@ -327,10 +206,10 @@ class RosterScreen(Screen[None]):
             intro=f"Member: {clean_line(member.display_name)}",
             name="member-enroll",
         )
-        self.app.push_screen(form, callback=self._after("Enrolled."))
+        self.app.push_screen(form, callback=self.after_form("Enrolled."))
 
     def action_exit(self) -> None:
-        member = self._need_member()
+        member = self.need_selected()
         if member is None or self.data is None:
             return
         if member.status == MemberStatus.discharged.value:
@@ -349,12 +228,10 @@ class RosterScreen(Screen[None]):
             note = values["note"]
 
             def op(session: Any) -> uuid.UUID:
-                from iop_facilitator.models import Group, Member
                 from iop_facilitator.services.members import discharge
 
-                group = None if which == DISCHARGE else session.get_one(Group, which)
-                discharge(session, session.get_one(Member, member_id), reason=ExitReason(reason), on=on,
-                          note=note, group=group)
+                discharge(session, member_id, reason=ExitReason(reason), on=on, note=note,
+                          group=None if which == DISCHARGE else which)
                 return member_id
 
             return op
@@ -371,12 +248,12 @@ class RosterScreen(Screen[None]):
             intro=f"Member: {clean_line(member.display_name)}",
             name="member-exit",
         )
-        self.app.push_screen(form, callback=self._after("Saved."))
+        self.app.push_screen(form, callback=self.after_form("Saved."))
 
     def action_goals(self) -> None:
         from iop_facilitator.services.members import MAX_GOALS
 
-        member = self._need_member()
+        member = self.need_selected()
         if member is None:
             return
         member_id = member.member_id
@@ -388,10 +265,9 @@ class RosterScreen(Screen[None]):
                 raise InvalidInput(f"a member has one to {MAX_GOALS} treatment-plan goals")
 
             def op(session: Any) -> uuid.UUID:
-                from iop_facilitator.models import Member
                 from iop_facilitator.services.members import set_goals
 
-                set_goals(session, session.get_one(Member, member_id), goals)
+                set_goals(session, member_id, goals)
                 return member_id
 
             return op
@@ -407,4 +283,4 @@ class RosterScreen(Screen[None]):
             intro=f"Member: {clean_line(member.display_name)} · one to {MAX_GOALS} goals, in order",
             name="member-goals",
         )
-        self.app.push_screen(form, callback=self._after("Goals saved."))
+        self.app.push_screen(form, callback=self.after_form("Goals saved."))

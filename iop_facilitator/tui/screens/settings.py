@@ -9,8 +9,7 @@ background store.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -24,28 +23,14 @@ from textual.widgets.option_list import Option
 from iop_facilitator.enums import StaffRole
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
-from iop_facilitator.tui.screens.forms import ADMIN_CSS, Field, FormScreen
+from iop_facilitator.tui.dialogs.form import Field, FormScreen
+from iop_facilitator.tui.keys import key_label
+from iop_facilitator.tui.screens.admin import ADMIN_CSS
 from iop_facilitator.tui.widgets.footer import KeyFooter
 from iop_facilitator.tui.widgets.header import AppHeader
 
-
-@dataclass(frozen=True)
-class StaffRow:
-    staff_id: uuid.UUID
-    name: str
-    credentials: str
-    role: str
-    version: int
-
-
-@dataclass(frozen=True)
-class SettingsData:
-    clinic_name: str
-    timezone: str
-    is_demo: bool
-    staff: tuple[StaffRow, ...]  # active staff, by name
-    idle_lock_minutes: int = 10  # the automatic screen lock (tui/lock.py)
+if TYPE_CHECKING:
+    from iop_facilitator.services.settings import SettingsView, StaffRow
 
 
 def theme_order(name: str) -> tuple[int, str]:
@@ -68,7 +53,7 @@ class SettingsScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__(id="settings")
-        self.data: SettingsData | None = None
+        self.data: SettingsView | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()
@@ -141,27 +126,14 @@ class SettingsScreen(Screen[None]):
         if store is None:
             return
 
-        def read(session: Any) -> SettingsData:
-            from iop_facilitator.services.settings import get_settings
-            from iop_facilitator.services.staff import list_staff
+        from iop_facilitator.services.settings import settings_view
 
-            program = get_settings(session)
-            return SettingsData(
-                clinic_name=program.clinic_name,
-                timezone=program.timezone,
-                is_demo=bool(program.is_demo),
-                staff=tuple(
-                    StaffRow(p.id, p.name, p.credentials, p.role.value, p.version) for p in list_staff(session)
-                ),
-                idle_lock_minutes=int(program.idle_lock_minutes),
-            )
-
-        store.read(read, self._loaded, self._failed)
+        store.read(settings_view, self._loaded, self._failed)
 
     def _failed(self, problem: str) -> None:
         self.notify(problem, title="Settings", severity="error", timeout=10, markup=False)
 
-    def _loaded(self, data: SettingsData) -> None:
+    def _loaded(self, data: SettingsView) -> None:
         if not self.is_mounted:
             return
         self.data = data
@@ -181,18 +153,18 @@ class SettingsScreen(Screen[None]):
             if highlighted is None and me is not None:
                 highlighted = [p.staff_id for p in data.staff].index(me.staff_id)
             staff.highlighted = min(highlighted or 0, len(data.staff) - 1)
-        add_key = key_display(self, "settings.add_staff", "a")
+        add_key = key_label(self, "settings.add_staff", default="a")
         if me is not None:
             who = clean_line(me.name) + (f", {clean_line(me.credentials)}" if me.credentials else "")
             text = f"This laptop: {who}."
             if not me.credentials:
-                text += f" No credentials yet: press {key_display(self, 'settings.credentials', 'c')} (needed to sign notes)."
+                text += f" No credentials yet: press {key_label(self, 'settings.credentials', default='c')} (needed to sign notes)."
         elif not data.staff:
             text = f"No staff yet: press {add_key} to add yourself."
         else:
             text = f"Nobody chosen yet: highlight your name and press Enter (or {add_key} to add yourself)."
         self.query_one("#me", Static).update(Text(text))
-        program_key = key_display(self, "settings.program", "p")
+        program_key = key_label(self, "settings.program", default="p")
         self.query_one("#program", Static).update(
             Text(
                 f"Clinic: {clean_line(data.clinic_name)} · timezone: {clean_line(data.timezone)}"

@@ -32,14 +32,14 @@ from textual.widgets import DataTable, Input, Static, TextArea
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.timefmt import local_hhmm, parse_hhmm
+from iop_facilitator.tui.dialogs.confirm import Confirm
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import GotoStep, StepPane, TextSave
 from iop_facilitator.tui.steps.topic import (
     SIGNED_MESSAGE,
-    Confirm,
     Drafts,
     FieldArea,
     is_signed,
-    key_hint,
 )
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
@@ -271,7 +271,7 @@ class CheckoutPane(StepPane):
 
     def _render_hint(self) -> None:
         def k(binding_id: str) -> str:
-            return key_hint(self, CheckoutPane, binding_id)
+            return key_label(self, binding_id, CheckoutPane)
 
         self.query_one("#checkout-hint", Static).update(
             Text(
@@ -562,8 +562,8 @@ class CheckoutPane(StepPane):
         if member.left_at is not None:
             self.notify(
                 f"{name} is already marked as leaving at {local_hhmm(member.left_at, snapshot.timezone)}; "
-                f"{key_hint(self, CheckoutPane, 'checkout.left_time')} corrects the time, "
-                f"{key_hint(self, CheckoutPane, 'checkout.undo_left')} undoes it.",
+                f"{key_label(self, 'checkout.left_time', CheckoutPane)} corrects the time, "
+                f"{key_label(self, 'checkout.undo_left', CheckoutPane)} undoes it.",
                 markup=False,
             )
             return
@@ -575,7 +575,7 @@ class CheckoutPane(StepPane):
         self.table.update_cell(str(member.member_id), "attendance", Text(f"Left early {local_hhmm(at, snapshot.timezone)}"))
         self.notify(
             f"{name} left early at {local_hhmm(at, snapshot.timezone)}. "
-            f"{key_hint(self, CheckoutPane, 'checkout.undo_left')} undoes it.",
+            f"{key_label(self, 'checkout.undo_left', CheckoutPane)} undoes it.",
             markup=False,
             timeout=5,
         )

@@ -38,6 +38,7 @@ from textual.widgets.selection_list import Selection
 
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean_line
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, StepPane, TextSave
 
 if TYPE_CHECKING:
@@ -119,20 +120,6 @@ class NoteArea(TextArea):
         return super().check_action(action, parameters)
 
 
-KEY_NAMES = {"ctrl": "Ctrl", "shift": "Shift", "alt": "Alt", "up": "↑", "down": "↓", "left": "←", "right": "→",
-             "escape": "Esc", "enter": "Enter", "space": "Space", "tab": "Tab"}
-
-
-def key_label(node: Any, owner: type, binding_id: str) -> str:
-    """How to write the key of ``binding_id`` (a binding of class ``owner``) after the user's keymap."""
-    for binding in owner.BINDINGS:
-        if isinstance(binding, Binding) and binding.id == binding_id:
-            keymap = getattr(node.app, "_keymap", None) or {}
-            first = keymap.get(binding_id, binding.key).split(",")[0].strip()
-            return "+".join(KEY_NAMES.get(part, part.upper()) for part in first.split("+"))
-    return "?"
-
-
 def goal_list(text: str) -> list[str]:
     """Goal ids from their comma-joined form (how the note's goals ride along as a text field)."""
     return [part.strip() for part in text.split(",") if part.strip()]
@@ -202,7 +189,7 @@ class NotesPane(StepPane):
         self.query_one("#notes-goals-none", Static).display = False
 
     def _render_hint(self) -> None:
-        key = partial(key_label, self, NotesPane)
+        key = partial(key_label, self, owner=NotesPane)
         if self.snapshot is not None and self.snapshot.actual_end is None:
             drafts = f"Drafts ({key('notes.draft')}, {key('notes.draft_all')}): after the group is finished"
         else:

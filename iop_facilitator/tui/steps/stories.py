@@ -46,8 +46,6 @@ from iop_facilitator.tui.widgets.fields import LimitedInput
 if TYPE_CHECKING:
     import datetime as dt
 
-    from sqlmodel import Session
-
     from iop_facilitator.services.live_read import MemberLine, Snapshot, StoryView
 
 NUMBER_WINDOW = 1.0  # seconds in which a second digit extends the number (1 then 2: member 12)
@@ -105,7 +103,7 @@ class _Draft:
         return f"draft:{self.ident}"
 
 
-def save_draft(session: Session, meeting_id: uuid.UUID, draft: _Draft, text: str, *, based_on: str | None = None,
+def save_draft(session: Any, meeting_id: uuid.UUID, draft: _Draft, text: str, *, based_on: str | None = None,
                token: object = None) -> uuid.UUID | None:
     """Save the typed text as the draft's story note: add it, update it, or (empty) delete it.
 

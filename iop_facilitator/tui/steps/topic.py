@@ -39,12 +39,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Markdown, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
 from iop_facilitator import clock as clock_module
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.dialogs.confirm import Confirm
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane, TextSave
 
 if TYPE_CHECKING:
@@ -79,19 +80,6 @@ def is_signed(snapshot: Snapshot | None) -> bool:
     return snapshot is not None and snapshot.status == MeetingStatus.signed
 
 
-def key_hint(node: Any, owner: type, binding_id: str) -> str:
-    """How the key of ``binding_id`` (on class ``owner``) is shown, after the user's keymap."""
-    for binding in owner.BINDINGS:
-        if isinstance(binding, Binding) and binding.id == binding_id:
-            keys = getattr(node.app, "_keymap", {}).get(binding_id, binding.key)
-            first = keys.split(",")[0].strip()
-            try:
-                return node.app.get_key_display(Binding(first, binding.action))
-            except Exception:  # noqa: BLE001 - a hint only
-                return first
-    return "?"
-
-
 class FieldArea(TextArea, inherit_bindings=False):
     """A text area that lets the step keys through (TextArea binds F6 and F7 itself)."""
 
@@ -124,28 +112,6 @@ class Drafts:
         if clean(typed).strip() == clean(server).strip():
             del self.typed[key]  # the database caught up; the field already shows it
         return False
-
-
-class Confirm(ModalScreen[bool]):
-    """Yes or no, by keyboard: Enter confirms, Escape cancels."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,y", "answer(True)", "Yes", id="confirm.yes", tooltip="Confirm"),
-        Binding("escape,n", "answer(False)", "No", id="confirm.no", tooltip="Cancel"),
-    ]
-
-    def __init__(self, title: str, body: str, yes: str, no: str = "Not now") -> None:
-        super().__init__(classes="confirm-screen")
-        self._title, self._body, self._yes, self._no = title, body, yes, no
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="confirm-dialog"):
-            yield Static(Text(self._title), classes="confirm-title")
-            yield Static(Text(self._body), classes="confirm-body")
-            yield Static(Text(f"Enter: {self._yes}    Esc: {self._no}"), classes="confirm-hint")
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class SegmentTimer:
@@ -393,7 +359,7 @@ class TopicPane(StepPane):
         self._load_suggestions(snapshot)
         lines = "Choose today's topic: suggestions for this group first. Enter chooses the highlighted one"
         if snapshot.topic_id is not None:
-            lines += f"; {key_hint(self, TopicPane, 'topic.change')} goes back to the current topic"
+            lines += f"; {key_label(self, 'topic.change', TopicPane)} goes back to the current topic"
         if self._suggestions is None and not self._suggestions_problem:
             title.update(Text(lines + ".\nReading what this group has covered..."))
             options.clear_options()  # nothing to pick until the order is final: Enter cannot pick a moving item
@@ -442,11 +408,9 @@ class TopicPane(StepPane):
         group_id, day = key
 
         def read(session: Any) -> list[tuple[str, str, bool]]:
-            from iop_facilitator.models import Group
             from iop_facilitator.services.topics import suggest
 
-            group = session.get_one(Group, group_id)
-            return [(s.topic.topic.id, s.reason, s.covered_recently) for s in suggest(session, group, library, day)]
+            return [(s.topic.topic.id, s.reason, s.covered_recently) for s in suggest(session, group_id, library, day)]
 
         store.read(read, self._suggestions_read, self._suggestions_failed)
 
@@ -504,7 +468,7 @@ class TopicPane(StepPane):
                 text.append("\nLoading the topic library...")
             else:
                 text.append("\nThis guide is not in the topic library on this computer; notes can still be kept. "
-                            f"{key_hint(self, TopicPane, 'topic.change')} chooses another topic.")
+                            f"{key_label(self, 'topic.change', TopicPane)} chooses another topic.")
             heading.update(text)
             guide_scroll.add_class("-missing")  # a class, not display=: the narrow layout decides too
             self._shown_topic = None
@@ -578,10 +542,10 @@ class TopicPane(StepPane):
             script.update(Text(clean(segment.script)))
             return
         text.append(
-            f"\n{key_hint(self, TopicPane, 'topic.timer')} start/pause · "
-            f"{key_hint(self, TopicPane, 'topic.next_segment')} next · "
-            f"{key_hint(self, TopicPane, 'topic.prev_segment')} back · "
-            f"{key_hint(self, TopicPane, 'topic.restart_segment')} restart"
+            f"\n{key_label(self, 'topic.timer', TopicPane)} start/pause · "
+            f"{key_label(self, 'topic.next_segment', TopicPane)} next · "
+            f"{key_label(self, 'topic.prev_segment', TopicPane)} back · "
+            f"{key_label(self, 'topic.restart_segment', TopicPane)} restart"
         )
         timer_view.set_class(left < 0, "-over")
         timer_view.set_class(self.timer.running, "-running")
@@ -857,4 +821,3 @@ class TopicPane(StepPane):
             self.query_one("#topic-prompts").focus()
         else:
             self.query_one("#topic-notes").focus()
-

@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.keys import key_label
 
 # --------------------------------------------------------------------------- fields with a limit
 
@@ -47,7 +48,8 @@ class PasteTooLong(ModalScreen[bool]):
                 f"The paste has {self.pasted:,} characters; {self.what} holds {self.limit:,} and has room for "
                 f"{self.room:,} more. Pasting what fits leaves out the last {left_out:,} characters."
             ))
-            yield Static(Text(f"y: paste the first {self.room:,} characters    n or Esc: paste nothing"),
+            fit, cancel = key_label(self, "paste.fit", type(self)), key_label(self, "paste.cancel", type(self), every=True)
+            yield Static(Text(f"{fit}: paste the first {self.room:,} characters    {cancel}: paste nothing"),
                          classes="paste-hint")
 
     def action_answer(self, yes: bool) -> None:

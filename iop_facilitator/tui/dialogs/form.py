@@ -32,9 +32,7 @@ from textual.widgets import Input, Select, Static
 
 from iop_facilitator.errors import InvalidInput, IopError
 from iop_facilitator.services.text import clean_line
-from iop_facilitator.tui.keys import key_display
-
-ADMIN_CSS = str(Path(__file__).parent / "admin.tcss")
+from iop_facilitator.tui.keys import key_label
 
 Op = Callable[[Any], Any]
 
@@ -71,7 +69,7 @@ def parse_int(text: str, what: str) -> int:
 class FormScreen(ModalScreen[Any]):
     """A modal form; see the module docstring for the contract."""
 
-    CSS_PATH = ADMIN_CSS
+    CSS_PATH = str(Path(__file__).with_suffix(".tcss"))
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close the form without saving"),
         Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save the form", priority=True),
@@ -127,8 +125,8 @@ class FormScreen(ModalScreen[Any]):
         )
 
     def on_mount(self) -> None:
-        save = key_display(self, "form.save", "ctrl+s")
-        cancel = key_display(self, "form.cancel", "escape")
+        save = key_label(self, "form.save", default="ctrl+s")
+        cancel = key_label(self, "form.cancel", default="escape")
         self.query_one("#form-hint", Static).update(Text(f"Enter or {save} saves · {cancel} closes without saving"))
         for check in self.query(".form-check"):
             check.display = False

@@ -27,6 +27,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from iop_facilitator.services.text import clean, clean_line
+from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 GROUP_OPTION = "__group__"
@@ -79,10 +80,12 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
                     yield OptionList(*options, id="crisis-member")
                     yield LimitedInput(placeholder="What happened, in a few words (no other names)",
                                        id="crisis-concern", what="the concern")
-                    yield Static("↑↓ choose who · Ctrl+S records the event (it needs a disposition before signing) · "
-                                 "Esc closes.", id="crisis-hint", markup=False)
+                    record, close = key_label(self, "crisis.record", type(self)), key_label(self, "crisis.close", type(self))
+                    yield Static(f"↑↓ choose who · {record} records the event (it needs a disposition before signing) · "
+                                 f"{close} closes.", id="crisis-hint", markup=False)
                 else:
-                    yield Static("Esc closes this panel.", id="crisis-hint", markup=False)
+                    yield Static(f"{key_label(self, 'crisis.close', type(self))} closes this panel.", id="crisis-hint",
+                                 markup=False)
 
     def on_mount(self) -> None:
         if self.members is not None:
