@@ -71,6 +71,7 @@ FIELD_LABELS = {
     "topic_notes": "topic notes",
     "story": "story note",
     "takeaway": "check-out takeaway",
+    "feeling": "check-in feeling word",
     "note.intervention": "note's intervention",
     "note.response": "note's response",
     "note.plan": "note's plan",

@@ -27,6 +27,9 @@ FULL = "the disk is full"
 READ_ONLY = "the database is read-only (the file, its folder or the server accepts no writes)"
 STALE = "this record was changed by someone else meanwhile; reload it and try again"
 BUSY = "the database is busy (another program is writing to it); try again in a moment"
+UNREACHABLE = "the database server cannot be reached"
+_UNREACHABLE_WORDS = ("server closed the connection", "connection refused", "could not connect",
+                      "connection failed", "connection is closed", "terminating connection")
 
 
 def _driver_error(exc: BaseException) -> BaseException:
@@ -60,6 +63,10 @@ def storage_error(exc: BaseException, *, writing: bool | None = None) -> IopErro
         return Conflict(STALE)
     if name.startswith("SQLITE_BUSY") or "database is locked" in first:
         return DatabaseProblem(BUSY)
+    if sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03") \
+            or getattr(exc, "connection_invalidated", False) or any(w in first for w in _UNREACHABLE_WORDS):
+        outcome = {True: ": the change was not saved", False: ": nothing could be read", None: ""}[writing]
+        return DatabaseProblem(f"{UNREACHABLE}{outcome}")
     if name.startswith("SQLITE_IOERR") or "disk i/o error" in first:
         what = {True: "saving (nothing was changed)", False: "reading", None: "using the database"}[writing]
         return DatabaseProblem(f"the disk reported an error while {what}; is it full, removed or failing?")

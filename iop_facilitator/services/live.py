@@ -69,14 +69,29 @@ def _attendance(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID) -
     ).first()
 
 
-def check_base(field: str, stored: Any, mine: Any, based_on: Any) -> None:
+def draft_hash(text: str | list[str] | tuple[str, ...]) -> str:
+    """The mark kept for an app-drafted field: SHA-256 of its stored text (goal ids joined)."""
+    import hashlib
+
+    value = ",".join(text) if isinstance(text, (list, tuple)) else text
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def check_base(field: str, stored: Any, mine: Any, based_on: Any, *, app_draft: str | None = None) -> None:
     """Refuse a stale edit: ``based_on`` (the value the edit started from) must still be what is stored.
 
     Nothing to check when ``based_on`` is None (a caller that does not track it), or when
     the stored value already equals the new one (the same edit arriving twice). Values are
     compared in their stored form, so the caller passes what it showed or last saved.
+
+    ``app_draft`` is the field's draft mark (:func:`draft_hash` of the text the app drafted).
+    While the stored text is still exactly that draft, nobody wrote it: a leader's edit
+    replaces it without a conflict, whatever it was based on (the app redrafts such fields
+    when the facts change, which must not turn the leader's own typing into a conflict).
     """
     if based_on is None or stored == based_on or stored == mine:
+        return
+    if app_draft and stored is not None and app_draft == draft_hash(stored):
         return
     raise EditConflict(field, mine=_as_text(mine), theirs=_as_text(stored), base=_as_text(based_on))
 
@@ -276,12 +291,14 @@ def set_checkin(
     feeling: str = UNSET,
     safety_concern: bool = UNSET,
     imply_present: bool = False,
+    feeling_based_on: str | None = None,
     by: uuid.UUID | None = None,
 ) -> Attendance:
     """The check-in round: mood, urge (0-10 or None), feeling word, safety flag.
 
     With ``imply_present`` a member not marked yet is marked present first (a rating typed
     for someone means they are here); a member marked absent is refused either way.
+    ``feeling_based_on``: the feeling word the edit started from (see :func:`check_base`).
     """
     editable_meeting(session, meeting_id)
     row = _attendance(session, meeting_id, member_id)
@@ -297,6 +314,8 @@ def set_checkin(
         word = clean_line(feeling)
         if len(word) > FEELING_MAX:
             raise InvalidInput(f"the feeling word holds at most {FEELING_MAX} characters")
+        check_base("feeling", row.checkin_feeling or "", word,
+                   None if feeling_based_on is None else clean_line(feeling_based_on))
         row.checkin_feeling = word
     if safety_concern is not UNSET:
         row.safety_concern = bool(safety_concern)
@@ -358,25 +377,6 @@ def add_story(
 def story_text(text: str) -> str:
     """A story note's text as it is stored (never cut: :func:`_story_text` refuses a longer one)."""
     return clean(text).strip()
-
-
-def keep_story(
-    session: Session,
-    meeting_id: uuid.UUID,
-    story_id: uuid.UUID | None,
-    member_id: uuid.UUID | None,
-    text: str,
-    *,
-    at: dt.datetime | None,
-    author_id: uuid.UUID | None,
-) -> uuid.UUID | None:
-    """Keep typed text as a story note: update ``story_id`` while it exists, else add a note
-    (none for an empty text). The id of the note now holding the text, or None."""
-    if story_id is not None and session.get(StoryNote, story_id) is not None:
-        return story_id if update_story(session, story_id, text) is not None else None
-    if not clean(text).strip():
-        return None
-    return add_story(session, meeting_id, member_id, text, at=at, author_id=author_id).id
 
 
 def update_story(session: Session, story_id: uuid.UUID, text: str, *, based_on: str | None = None) -> StoryNote | None:
@@ -548,7 +548,8 @@ def set_narrative(session: Session, meeting_id: uuid.UUID, text: str, *, based_o
     """
     meeting = editable_meeting(session, meeting_id)
     body = clean(text)
-    check_base("narrative", meeting.group_narrative, body, None if based_on is None else clean(based_on))
+    check_base("narrative", meeting.group_narrative, body, None if based_on is None else clean(based_on),
+               app_draft=meeting.narrative_drafted)
     meeting.group_narrative = body
     session.add(meeting)
 

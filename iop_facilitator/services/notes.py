@@ -16,7 +16,6 @@ overwritten.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, check_base, editable_meeting
+from iop_facilitator.services.live import UNSET, check_base, draft_hash, editable_meeting
 from iop_facilitator.services.live_read import MemberLine, Snapshot, load_snapshot
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.services.wording import checkin_phrase, checkout_phrase
@@ -141,12 +140,6 @@ def draft_narrative(snapshot: Snapshot, topic: Any | None) -> str:
     return " ".join(parts)
 
 
-def draft_hash(text: str | list[str] | tuple[str, ...]) -> str:
-    """The mark kept for an app-drafted field: SHA-256 of its stored text (goal ids joined)."""
-    value = ",".join(text) if isinstance(text, (list, tuple)) else text
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
-
-
 def save_note(
     session: Session,
     meeting_id: uuid.UUID,
@@ -195,7 +188,7 @@ def save_note(
         if name in bases and bases[name] is not None:
             base = [str(g) for g in bases[name]] if name == "goal_ids" else clean(bases[name])
             stored = list(note.goal_ids or []) if name == "goal_ids" else getattr(note, name)
-            check_base(f"note.{name}", stored, value, base)
+            check_base(f"note.{name}", stored, value, base, app_draft=(note.drafted or {}).get(name))
     for name, value in changes.items():
         setattr(note, name, value)
     if drafted:

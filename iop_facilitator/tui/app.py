@@ -33,6 +33,7 @@ from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
 
 if TYPE_CHECKING:
     import uuid
+    from pathlib import Path
 
     from textual.dom import DOMNode
     from textual.timer import Timer
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from iop_facilitator.db.engine import Database
     from iop_facilitator.library.load import Library
     from iop_facilitator.tui.dialogs.crisis import CrisisInfo
-    from iop_facilitator.tui.store import Store
+    from iop_facilitator.tui.store import Kept, Store
 
 APP_TITLE = "iop-facilitator"
 FILE_WATCH_SECONDS = 2.0  # how often the app checks that its database file is still there
@@ -106,6 +107,9 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     alert: reactive[str] = reactive("")
     """A storage alert shown in every screen's top line (read-only database, database file gone)."""
 
+    save_trouble: reactive[str] = reactive("")
+    """Why changes are held back just now (a full disk...), in the leader's words; "" when all is saved."""
+
     def __init__(self, db_target: str, *, demo: bool = False, create: bool = False) -> None:
         from iop_facilitator.config import load_config
 
@@ -129,6 +133,8 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self._startup_problems += self._install_themes()
         self.home = HomeScreen(demo=demo)
         self.lock_state = LockState()  # idle lock and unlock attempts (tui/lock.py); tests inject a clock
+        #: Where unsaved text was copied on the way out (run() names it after the app ends).
+        self.rescued_to: Path | None = None
 
     # -- start-up ---------------------------------------------------------
     def on_mount(self) -> None:
@@ -308,7 +314,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
         if self.store is not None:
             self.store.close(1.0)
-        self.store = Store(self, database, on_gone=self._database_gone)
+        self.store = Store(self, database, on_gone=self._database_gone, on_trouble=self._save_trouble_changed)
         if database.path is not None and not database.read_only and self._file_watch is None:
             self._file_watch = self.set_interval(FILE_WATCH_SECONDS, self._watch_database_file)
         self.home.database = database
@@ -355,6 +361,16 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         )
         self.notify(f"{clean_line(problem)}. {where}", title="Database file gone", severity="error",
                     timeout=24 * 3600, markup=False)
+
+    def _save_trouble_changed(self, words: str) -> None:
+        """The store holds changes back (a passing fault), or has saved them all after one."""
+        if words and words != self.save_trouble:
+            self.notify(f"{words[:1].upper()}{words[1:]}.", title="Not saved yet", severity="error", timeout=20,
+                        markup=False)
+        elif not words and self.save_trouble:
+            self.notify("Saved: everything that was waiting is in the database now.", title="Saved", timeout=8,
+                        markup=False)
+        self.save_trouble = words
 
     @on(messages.DatabaseFailed)
     def _database_failed(self, message: messages.DatabaseFailed) -> None:
@@ -530,16 +546,60 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
     # -- nothing lost ---------------------------------------------------------
     def save_everything(self, timeout: float = 3.0) -> bool:
-        """Commit every draft of every open meeting screen; True when all are saved."""
+        """Commit every draft of every open meeting screen; True when all are saved.
+
+        While changes are held back (a full disk) or nothing can be written (the file gone,
+        a read-only database) there is no point waiting long: the text is handed to the store
+        and :meth:`unsaved` says what is not in the database.
+        """
         from iop_facilitator.tui.screens.meeting import MeetingScreen
 
+        store = self.store
+        if store is not None and (store.trouble or store.gone):
+            timeout = min(timeout, 0.3)
         ok = True
         for screen in self.screen_stack:
             if isinstance(screen, MeetingScreen):
                 ok = screen.save_drafts_now(timeout) and ok
-        if self.store is not None:
-            ok = self.store.flush(timeout) and ok
+        if store is not None:
+            ok = store.flush(timeout) and ok
         return ok
+
+    def unsaved(self) -> tuple[list[Kept], int]:
+        """Typed text not in the database, and how many other changes still wait (marks, ratings)."""
+        store = self.store
+        if store is None:
+            return [], 0
+        return store.unsaved(), store.held_without_text
+
+    def _unsaved_reason(self) -> str:
+        store = self.store
+        if store is None:
+            return ""
+        if store.gone:
+            return store.gone
+        if self.database is not None and self.database.read_only:
+            return f"the database is open read-only ({self.database.read_only})"
+        if store.trouble:
+            return store.trouble.split(":", 1)[0]
+        return "some text was changed on another screen and waits for your choice"
+
+    def write_rescue(self) -> Path | None:
+        """Write every unsaved text to a rescue file (0600) and say where; None when there was none."""
+        from iop_facilitator.errors import IopError
+        from iop_facilitator.services.rescue import write_rescue_file
+
+        kept, _others = self.unsaved()
+        if not kept:
+            return None
+        display = self.database.display if self.database is not None else self.db_target
+        try:
+            path = write_rescue_file(kept, reason=self._unsaved_reason(), database=display)
+        except IopError as exc:
+            self.notify(f"{exc}. Nothing was dropped: the app stays open.", title="No rescue file",
+                        severity="error", timeout=30, markup=False)
+            raise
+        return path
 
     def _install_signal_handlers(self) -> None:
         """Closing the terminal (SIGHUP) or SIGTERM: save what was typed, then exit cleanly."""
@@ -561,6 +621,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         import threading
 
         self.save_everything(3.0)
+        self._rescue_on_the_way_out()
         code = 128 + signum
         # A closed terminal may never accept the driver's last writes: do not hang on them. A
         # daemon timer: it must not itself hold the process open once the app has exited.
@@ -585,6 +646,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
             self._exception_event.set()
         try:
             self.save_everything(2.0)
+            self._rescue_on_the_way_out()
         except Exception:  # noqa: BLE001 - the app is already failing; the line below says what was saved
             pass
         self.bell()
@@ -597,13 +659,45 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self._exit_renderables.append(Segments(self.console.render(report, self.console.options)))
         self._close_messages_no_wait()
 
+    def _rescue_on_the_way_out(self) -> None:
+        """Ending without a choice (a signal, a crash): unsaved text goes to a rescue file, named on stderr."""
+        try:
+            path = self.write_rescue()
+        except Exception:  # noqa: BLE001 - nothing more can be done; the text stays in the store until exit
+            return
+        if path is not None:
+            self.rescued_to = path
+
     async def action_quit(self) -> None:
+        from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
+
+        if isinstance(self.screen, UnsavedOnQuit):
+            return
         self.save_everything(3.0)
-        self.exit()
+        kept, others = self.unsaved()
+        if not kept and not others:
+            self.exit()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == "saved":
+                self.exit()
+            elif choice == "rescue":
+                from iop_facilitator.errors import IopError
+
+                try:
+                    path = self.write_rescue()
+                except IopError:
+                    return  # said on screen; the app stays open with the text
+                if path is not None:
+                    self.rescued_to = path
+                self.exit()
+
+        self.push_screen(UnsavedOnQuit(self._unsaved_reason(), kept, others, self.unsaved), callback=chosen)
 
     def on_unmount(self) -> None:
         if self.store is not None:
-            self.store.close(3.0)
+            self.store.close(0.5 if (self.store.trouble or self.store.gone) else 3.0)
         if self.database is not None:
             self.database.dispose()
             self.database = None
@@ -624,6 +718,7 @@ def _screens_with_keys() -> tuple[type, ...]:
     """Every class whose bindings a keymap may name. Imported lazily: the meeting screen and its
     panes are not needed for the first frame."""
     from iop_facilitator.tui.dialogs.checkin import DropInScreen, NewMemberScreen
+    from iop_facilitator.tui.dialogs.conflict import ConflictDialog
     from iop_facilitator.tui.dialogs.confirm import Confirm, LeaveConfirm
     from iop_facilitator.tui.dialogs.crisis import CrisisScreen
     from iop_facilitator.tui.dialogs.form import FormScreen
@@ -634,6 +729,7 @@ def _screens_with_keys() -> tuple[type, ...]:
         DispositionDialog,
         TimesDialog,
     )
+    from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
     from iop_facilitator.tui.screens.groups import GroupsScreen
     from iop_facilitator.tui.screens.meeting import PANES, MeetingScreen
     from iop_facilitator.tui.screens.roster import RosterScreen
@@ -643,7 +739,7 @@ def _screens_with_keys() -> tuple[type, ...]:
 
     return (HomeScreen, HelpScreen, MeetingScreen, LeaveConfirm, CrisisScreen, *PANES, DropInScreen, NewMemberScreen,
             ConfirmSign, DispositionDialog, TimesDialog, Confirm, AddendumDialog, ConfirmCosign, PasteTooLong,
-            RosterScreen, GroupsScreen, SettingsScreen, FormScreen, UnlockScreen)
+            RosterScreen, GroupsScreen, SettingsScreen, FormScreen, UnlockScreen, ConflictDialog, UnsavedOnQuit)
 
 
 def known_binding_ids() -> set[str]:
@@ -733,4 +829,7 @@ def run(db_target: str, *, demo: bool = False, create: bool = False) -> int:
         return NO_TERMINAL_EXIT
     app = IopApp(db_target=db_target, demo=demo, create=create)
     app.run()
+    if app.rescued_to is not None:
+        print(f"iop: text that was not saved in the database is in {app.rescued_to} (only you can read it); "
+              "put it back in the app, then delete the file", file=sys.stderr)
     return app.return_code or 0

@@ -37,13 +37,15 @@ class Clinic:
     member_ids: dict[str, uuid.UUID]
 
 
-def make_clinic(folder: Path, *, members: tuple[str, ...] = MEMBERS, timezone: str = "America/Chicago") -> Clinic:
-    """A SQLite clinic: one lead (LCSW) set as this laptop's facilitator, one daily group, enrolled members."""
+def make_clinic(folder: Path, *, members: tuple[str, ...] = MEMBERS, timezone: str = "America/Chicago",
+                target: str | None = None) -> Clinic:
+    """A clinic (SQLite in ``folder``, or ``target``, e.g. an empty PostgreSQL database): one lead (LCSW)
+    set as this laptop's facilitator, one daily group, enrolled members."""
     from iop_facilitator.config import config_path
     from iop_facilitator.db.engine import open_database
     from iop_facilitator.services import groups, members as member_service, settings, staff
 
-    target = str(folder / "clinic.db")
+    target = target or str(folder / "clinic.db")
     database = open_database(target, create=True)
     try:
         with database.begin() as session:

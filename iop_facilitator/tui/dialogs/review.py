@@ -71,10 +71,11 @@ class DispositionDialog(ModalScreen["tuple[RiskLevel, str] | None"]):
         Binding("escape", "cancel", "Cancel", id="review.dialog_cancel", tooltip="Cancel"),
     ]
 
-    def __init__(self, heading: str, concern: str, risk: str, disposition: str) -> None:
+    def __init__(self, heading: str, concern: str, risk: str, disposition: str, problem: str = "") -> None:
         super().__init__(id="review-disposition-dialog")
         self.heading = heading
         self.concern = concern
+        self.problem = problem  # why the last save of this disposition failed (shown; the text is back)
         try:
             self.risk = RiskLevel(risk)
         except ValueError:
@@ -93,7 +94,7 @@ class DispositionDialog(ModalScreen["tuple[RiskLevel, str] | None"]):
                          markup=False)
             area = TextArea(clean(self.disposition), id="review-disposition-text", soft_wrap=True)
             yield area
-            yield Static("", id="review-dialog-problem", markup=False)
+            yield Static(Text(self.problem), id="review-dialog-problem")
             save, cancel = key_label(self, "review.dialog_save", type(self)), key_label(self, "review.dialog_cancel", type(self))
             yield Static(f"↑↓ choose the risk level · {save} saves · {cancel} cancels", classes="review-dialog-hint",
                          markup=False)
@@ -297,7 +298,16 @@ class AddendumDialog(ModalScreen["uuid.UUID | None"]):
             return add_addendum(session, meeting_id, author_id, reason=reason, text=text, member_id=member_id).id
 
         self.saving = True
-        store.submit(op, done=self._saved, failed=self._failed)
+        from iop_facilitator.tui.store import Kept
+
+        kept = Kept(f"addendum:{meeting_id}:{id(self)}", f"Addendum ({reason}) · {self.heading}", text, "addendum")
+        store.submit(op, done=self._saved, failed=self._failed, held=self._held_back, keep=kept)
+
+    def _held_back(self, words: str) -> None:
+        """A passing fault (a full disk): the dialog stays open with the text until the addendum is saved."""
+        if self.is_attached:
+            self.query_one("#review-addendum-problem", Static).update(
+                Text(f"⚠ Not saved yet: {clean_line(words)}. This closes by itself once it is saved."))
 
     def _saved(self, ident: uuid.UUID) -> None:
         self.saving = False

@@ -199,10 +199,21 @@ class MeetingScreen(Screen[None]):
     @on(Edit)
     def _edit(self, message: Edit) -> None:
         message.stop()
-        self.save(message.op, reload=message.reload, done=message.done, failed=message.failed, facts=message.facts)
+        self.save_edit(message)
 
-    def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None, facts: bool = True) -> None:
-        """Commit ``op(session)`` in the background, then refresh the snapshot."""
+    def save_edit(self, message: Edit) -> None:
+        """Commit an :class:`Edit` (a pane's change) in the background, then refresh the snapshot."""
+        self.save(message.op, reload=message.reload, done=message.done, failed=message.failed, facts=message.facts,
+                  conflict=message.conflict, held=message.held, keep=message.keep)
+
+    def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None, facts: bool = True,
+             conflict: Any = None, held: Any = None, keep: Any = None) -> None:
+        """Commit ``op(session)`` in the background, then refresh the snapshot.
+
+        ``conflict`` gets a stale edit's :class:`~iop_facilitator.errors.EditConflict`,
+        ``held`` hears once that a passing fault holds the change back, ``keep`` is the text
+        it carries (see :meth:`~iop_facilitator.tui.store.Store.submit`).
+        """
         from iop_facilitator.services.live_read import load_snapshot
 
         meeting_id = self.meeting_id
@@ -221,7 +232,12 @@ class MeetingScreen(Screen[None]):
             else:
                 self._failed(text)
 
-        self.store.submit(run, done=finished, failed=problem)
+        def stale(exc: Any) -> None:
+            conflict(exc)
+            self.reload()
+
+        self.store.submit(run, done=finished, failed=problem, conflict=stale if conflict is not None else None,
+                          held=held, keep=keep)
         if facts and self._drafts_follow():
             self._refresh_drafts()
             reload = True
@@ -369,14 +385,16 @@ class MeetingScreen(Screen[None]):
         (the new step's) then comes after these saves in the store's queue and shows them.
         """
         for pane in self.query(StepPane):
-            for op in pane.pending_edits():
-                self.save(op, reload=False, facts=pane.EDITS_FACTS)
+            for edit in pane.pending_edits():
+                edit.reload = False
+                self.save_edit(edit)
 
     def save_drafts_now(self, timeout: float = 3.0) -> bool:
         """Queue every pending draft and wait until it is committed (terminal closing, quitting)."""
         for pane in self.query(StepPane):
-            for op in pane.pending_edits():
-                self.store.submit(op)
+            for edit in pane.pending_edits():
+                edit.reload, edit.facts = False, False  # no redraft or snapshot read on the way out
+                self.save_edit(edit)
         self.save_view()
         return self.store.flush(timeout)
 
@@ -384,5 +402,14 @@ class MeetingScreen(Screen[None]):
     def record_safety_event(self, member_id: uuid.UUID | None, concern: str) -> None:
         from iop_facilitator.services.safety import record_event
 
+        from iop_facilitator.tui.store import Kept
+
         meeting_id, author = self.meeting_id, self.author_id
-        self.save(lambda session: record_event(session, meeting_id, member_id, concern, recorded_by_id=author))
+        who = "the group"
+        snapshot = self.snapshot
+        if snapshot is not None and member_id is not None:
+            who = next((clean_line(m.display_name) for m in snapshot.members if m.member_id == member_id), "a member")
+        where = f"{clean_line(snapshot.group_name)} {snapshot.local_date.isoformat()}" if snapshot is not None else ""
+        kept = Kept(f"safety:{meeting_id}:{uuid.uuid4()}", f"Safety event · {who} · {where}", concern, "safety event")
+        self.save(lambda session: record_event(session, meeting_id, member_id, concern, recorded_by_id=author),
+                  keep=kept)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -41,7 +42,7 @@ from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.timefmt import local_hhmm, parse_hhmm
 from iop_facilitator.tui.dialogs.checkin import DropInScreen, NewMemberScreen
-from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane, TextSave
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
@@ -218,6 +219,7 @@ class CheckinPane(StepPane):
         self._local: dict[uuid.UUID, dict[str, tuple[Any, int]]] = {}
         self._seq = 0
         self._committed: set[int] = set()
+        self._feeling_seq: dict[str, int] = {}  # feeling key -> the overlay edit number of its last final save
         self._said: tuple[str, bool] = ("", False)  # (text, is a warning)
 
     def compose(self) -> ComposeResult:
@@ -576,6 +578,7 @@ class CheckinPane(StepPane):
         line = self._current()
         if line is None or not self._editable() or not self._may_rate(line):
             return
+        self.loaded(f"feeling:{line.member_id}", clean_line(line.feeling))  # the base of the edit: the stored word
         self._open_editor("feeling", line, f"Feeling word for {clean_line(line.display_name)}:",
                           clean_line(self._effective(line).feeling), "a word or two")
 
@@ -611,28 +614,98 @@ class CheckinPane(StepPane):
         self._render_hint()
 
     def _keep_feeling(self, member_id: uuid.UUID, text: str) -> None:
+        """Save the feeling word now (shown on the row at once), as an edit of the word it started from."""
         line = self._line(member_id)
         word = clean_line(text)
-        self._cancel_later(f"feeling:{member_id}")
-        if line is None or self.snapshot is None or word == clean_line(self._effective(line).feeling):
+        key = f"feeling:{member_id}"
+        sent = key in self._pending or self._inflight.get(key, 0) > 0
+        self.cancel_pending(key)
+        if line is None or self.snapshot is None or (word == clean_line(self._effective(line).feeling) and not sent):
             return
-        self._checkin(line, {"feeling": word})
+        self._seq += 1
+        seq = self._seq
+        local = self._local.setdefault(member_id, {})
+        implied = self._status_of(line) is None
+        if implied:
+            local["status"] = (AttendanceStatus.present, seq)
+        local["feeling"] = (word, seq)
+        save = self._feeling_save(member_id, word)
+        save.done = lambda _result: self._saved(seq, member_id)
+        self._feeling_seq[key] = seq
+        self.save_text(save, later=False)
+        self._refresh_member(member_id)
+        if implied:
+            self._say(f"{clean_line(line.display_name)} is now marked present (a rating means they are here).")
+        else:
+            self._say("")
 
-    def _cancel_later(self, key: str) -> None:
-        self._stop_timers(key)
-        self._pending.pop(key, None)
+    def _feeling_save(self, member_id: uuid.UUID, word: str) -> TextSave:
+        from iop_facilitator.services.live import set_checkin
+
+        assert self.snapshot is not None
+        meeting_id, author = self.snapshot.meeting_id, self.author_id
+        line = self._line(member_id)
+        name = clean_line(line.display_name) if line is not None else "a member"
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            return lambda session: set_checkin(session, meeting_id, member_id, feeling=clean_line(body),
+                                               imply_present=True, by=author, feeling_based_on=based_on)
+
+        return TextSave(f"feeling:{member_id}", word, make, title=f"Feeling word · {name}",
+                        label=f"Check-in feeling word · {name} · {self.place()}", what="feeling word",
+                        single_line=True, limit=FEELING_MAX)
 
     @on(Input.Changed, "#checkin-input")
     def _editor_typed(self, event: Input.Changed) -> None:
         """The feeling word is kept while typing too (a closed terminal must not lose it)."""
-        from iop_facilitator.services.live import set_checkin
-
         event.stop()
         if self._editor is None or self._editor[0] != "feeling" or self.snapshot is None:
             return
-        member_id = self._editor[1]
-        self.edit_later(f"feeling:{member_id}", set_checkin, self.snapshot.meeting_id, member_id,
-                        feeling=clean_line(event.value), imply_present=True, by=self.author_id)
+        self.save_text(self._feeling_save(self._editor[1], clean_line(event.value)))
+
+    # -- the step contract for text others may edit too (the feeling word) -------------------
+    def field_of(self, key: str) -> Any:
+        if self._editor is not None and key == f"{self._editor[0]}:{self._editor[1]}":
+            return self.query_one("#checkin-input", LimitedInput)
+        return None
+
+    def current_text(self, key: str) -> str | None:
+        field = self.field_of(key)
+        if field is not None:
+            return clean_line(field.value)
+        recipe = self._recipes.get(key)
+        return recipe.text if recipe is not None else None
+
+    def show_text(self, key: str, text: str | None) -> None:
+        member_id = uuid.UUID(key.split(":", 1)[1])
+        local = self._local.setdefault(member_id, {})
+        if text is None:
+            local.pop("feeling", None)
+        else:
+            self._seq += 1
+            local["feeling"] = (clean_line(text), self._seq)
+            recipe = self._recipes.get(key)
+            if recipe is not None:
+                seq = self._seq
+                recipe.done = lambda _result: self._saved(seq, member_id)
+        if not local:
+            self._local.pop(member_id, None)
+        self._refresh_member(member_id)
+
+    def _resolved(self, save: TextSave, dialog: Any, choice: Any) -> None:
+        if choice is None or choice.keep_theirs:
+            member_id = uuid.UUID(save.key.split(":", 1)[1])
+            if member_id in self._local:
+                self._local[member_id].pop("feeling", None)  # theirs comes with the next snapshot
+        super()._resolved(save, dialog, choice)
+
+    def text_not_saved(self, save: TextSave, problem: str) -> None:
+        seq = self._feeling_seq.get(save.key)
+        member_id = uuid.UUID(save.key.split(":", 1)[1])
+        if seq is not None:
+            self._not_saved(seq, problem, member_id)
+        else:
+            super().text_not_saved(save, problem)
 
     @on(Input.Submitted, "#checkin-input")
     def _editor_submitted(self, event: Input.Submitted) -> None:

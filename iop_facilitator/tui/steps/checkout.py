@@ -34,7 +34,7 @@ from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.timefmt import local_hhmm, parse_hhmm
 from iop_facilitator.tui.dialogs.confirm import Confirm
 from iop_facilitator.tui.keys import key_label
-from iop_facilitator.tui.steps.base import GotoStep, StepPane
+from iop_facilitator.tui.steps.base import GotoStep, StepPane, TextSave
 from iop_facilitator.tui.steps.topic import (
     SIGNED_MESSAGE,
     Drafts,
@@ -300,12 +300,17 @@ class CheckoutPane(StepPane):
             self._editor_member = member.member_id
             self._editor_loaded = value
             takeaway.value = value
+            if key not in self.drafts.typed:
+                self.loaded(key, member.takeaway or "")
             left.value = local_hhmm(member.left_at, snapshot.timezone)
+            self.refresh_marks()
             return
-        busy = takeaway.has_focus or key in self._pending
+        busy = takeaway.has_focus or self.text_busy(key)
         if self.drafts.may_replace(key, member.takeaway or "", busy=busy) and takeaway.value != (member.takeaway or ""):
             self._editor_loaded = member.takeaway or ""
             takeaway.value = self._editor_loaded
+        if takeaway.value == (member.takeaway or ""):
+            self.loaded(key, member.takeaway or "")
         if not left.has_focus:
             left.value = local_hhmm(member.left_at, snapshot.timezone)
 
@@ -326,23 +331,40 @@ class CheckoutPane(StepPane):
         if snapshot is None or member_id is None or is_signed(snapshot):
             return
         key = _takeaway_key(member_id)
-        if event.value == self._editor_loaded and key not in self.drafts.typed and key not in self._pending:
+        if event.value == self._editor_loaded and key not in self.drafts.typed and not self.text_busy(key):
             return  # loaded from the snapshot, not typed
-        from iop_facilitator.services.live import set_checkout
-
         self.drafts.note(key, event.value)
-        self.edit_later(key, set_checkout, snapshot.meeting_id, member_id, takeaway=event.value, by=self.author_id)
-        if str(member_id) in {str(i) for i in self._row_ids}:
-            takeaway = clean_line(event.value)
+        self.save_text(self._takeaway_save(member_id, event.value))
+        self._show_takeaway_cell(member_id, event.value)
+        self._render_status(snapshot)
+
+    def _show_takeaway_cell(self, member_id: uuid.UUID, text: str) -> None:
+        if member_id in self._row_ids:
+            takeaway = clean_line(text)
             self.table.update_cell(str(member_id), "takeaway",
                                    Text(takeaway or "no takeaway yet", style="" if takeaway else "italic"))
-        self._render_status(snapshot)
+
+    def _takeaway_save(self, member_id: uuid.UUID, text: str) -> TextSave:
+        from iop_facilitator.services.live import set_checkout
+
+        assert self.snapshot is not None
+        meeting_id, author = self.snapshot.meeting_id, self.author_id
+        line = next((m for m in self.snapshot.members if m.member_id == member_id), None)
+        name = clean_line(line.display_name) if line is not None else "a member"
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            return lambda session: set_checkout(session, meeting_id, member_id, takeaway=body,
+                                                takeaway_based_on=based_on, by=author)
+
+        return TextSave(_takeaway_key(member_id), text, make, title=f"Check-out takeaway · {name}",
+                        label=f"Check-out takeaway · {name} · {self.place()}", what="takeaway", single_line=True,
+                        limit=TAKEAWAY_MAX)
 
     @on(Input.Submitted, "#checkout-takeaway")
     def _takeaway_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self._editor_member is not None:
-            self._send(_takeaway_key(self._editor_member))
+            self.send_pending(_takeaway_key(self._editor_member))
         table = self.table
         table.focus()
         if table.cursor_row + 1 < len(self._row_ids):
@@ -383,9 +405,10 @@ class CheckoutPane(StepPane):
             others = {homework_suggestion(t) for t in self.library.topics.values()}
             if server in others:
                 server = ""
-        busy = area.has_focus or HOMEWORK_KEY in self._pending
+        busy = area.has_focus or self.text_busy(HOMEWORK_KEY)
         if not self.drafts.may_replace(HOMEWORK_KEY, snapshot.homework or "", busy=busy):
             return
+        self.loaded(HOMEWORK_KEY, snapshot.homework or "")  # what the shown text derives from: the next edit's base
         if server:
             self._prefill_unsaved = False
             wanted = server
@@ -406,15 +429,59 @@ class CheckoutPane(StepPane):
         text = event.text_area.text
         if snapshot is None or is_signed(snapshot):
             return
-        if text == self._homework_loaded and HOMEWORK_KEY not in self.drafts.typed and HOMEWORK_KEY not in self._pending:
+        if text == self._homework_loaded and HOMEWORK_KEY not in self.drafts.typed and not self.text_busy(HOMEWORK_KEY):
             return  # loaded, not typed
-        from iop_facilitator.services.live import set_homework
-
         self._prefill_unsaved = False
         self._homework_declined = not text.strip()
         self.drafts.note(HOMEWORK_KEY, text)
-        self.edit_later(HOMEWORK_KEY, set_homework, snapshot.meeting_id, text)
+        self.save_text(self._homework_save(text))
         self._render_status(snapshot)
+
+    def _homework_save(self, text: str) -> TextSave:
+        from iop_facilitator.services.live import set_homework
+
+        assert self.snapshot is not None
+        meeting_id = self.snapshot.meeting_id
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            return lambda session: set_homework(session, meeting_id, body, based_on=based_on)
+
+        return TextSave(HOMEWORK_KEY, text, make, title="Homework", label=f"Homework · {self.place()}",
+                        what="homework")
+
+    # -- the step contract for text others may edit too ------------------------------
+    def _field_key(self, key: str) -> Any:
+        if key == HOMEWORK_KEY:
+            return self.query_one("#checkout-homework", FieldArea)
+        if self._editor_member is not None and key == _takeaway_key(self._editor_member):
+            return self.query_one("#checkout-takeaway", Input)
+        return None
+
+    def field_of(self, key: str) -> Any:
+        return self._field_key(key)
+
+    def current_text(self, key: str) -> str | None:
+        field = self._field_key(key)
+        if isinstance(field, TextArea):
+            return field.text
+        if isinstance(field, Input):
+            return field.value
+        return self.drafts.typed.get(key)
+
+    def show_text(self, key: str, text: str | None) -> None:
+        value = text or ""
+        self.drafts.note(key, value)  # shown until a snapshot holds it
+        field = self._field_key(key)
+        if isinstance(field, TextArea) and field.text != value:
+            self._homework_loaded = value
+            with field.prevent(TextArea.Changed):
+                field.load_text(value)
+        elif isinstance(field, Input) and field.value != value:
+            self._editor_loaded = value
+            with field.prevent(Input.Changed):
+                field.value = value
+        if key.startswith("takeaway:"):
+            self._show_takeaway_cell(uuid.UUID(key.split(":", 1)[1]), value)
 
     def save_prefilled_homework(self) -> None:
         """Save the homework shown from the guide (the facilitator saw it and did not change it)."""
@@ -424,11 +491,9 @@ class CheckoutPane(StepPane):
         text = self.query_one("#checkout-homework", FieldArea).text
         if not text.strip():
             return
-        from iop_facilitator.services.live import set_homework
-
         self._prefill_unsaved = False
         self.drafts.note(HOMEWORK_KEY, text)
-        self.edit(set_homework, snapshot.meeting_id, text)
+        self.save_text(self._homework_save(text), later=False)
 
     # -- keys ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

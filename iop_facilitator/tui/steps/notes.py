@@ -22,6 +22,7 @@ field that is focused (with text in it) or still waiting to be saved.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,7 +39,7 @@ from textual.widgets.selection_list import Selection
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean_line
 from iop_facilitator.tui.keys import key_label
-from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, StepPane
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, StepPane, TextSave
 
 if TYPE_CHECKING:
     from iop_facilitator.library.model import LoadedTopic
@@ -117,6 +118,11 @@ class NoteArea(TextArea):
         if action in ("select_line", "select_all"):
             return False  # the key then goes on to the screen's binding
         return super().check_action(action, parameters)
+
+
+def goal_list(text: str) -> list[str]:
+    """Goal ids from their comma-joined form (how the note's goals ride along as a text field)."""
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _nothing(_session: Any) -> None:
@@ -250,10 +256,12 @@ class NotesPane(StepPane):
     def _forget_saved(self) -> None:
         """Drop typed text the snapshot now holds (and goal picks it now shows)."""
         for key in list(self._typed):
-            if key not in self._pending and self._saved_text(key) == self._typed[key]:
+            if not self.text_busy(key) and self._saved_text(key) == self._typed[key]:
                 del self._typed[key]
         for member_id in list(self._goals_local):
             line = self._line(member_id)
+            if self.text_busy(f"{member_id}:goals"):
+                continue
             if line is None or (line.note and tuple(line.note.goal_ids) == self._goals_local[member_id]):
                 del self._goals_local[member_id]
 
@@ -338,15 +346,16 @@ class NotesPane(StepPane):
 
     def _set_area(self, area: TextArea, key: str, *, force: bool) -> None:
         value = self.text_of(key)
-        if area.text == value:
-            return
-        if not force:
-            if key in self._pending:
-                return  # typing not saved yet: the snapshot is older than the screen
-            if area.has_focus and area.text.strip():
-                return  # never move text under the cursor
-        with area.prevent(TextArea.Changed):
-            area.load_text(value)
+        if area.text != value:
+            if not force:
+                if self.text_busy(key):
+                    return  # typing not saved yet: the snapshot is older than the screen
+                if area.has_focus and area.text.strip():
+                    return  # never move text under the cursor (a later edit of it is checked against this)
+            with area.prevent(TextArea.Changed):
+                area.load_text(value)
+        if key not in self._typed:
+            self.loaded(key, value)  # the database's text is on screen: the next edit is based on it
 
     def _load_editor(self, *, force: bool) -> None:
         snapshot, key = self.snapshot, self._current
@@ -371,6 +380,8 @@ class NotesPane(StepPane):
     def _load_goals(self, line: MemberLine, *, force: bool) -> None:
         goals = self.query_one("#notes-goals", SelectionList)
         picked = set(self.goals_of(line.member_id))
+        if line.member_id not in self._goals_local:
+            self.loaded(f"{line.member_id}:goals", ",".join(line.note.goal_ids) if line.note else "")
         wanted = [(g.id, g.text) for g in line.goals]
         shown = [(str(o.value), str(o.prompt)) for o in goals.options]
         none = self.query_one("#notes-goals-none", Static)
@@ -417,16 +428,92 @@ class NotesPane(StepPane):
         if text == self.text_of(key):
             return
         self._typed[key] = text
+        self.save_text(self._text_save(key, text))
+        self._refresh_prompt(NARRATIVE if key == NARRATIVE else key.split(":")[0])
+
+    def _text_save(self, key: str, text: str) -> TextSave:
+        """How field ``key`` (the narrative, ``member:field`` or ``member:goals``) is saved as an edit of its base."""
+        assert self.snapshot is not None
+        meeting_id = self.snapshot.meeting_id
         if key == NARRATIVE:
             from iop_facilitator.services.live import set_narrative
 
-            self.edit_later(key, set_narrative, snapshot.meeting_id, text)
-        else:
-            from iop_facilitator.services.notes import save_note
+            def narrative(body: str, based_on: str | None) -> Callable[[Any], Any]:
+                return lambda session: set_narrative(session, meeting_id, body, based_on=based_on)
 
-            member, field = key.split(":")
-            self.edit_later(key, save_note, snapshot.meeting_id, uuid.UUID(member), **{field: text})
+            return TextSave(key, text, narrative, title="Group narrative", label=f"Group narrative · {self.place()}",
+                            what="narrative")
+        from iop_facilitator.services.notes import save_note
+
+        member, field = key.split(":")
+        member_id = uuid.UUID(member)
+        line = self._line(member_id)
+        name = clean_line(line.display_name) if line is not None else "a member"
+        title = f"{self._field_title(field)} · {name}"
+        if field == "goals":
+            def goals(body: str, based_on: str | None) -> Callable[[Any], Any]:
+                base = None if based_on is None else {"goal_ids": goal_list(based_on)}
+                return lambda session: save_note(session, meeting_id, member_id, goal_ids=goal_list(body), based_on=base)
+
+            return TextSave(key, text, goals, title=title, label=f"Note goals · {name} · {self.place()}", what="goals")
+
+        def note(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            base = None if based_on is None else {field: based_on}
+            return lambda session: save_note(session, meeting_id, member_id, **{field: body}, based_on=base)
+
+        return TextSave(key, text, note, title=title, label=f"Note, {title} · {self.place()}", what="note")
+
+    def _field_title(self, field: str) -> str:
+        labels = format_fields(self.snapshot.note_format if self.snapshot else "GIRP")
+        found = next((label.title for label in labels if label.field == field), field)
+        return found.split(":")[0]
+
+    # -- the step contract for text others may edit too ------------------------------
+    def field_of(self, key: str) -> Any:
+        if key == NARRATIVE:
+            return self.query_one("#notes-narrative", NoteArea) if self._current == NARRATIVE else None
+        member, field = key.split(":")
+        if member != self._current:
+            return None
+        return self.query_one("#notes-goals" if field == "goals" else f"#notes-{field}")
+
+    def current_text(self, key: str) -> str | None:
+        if key.endswith(":goals"):
+            return ",".join(self.goals_of(uuid.UUID(key.split(":")[0])))
+        return self.text_of(key)
+
+    def show_text(self, key: str, text: str | None) -> None:
+        value = text or ""
+        if key.endswith(":goals"):
+            member_id = uuid.UUID(key.split(":")[0])
+            self._goals_local[member_id] = tuple(goal_list(value))
+            line = self._line(member_id)
+            if line is not None and self._current == str(member_id):
+                self._load_goals(line, force=False)
+            self._refresh_prompt(str(member_id))
+            return
+        self._typed[key] = value  # shown until a snapshot holds it
+        area = self.field_of(key)
+        if area is not None and area.text != value:
+            with area.prevent(TextArea.Changed):
+                area.load_text(value)
         self._refresh_prompt(NARRATIVE if key == NARRATIVE else key.split(":")[0])
+
+    def conflict_view(self, key: str, theirs: str | None, mine: str) -> tuple[str | None, str, str | None]:
+        """Goals are shown by their text, and "merge" ticks every goal ticked on either screen."""
+        if not key.endswith(":goals"):
+            return theirs, mine, None
+        line = self._line(uuid.UUID(key.split(":")[0]))
+        names = {g.id: clean_line(g.text) for g in line.goals} if line is not None else {}
+
+        def words(value: str | None) -> str | None:
+            if value is None:
+                return None
+            picked = goal_list(value)
+            return "\n".join(f"• {names.get(g, 'a goal no longer on file')}" for g in picked) or "no goal ticked"
+
+        both = list(dict.fromkeys(goal_list(theirs or "") + goal_list(mine)))
+        return words(theirs), words(mine) or "", ",".join(both)
 
     @on(SelectionList.SelectedChanged, "#notes-goals")
     def _goals_changed(self, event: SelectionList.SelectedChanged) -> None:
@@ -443,9 +530,7 @@ class NotesPane(StepPane):
             return
         ordered = tuple(g.id for g in line.goals if g.id in picked)
         self._goals_local[member_id] = ordered
-        from iop_facilitator.services.notes import save_note
-
-        self.edit(save_note, snapshot.meeting_id, member_id, goal_ids=list(ordered))
+        self.save_text(self._text_save(f"{key}:goals", ",".join(ordered)), later=False)
         self._refresh_prompt(key)
 
     def _refresh_prompt(self, key: str) -> None:

@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -49,7 +50,7 @@ from iop_facilitator.tui.dialogs.review import (
     TimesDialog,
 )
 from iop_facilitator.tui.keys import key_label
-from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, Edit, GotoStep, StepPane, TextSave
 
 if TYPE_CHECKING:
     from iop_facilitator.services.live_read import SafetyView, Snapshot
@@ -111,6 +112,7 @@ class ReviewPane(StepPane):
         self._signer_credentials: dict[uuid.UUID, str] = {}
         self.findings: list[Finding] = []  # the sign-time checks of the current snapshot
         self._me_can_cosign = False
+        self._disposition_of: dict[str, tuple[uuid.UUID, str, str, RiskLevel]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="review-status")
@@ -480,7 +482,12 @@ class ReviewPane(StepPane):
         text.append(f"{local_hhmm(event.occurred_at, snapshot.timezone)}  ")
         text.append(member_name(snapshot, event.member_id), style="bold")
         text.append(f": {clean_line(event.concern) or '(concern not described)'}")
-        if event.disposition.strip():
+        key = f"disposition:{event.id}"
+        recipe = self._recipes.get(key)
+        if recipe is not None and key in self.unsaved_keys() and key not in self._conflicts:
+            text.append(f"\n  disposition: {clean_line(recipe.text)} · ")
+            text.append("⚠ not saved yet", style="bold")
+        elif event.disposition.strip():
             text.append(f"\n  risk: {risk_label(event.risk_level)} · disposition: {clean_line(event.disposition)}")
         else:
             text.append(f"\n  [ ] disposition needed ({self._key('review.disposition')})")
@@ -626,15 +633,61 @@ class ReviewPane(StepPane):
                    f"{local_hhmm(target.occurred_at, snapshot.timezone)}")
         event_id = target.id
 
+        key = f"disposition:{event_id}"
+        self.loaded(key, target.disposition)  # the edit is based on the disposition the dialog shows
+        recipe = self._recipes.get(key) if key in self.unsaved_keys() else None
+        shown = recipe.text if recipe is not None else target.disposition
+        self._open_disposition(event_id, heading, target.concern, target.risk_level, shown)
+
+    def _open_disposition(self, event_id: uuid.UUID, heading: str, concern: str, risk: str, text: str,
+                          problem: str = "") -> None:
         def chosen(result: tuple[RiskLevel, str] | None) -> None:
             if result is None or self.locked:
                 return
-            from iop_facilitator.services.safety import set_disposition
+            level, body = result
+            self.save_text(self._disposition_save(event_id, heading, concern, level, body), later=False)
 
-            level, text = result
-            self.edit(set_disposition, event_id, risk_level=level, disposition=text)
+        self.app.push_screen(DispositionDialog(heading, concern, risk, text, problem), chosen)
 
-        self.app.push_screen(DispositionDialog(heading, target.concern, target.risk_level, target.disposition), chosen)
+    def _disposition_save(self, event_id: uuid.UUID, heading: str, concern: str, level: RiskLevel,
+                          text: str) -> TextSave:
+        from iop_facilitator.services.safety import set_disposition
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            return lambda session: set_disposition(session, event_id, risk_level=level, disposition=body,
+                                                   disposition_based_on=based_on)
+
+        save = TextSave(f"disposition:{event_id}", text, make, title=f"Disposition · {heading}",
+                        label=f"Disposition · {heading} · {self.place()}", what="disposition")
+        self._disposition_of[save.key] = (event_id, heading, concern, level)
+        return save
+
+    # -- the step contract for text others may edit too (the disposition) ---------------
+    def current_text(self, key: str) -> str | None:
+        recipe = self._recipes.get(key)
+        return recipe.text if recipe is not None else None
+
+    def show_text(self, key: str, text: str | None) -> None:
+        if self.snapshot is not None and self.is_mounted:
+            self._render_events()
+
+    def _text_held(self, save: TextSave, words: str) -> None:
+        super()._text_held(save, words)
+        self.show_text(save.key, save.text)
+
+    def _text_saved(self, save: TextSave, result: Any) -> None:
+        super()._text_saved(save, result)
+        self.show_text(save.key, save.text)
+
+    def text_not_saved(self, save: TextSave, problem: str) -> None:
+        """The dialog comes back with the text typed and the problem, so nothing is lost."""
+        self.show_text(save.key, save.text)
+        found = self._disposition_of.get(save.key)
+        if found is None or self.locked:
+            super().text_not_saved(save, problem)
+            return
+        event_id, heading, concern, level = found
+        self._open_disposition(event_id, heading, concern, level.value, save.text, f"Not saved: {problem}")
 
     # -- times and finishing ----------------------------------------------------------------
     def action_times(self) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -39,23 +39,17 @@ from textual.widgets.option_list import Option
 from iop_facilitator.enums import AttendanceStatus, MeetingStatus
 from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.timefmt import local_hhmm
-from iop_facilitator.tui import timers
-from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS, Edit, StepPane
+from iop_facilitator.tui.steps.base import StepPane, TextSave
 from iop_facilitator.tui.steps.checkin import SIGNED_MESSAGE
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from textual.timer import Timer
-
     from iop_facilitator.services.live_read import MemberLine, Snapshot, StoryView
 
 NUMBER_WINDOW = 1.0  # seconds in which a second digit extends the number (1 then 2: member 12)
 DELETE_WINDOW = 3.0  # seconds in which a second Delete confirms
-MAX_UNSAVED = 1.0  # seconds: typing without a pause is still saved at least this often
-DRAFT_KEY = "draft"
-EDIT_KEY = "edit"
 STORY_MAX = 4000  # services.live.STORY_MAX (not imported: keeps SQLAlchemy out of the first frame)
 NARROW_WIDTH = 100
 
@@ -86,34 +80,52 @@ SHORT_STATUS = {
 }
 
 
-@dataclass
+@dataclass(eq=False)
 class _Draft:
-    """The note being typed. ``story_id`` is set by the writer thread once it is saved."""
+    """The note being typed. ``story_id`` is set by the writer thread once it is saved.
+
+    ``made_by`` names the save that added the note: when that save's commit failed and it is
+    tried again (a full disk), the id it set belongs to a note that was never stored.
+    ``finished``: Enter was pressed (the field is freed once that save is committed).
+    """
 
     member_id: uuid.UUID
     started: dt.datetime
     story_id: uuid.UUID | None = None
     author_id: uuid.UUID | None = None
+    ident: uuid.UUID = field(default_factory=uuid.uuid4)
+    made_by: object = None
+    finished: bool = False
+    told_back: bool = False  # a save of it was held back (the leader hears when it is finally saved)
+
+    @property
+    def key(self) -> str:
+        return f"draft:{self.ident}"
 
 
-def save_draft(session: Any, meeting_id: uuid.UUID, draft: _Draft, text: str) -> uuid.UUID | None:
+def save_draft(session: Any, meeting_id: uuid.UUID, draft: _Draft, text: str, *, based_on: str | None = None,
+               token: object = None) -> uuid.UUID | None:
     """Save the typed text as the draft's story note: add it, update it, or (empty) delete it.
 
-    Runs in the store's writer thread, in order with every other change.
+    Runs in the store's writer thread, in order with every other change. ``based_on`` is the
+    text saved last (the note changed or deleted by someone else meanwhile raises
+    :class:`~iop_facilitator.errors.EditConflict`); ``token`` names this save (see
+    :class:`_Draft`), so trying it again after a failed commit adds the note exactly once.
     """
-    from iop_facilitator.services.live import keep_story
+    from iop_facilitator.services.live import add_story, update_story
 
-    draft.story_id = keep_story(session, meeting_id, draft.story_id, draft.member_id, text, at=draft.started,
-                                author_id=draft.author_id)
-    return draft.story_id
-
-
-def save_edit(session: Any, story_id: uuid.UUID, text: str) -> None:
-    """Keep an edit in progress (never deletes: only Enter on an empty text does)."""
-    from iop_facilitator.services.live import update_story
-
-    if clean(text).strip():
-        update_story(session, story_id, text)
+    if draft.story_id is not None and token is not None and draft.made_by is token:
+        draft.story_id = None  # this very save added it, and that commit failed: add it again
+    if draft.story_id is not None:
+        if update_story(session, draft.story_id, text, based_on=based_on) is None:
+            draft.story_id = None  # emptied: deleted
+        return draft.story_id
+    if not clean(text).strip():
+        return None
+    note = add_story(session, meeting_id, draft.member_id, text, at=draft.started, author_id=draft.author_id)
+    draft.story_id = note.id
+    draft.made_by = token
+    return note.id
 
 
 class StoriesPane(StepPane):
@@ -140,10 +152,10 @@ class StoriesPane(StepPane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        # The draft note keeps its own debounce (edit_later/_send/pending_edits below): it also
-        # saves at least once a second while typing never pauses.
-        self._debounce: dict[str, Timer] = {}
-        self._unsaved_since: dict[str, float] = {}
+        # Notes whose save is on its way, by key (drafts: "draft:<ident>", edits: "story:<id>"),
+        # so a failed or held save can be shown and put back; where an edited note came from.
+        self._drafts: dict[str, _Draft] = {}
+        self._stories: dict[str, tuple[uuid.UUID, dt.datetime]] = {}
         self._row_ids: list[uuid.UUID] = []
         self._shown: dict[uuid.UUID, tuple[str, str, str, str]] = {}
         self._member_id: uuid.UUID | None = None
@@ -185,49 +197,6 @@ class StoriesPane(StepPane):
             if self.snapshot is not None:
                 self.query_one("#stories-hint", Static).update(Text(key_hint(len(self.snapshot.members),
                                                                              narrow=narrow)))
-
-    # -- debounced typing (StepPane's contract, with a one-second cap for non-stop typing) --------
-    def edit_later(self, key: str, service: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Debounced like the base class, but never held back longer than :data:`MAX_UNSAVED`.
-
-        Someone typing without a pause would otherwise keep resetting the timer, and a crash
-        (power, SIGKILL: no chance to save) could lose all of it.
-        """
-        from iop_facilitator.clock import monotonic
-
-        self._pending[key] = lambda session: service(session, *args, **kwargs)
-        timer = self._debounce.pop(key, None)
-        if timer is not None:
-            timer.stop()
-        first = self._unsaved_since.setdefault(key, monotonic())
-        if monotonic() - first >= MAX_UNSAVED:
-            self._send(key)
-        else:
-            self._debounce[key] = timers.set_timer(self, DEBOUNCE_SECONDS, lambda: self._send(key))
-
-    def _send(self, key: str) -> None:
-        self._unsaved_since.pop(key, None)
-        self._debounce.pop(key, None)
-        op = self._pending.pop(key, None)
-        if op is not None:
-            self.post_message(Edit(op, reload=False))
-
-    def pending_edits(self) -> list[Callable[[Any], Any]]:
-        for timer in self._debounce.values():
-            timer.stop()
-        self._debounce.clear()
-        self._unsaved_since.clear()
-        ops = list(self._pending.values())
-        self._pending.clear()
-        return ops
-
-    def _cancel_later(self, key: str) -> None:
-        """Drop debounced typing that a final save replaces."""
-        timer = self._debounce.pop(key, None)
-        if timer is not None:
-            timer.stop()
-        self._pending.pop(key, None)
-        self._unsaved_since.pop(key, None)
 
     # -- pieces ---------------------------------------------------------------------
     @property
@@ -353,9 +322,29 @@ class StoriesPane(StepPane):
         else:
             label.update(Text(f"New note for {who} (timestamped, saved while you type):"))
 
+    def _waiting_notes(self) -> dict[Any, tuple[str, dt.datetime]]:
+        """This member's notes whose latest text is not saved yet (not the one in the field):
+        story id (or the draft's key when it was never saved) -> (text, time)."""
+        waiting: dict[Any, tuple[str, dt.datetime]] = {}
+        unsaved = self.unsaved_keys()
+        for key, draft in self._drafts.items():
+            recipe = self._recipes.get(key)
+            if draft is self._draft or draft.member_id != self._member_id or key not in unsaved or recipe is None:
+                continue
+            waiting[draft.story_id or key] = (recipe.text, draft.started)
+        editing = self._story_key(self._editing.id) if self._editing is not None else None
+        for key, (member_id, at) in self._stories.items():  # edits of saved notes, held back or failed
+            recipe = self._recipes.get(key)
+            if member_id != self._member_id or key not in unsaved or key == editing or recipe is None:
+                continue
+            waiting[uuid.UUID(key.removeprefix("story:"))] = (recipe.text or "(deleted here)", at)
+        return waiting
+
     def _fill_notes(self, stories: tuple[StoryView, ...]) -> None:
         draft_id = self._draft.story_id if self._draft is not None else None
-        shown = tuple((s.id, s.text, s.id == draft_id) for s in stories)
+        waiting = self._waiting_notes()
+        shown = tuple((s.id, s.text, s.id == draft_id) for s in stories) + tuple(
+            (k, v[0], False) for k, v in waiting.items())
         if shown == self._notes_shown:
             return
         notes = self._notes
@@ -367,14 +356,24 @@ class StoriesPane(StepPane):
         for story in stories:
             text = Text()
             text.append(local_hhmm(story.recorded_at, tz), style="bold")
-            text.append("  " + clean(story.text).strip())
+            newer = waiting.pop(story.id, None)
+            text.append("  " + clean(newer[0] if newer else story.text).strip())
             if story.id == draft_id:
                 text.append(" · ")
                 text.append("being typed", style="italic")
+            elif newer:
+                text.append(" · ")
+                text.append("⚠ not saved yet", style="bold")
             options.append(Option(text, id=str(story.id)))
+        for key, (body, at) in waiting.items():  # never saved yet: listed under the member, marked
+            text = Text()
+            text.append(local_hhmm(at, tz), style="bold")
+            text.append("  " + clean(body).strip() + " · ")
+            text.append("⚠ not saved yet", style="bold")
+            options.append(Option(text, id=f"unsaved:{key}"))
         notes.clear_options()
         notes.add_options(options)
-        ids = [str(s.id) for s in stories]
+        ids = [str(o.id) for o in options]
         if notes.has_focus and keep in ids:
             notes.highlighted = ids.index(keep)  # the facilitator is working in the list: stay put
         elif ids:
@@ -409,7 +408,7 @@ class StoriesPane(StepPane):
         if self._draft is not None:
             had_text = bool(clean(self._input.value).strip())
             line = self._line(self._draft.member_id)
-            self._finish_draft()
+            self._finish_draft(leaving=True)
             if had_text and line is not None:
                 self.notify(f"Kept the note being typed as a note of {clean_line(line.display_name)}", markup=False)
 
@@ -523,13 +522,26 @@ class StoriesPane(StepPane):
         if self.snapshot is None or self._signed:
             return
         if self._editing is not None:
-            self.edit_later(EDIT_KEY, save_edit, self._editing.id, event.value)
+            key = self._story_key(self._editing.id)
+            if clean(event.value).strip():
+                self.save_text(self._story_save(self._editing.id, event.value))
+            else:
+                self.cancel_pending(key)  # an empty text deletes the note only on Enter
             return
-        if self._draft is None:
+        draft = self._draft
+        if draft is not None and draft.finished and self._committing(draft) \
+                and event.value.startswith(self._bases.get(draft.key) or "\0"):
+            return  # typed ahead while Enter's save commits: the next note, started once it is saved
+        if draft is None:
             if self._member_id is None or not clean(event.value).strip():
                 return
-            self._draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
-        self.edit_later(DRAFT_KEY, save_draft, self.snapshot.meeting_id, self._draft, event.value)
+            self._draft = draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
+        self.save_text(self._draft_save(draft, event.value))
+
+    def _committing(self, draft: _Draft) -> bool:
+        """The draft's last save is on its way and nothing holds it back (the usual few milliseconds)."""
+        key = draft.key
+        return self._inflight.get(key, 0) > 0 and key not in self._held_keys and key not in self._failed_keys
 
     @on(Input.Submitted, "#stories-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -542,16 +554,171 @@ class StoriesPane(StepPane):
             return
         self._finish_draft()
 
-    def _finish_draft(self) -> None:
-        """Save the typed note now (it keeps the time typing began) and start a fresh one."""
+    def _finish_draft(self, *, leaving: bool = False) -> None:
+        """Save the typed note now (it keeps the time typing began); the field is freed once it is saved.
+
+        Enter keeps the text in the field until the database has it (issue 11: a note is never
+        cleared before its save succeeded): then the field is emptied for the next note, and
+        letters typed meanwhile start that next note. While a full disk holds the save back the
+        text stays in the field, marked "not saved yet", and can still be corrected. Leaving
+        the member (``leaving``) frees the field at once: a note not saved yet is then listed
+        under its member, marked, and saved when the database takes it.
+        """
         draft = self._draft
-        self._draft = None
-        self._cancel_later(DRAFT_KEY)
         text = self._input.value
-        self._set_input("")
         if draft is None or self.snapshot is None:
+            if leaving:
+                self._set_input("")
             return
-        self.edit(save_draft, self.snapshot.meeting_id, draft, text)
+        draft.finished = True
+        if draft.story_id is None and not clean(text).strip() and not self.text_busy(draft.key):
+            self.cancel_pending(draft.key)
+            self._draft = None
+            self._set_input("")
+            return
+        if leaving:
+            self._draft = None
+            self._set_input("")
+        self.save_text(self._draft_save(draft, text), later=False)
+        self.refresh_marks()
+
+    # -- how notes are saved (based on the text saved last; a conflict shows both) ---------------
+    @staticmethod
+    def _story_key(story_id: uuid.UUID) -> str:
+        return f"story:{story_id}"
+
+    def _who(self, member_id: uuid.UUID) -> str:
+        line = self._line(member_id)
+        return clean_line(line.display_name) if line is not None else "a member"
+
+    def _draft_save(self, draft: _Draft, text: str) -> TextSave:
+        assert self.snapshot is not None
+        meeting_id = self.snapshot.meeting_id
+        self._drafts[draft.key] = draft
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            token = object()
+            return lambda session: save_draft(session, meeting_id, draft, body, based_on=based_on, token=token)
+
+        who = self._who(draft.member_id)
+        return TextSave(draft.key, text, make, title=f"Story note · {who}",
+                        label=f"Story note · {who} · {self.place()} {local_hhmm(draft.started, self.snapshot.timezone)}",
+                        what="story note", done=lambda _result: self._draft_saved(draft, text), single_line=True,
+                        limit=STORY_MAX)
+
+    def _story_save(self, story_id: uuid.UUID, text: str) -> TextSave:
+        """An edit (or, empty, the deletion) of a saved note."""
+        from iop_facilitator.services.live import update_story
+
+        assert self.snapshot is not None
+        key = self._story_key(story_id)
+        member_id, at = self._stories.get(key, (self._member_id, self.snapshot.actual_start))
+        who = self._who(member_id) if member_id is not None else "a member"
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            return lambda session: update_story(session, story_id, body, based_on=based_on)
+
+        when = local_hhmm(at, self.snapshot.timezone)
+        return TextSave(key, text, make, title=f"Story note · {who} · {when}",
+                        label=f"Story note · {who} · {self.place()} {when}", what="story note", single_line=True,
+                        limit=STORY_MAX)
+
+    def _draft_saved(self, draft: _Draft, text: str) -> None:
+        """A save of ``draft`` committed: a finished note still in the field frees the field now.
+
+        Letters typed after the saved text (while it committed) stay in the field as the start
+        of the next note.
+        """
+        from iop_facilitator.clock import utcnow
+
+        value = self._input.value
+        if self._draft is draft and draft.finished and not self.text_busy(draft.key) and value.startswith(text):
+            was_held = draft.key in self._held_keys or draft.told_back
+            self._draft = None
+            rest = value[len(text):]
+            self._set_input(rest)
+            if was_held:
+                self.notify(f"Saved: the note of {self._who(draft.member_id)} is in the database now.", markup=False)
+            if clean(rest).strip() and self._member_id is not None:
+                self._draft = _Draft(self._member_id, utcnow(), author_id=self.author_id)
+                self.save_text(self._draft_save(self._draft, rest))
+        if not self.text_busy(draft.key):
+            self._drafts.pop(draft.key, None)
+        self._notes_shown = None
+        self._show_member()
+        self.refresh_marks()
+
+    def _text_held(self, save: TextSave, words: str) -> None:
+        super()._text_held(save, words)
+        draft = self._drafts.get(save.key)
+        if draft is not None:
+            draft.told_back = True
+        self._notes_shown = None
+        self._show_member()
+
+    def text_not_saved(self, save: TextSave, problem: str) -> None:
+        super().text_not_saved(save, problem)
+        self._notes_shown = None
+        self._show_member()
+
+    # -- the step contract for text others may edit too ------------------------------------------
+    def field_of(self, key: str) -> Any:
+        if self._draft is not None and key == self._draft.key:
+            return self._input
+        if self._editing is not None and key == self._story_key(self._editing.id):
+            return self._input
+        return None
+
+    def current_text(self, key: str) -> str | None:
+        if self.field_of(key) is not None:
+            return self._input.value
+        recipe = self._recipes.get(key)
+        return recipe.text if recipe is not None else None
+
+    def conflict_view(self, key: str, theirs: str | None, mine: str) -> tuple[str | None, str, str | None]:
+        if not clean(mine).strip():
+            return theirs, "(delete this note)", None
+        return theirs, mine, None
+
+    def deleted_choice(self, key: str) -> str:
+        return "Keep mine: add it again as a note (same time)"
+
+    def show_text(self, key: str, text: str | None) -> None:
+        shown = self.field_of(key) is not None
+        if text is None:  # the note stays deleted: the field lets it go
+            if shown:
+                if self._editing is not None:
+                    self._editing = None
+                    self._show_label()
+                self._draft = None
+                self._set_input("")
+            self._drafts.pop(key, None)
+        elif shown and self._draft is not None and self._draft.key == key and self._draft.finished:
+            self._draft = None  # Enter was pressed on it: theirs is kept in the database, the field is free
+            self._set_input("")
+            self._drafts.pop(key, None)
+        elif shown:
+            self._set_input(clean(text).strip())
+        self._notes_shown = None
+        self._show_member()
+
+    def resave(self, save: TextSave, *, deleted: bool) -> None:
+        """Keep mine after a conflict; a note deleted meanwhile is added again with its own time."""
+        draft = self._drafts.get(save.key)
+        if deleted and draft is not None:
+            draft.story_id = None  # the next save adds it again (started: the time typing began)
+        elif deleted and save.key.startswith("story:"):
+            from iop_facilitator.services.live import add_story
+
+            member_id, at = self._stories.get(save.key, (self._member_id, None))
+            if self.field_of(save.key) is not None:
+                self._editing = None
+                self._set_input("")
+                self._show_label()
+            if member_id is not None and clean(save.text).strip() and self.snapshot is not None:
+                self.edit(add_story, self.snapshot.meeting_id, member_id, save.text, at=at, author_id=self.author_id)
+            return
+        super().resave(save, deleted=deleted)
 
     # -- editing and deleting -------------------------------------------------------------------
     def _chosen_note(self) -> StoryView | None:
@@ -575,34 +742,37 @@ class StoriesPane(StepPane):
         if self._editing is not None:
             self._finish_edit(keep=True)
         if self._draft is not None:
-            self._finish_draft()
+            self._finish_draft(leaving=True)
+        key = self._story_key(note.id)
+        self._stories[key] = (self._member_id, note.recorded_at)
+        self.loaded(key, note.text)  # the edit is based on the text shown
         self._editing = note
         self._set_input(clean(note.text).strip())
         self._show_label()
+        self.refresh_marks()
         self.focus_now(self._input)
 
     def _finish_edit(self, *, keep: bool) -> None:
         """Enter (keep=True): save the text, an empty one deletes the note. Esc: put the original back."""
-        from iop_facilitator.services.live import update_story
-
         note = self._editing
         self._editing = None
-        self._cancel_later(EDIT_KEY)
         text = self._input.value
         self._set_input("")
         self._show_label()
         if note is None or self.snapshot is None:
             return
+        key = self._story_key(note.id)
+        self.cancel_pending(key)
         if keep:
-            self.edit(update_story, note.id, text)
+            self.save_text(self._story_save(note.id, text), later=False)
             if not clean(text).strip():
                 self.notify("Note deleted.", markup=False)
-        elif text != note.text:
-            self.edit(update_story, note.id, note.text)
+        elif self._bases.get(key, note.text) != note.text:
+            self.save_text(self._story_save(note.id, note.text), later=False)  # undo what was saved while typing
+        self.refresh_marks()
 
     def action_delete_note(self) -> None:
         from iop_facilitator.clock import monotonic
-        from iop_facilitator.services.live import update_story
 
         if not self._editable():
             return
@@ -617,10 +787,15 @@ class StoriesPane(StepPane):
         if self._confirm is not None and self._confirm[0] == note.id and now - self._confirm[1] <= DELETE_WINDOW:
             self._confirm = None
             if self._draft is not None and self._draft.story_id == note.id:
-                self._cancel_later(DRAFT_KEY)
+                draft = self._draft
                 self._draft = None
                 self._set_input("")
-            self.edit(update_story, note.id, "")
+                self.save_text(self._draft_save(draft, ""), later=False)  # the draft's own note: emptied
+            else:
+                key = self._story_key(note.id)
+                self._stories[key] = (self._member_id, note.recorded_at)
+                self.loaded(key, note.text)
+                self.save_text(self._story_save(note.id, ""), later=False)
             self.notify("Note deleted.", markup=False)
             return
         self._confirm = (note.id, now)

@@ -47,7 +47,7 @@ from iop_facilitator.services.text import clean, clean_line
 from iop_facilitator.tui import timers
 from iop_facilitator.tui.dialogs.confirm import Confirm
 from iop_facilitator.tui.keys import key_label
-from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane
+from iop_facilitator.tui.steps.base import LOCKED_MESSAGE, SegmentChanged, StepPane, TextSave
 
 if TYPE_CHECKING:
     from iop_facilitator.library.model import LoadedTopic, Segment
@@ -582,9 +582,11 @@ class TopicPane(StepPane):
         area = self.query_one("#topic-notes", FieldArea)
         area.read_only = is_signed(snapshot)
         server = snapshot.topic_notes or ""
-        busy = area.has_focus or NOTES_KEY in self._pending
+        busy = area.has_focus or self.text_busy(NOTES_KEY)
         if self.drafts.may_replace(NOTES_KEY, server, busy=busy) and area.text != server:
             area.load_text(server)
+        if area.text == server:
+            self.loaded(NOTES_KEY, server)  # the base of the next edit (ignored while one is on its way)
 
     # -- typing ----------------------------------------------------------------
     @on(TextArea.Changed, "#topic-notes")
@@ -594,12 +596,40 @@ class TopicPane(StepPane):
         text = event.text_area.text
         if snapshot is None or is_signed(snapshot):
             return
-        if NOTES_KEY not in self.drafts.typed and NOTES_KEY not in self._pending and text == (snapshot.topic_notes or ""):
+        if NOTES_KEY not in self.drafts.typed and not self.text_busy(NOTES_KEY) \
+                and text == (snapshot.topic_notes or ""):
             return  # the field was loaded from the snapshot, not typed in
+        self.drafts.note(NOTES_KEY, text)
+        self.save_text(self._notes_save(text))
+
+    def _notes_save(self, text: str) -> TextSave:
         from iop_facilitator.services.live import set_topic_notes
 
-        self.drafts.note(NOTES_KEY, text)
-        self.edit_later(NOTES_KEY, set_topic_notes, snapshot.meeting_id, text)
+        assert self.snapshot is not None
+        meeting_id = self.snapshot.meeting_id
+
+        def make(body: str, based_on: str | None) -> Callable[[Any], Any]:
+            return lambda session: set_topic_notes(session, meeting_id, body, based_on=based_on)
+
+        return TextSave(NOTES_KEY, text, make, title="Topic discussion notes",
+                        label=f"Topic discussion notes · {self.place()}", what="topic notes")
+
+    # -- the step contract for text others may edit too ------------------------------
+    def current_text(self, key: str) -> str | None:
+        return self.query_one("#topic-notes", FieldArea).text if key == NOTES_KEY else None
+
+    def show_text(self, key: str, text: str | None) -> None:
+        if key != NOTES_KEY:
+            return
+        area = self.query_one("#topic-notes", FieldArea)
+        value = text or ""
+        self.drafts.note(NOTES_KEY, value)  # shown until a snapshot holds it
+        if area.text != value:
+            with area.prevent(TextArea.Changed):
+                area.load_text(value)
+
+    def field_of(self, key: str) -> Any:
+        return self.query_one("#topic-notes", FieldArea) if key == NOTES_KEY else None
 
     # -- prompts ---------------------------------------------------------------
     @on(OptionList.OptionSelected, "#topic-prompts")

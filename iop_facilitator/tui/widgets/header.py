@@ -38,17 +38,21 @@ class AppHeader(Widget):
     def on_mount(self) -> None:
         self.watch(self.app, "title", self._title_changed, init=False)
         self.watch(self.app, "sub_title", self._title_changed, init=False)
-        if hasattr(self.app, "alert"):
-            self.watch(self.app, "alert", self._title_changed, init=False)
+        for name in ("alert", "save_trouble"):
+            if hasattr(self.app, name):
+                self.watch(self.app, name, self._title_changed, init=False)
 
     def _title_changed(self, _value: str) -> None:
         self.refresh()
 
     def render(self) -> Text:
         alert = clean_line(getattr(self.app, "alert", "") or "")
+        trouble = clean_line(getattr(self.app, "save_trouble", "") or "")
+        if not alert and trouble:
+            alert = f"NOT SAVED YET: {trouble}"
         if alert:
-            # A storage alert (read-only database, database file gone) replaces the title on every
-            # screen, in words (never colour alone): nothing typed now can be saved.
+            # A storage alert (read-only database, database file gone, changes held back by a full
+            # disk) replaces the title on every screen, in words (never colour alone).
             line = Text(ICON, no_wrap=True)
             line.append(f" {alert} ", style="bold reverse")
             line.truncate(max(1, self.size.width), overflow="ellipsis")
