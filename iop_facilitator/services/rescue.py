@@ -14,13 +14,14 @@ is back in the app.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+import secrets
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from iop_facilitator import clock
 from iop_facilitator.errors import DatabaseProblem
 
 
@@ -43,7 +44,7 @@ def rescue_folders() -> list[Path]:
 
 def render(items: Sequence[Rescued], *, reason: str, database: str) -> str:
     """The rescue file's text: a short header, then each text under the place it belongs."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = clock.utcnow().strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "iop-facilitator: text typed but not saved (rescue file)",
         f"Written {stamp}" + (f" because: {reason}" if reason else ""),
@@ -81,7 +82,7 @@ def write_rescue_file(items: Sequence[Rescued], *, reason: str = "", database: s
     from iop_facilitator.paths import ensure_private_dir
 
     body = render(items, reason=reason, database=database)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = clock.utcnow().strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)  # unique even on a frozen test clock
     problems: list[str] = []
     for folder in folders if folders is not None else rescue_folders():
         path = folder / f"unsaved-{stamp}.txt"

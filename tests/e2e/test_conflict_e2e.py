@@ -54,6 +54,19 @@ class Session:
             self.keys("-l", ch)
             time.sleep(rng.uniform(0.05, 0.15))
 
+    def settled(self, what: str, timeout: float = 20.0) -> None:
+        """Wait until the screen stops changing (three equal captures 0.1 s apart): the app is idle."""
+        deadline = time.monotonic() + timeout
+        last, same = None, 0
+        while time.monotonic() < deadline:
+            now = self.screen()
+            same = same + 1 if now == last else 0
+            if same >= 2:
+                return
+            last = now
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: the screen never settled after {what}:\n{self.screen()}")
+
     def wait(self, check, what: str, timeout: float = 20.0) -> None:  # noqa: ANN001
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -72,9 +85,9 @@ def start_meeting(session: Session, key: str = "1") -> None:
 def open_narrative(session: Session) -> None:
     session.keys("F6")
     session.wait(lambda s: "Notes · GIRP" in s and "missing: narrative" in s, "the notes step")
-    time.sleep(0.5)
+    session.settled("opening the notes step")
     session.keys("Enter")  # the narrative, first on the list
-    time.sleep(0.5)
+    session.settled("opening the narrative")
 
 
 def narrative(target: str) -> str:

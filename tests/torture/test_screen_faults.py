@@ -78,7 +78,7 @@ async def test_a_full_tmpfs_keeps_the_story_note_in_its_field_until_it_is_saved(
                 await type_text(pilot, note[cut:])
                 await pilot.press("enter")
                 await until(pilot, lambda: app.save_trouble != "", "the store to hold the note", 20)
-                await pilot.pause(0.6)  # a few refused tries later
+                await until(pilot, lambda: app.store._tries >= 2, "a few refused tries", 20)
                 assert field.value == note and "not saved yet" in str(field.border_title)
                 assert "disk is full: your story note is kept here and will be saved when space is free" \
                     in app.save_trouble

@@ -32,7 +32,7 @@ from iop_facilitator.tui.dialogs.unsaved import UnsavedOnQuit
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
 from iop_facilitator.tui.steps.stories import StoriesPane
 from iop_facilitator.tui.widgets.header import AppHeader
-from tests.tui.meeting_kit import open_meeting, settle
+from tests.tui.meeting_kit import open_meeting, pass_time, settle
 from tests.tui.test_step_notes import (
     SIZE,
     meeting_row,
@@ -63,10 +63,15 @@ class DiskFull:
 
 
 async def until(pilot, condition, what: str, seconds: float = 10.0) -> None:  # noqa: ANN001
-    """Wait (in small pauses) until ``condition()`` holds."""
+    """Wait until ``condition()`` holds, program time passing with the wait: each check moves the
+    test clock (``tests/tui/conftest.py``) on by 0.05 s, so the store's retries and the conflict's
+    quiet wait fall due as they would in real time."""
+    from iop_facilitator import clock
+
     for _ in range(int(seconds / 0.05)):
         if condition():
             return
+        clock.current().advance(0.05)
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for: {what}")
 
@@ -159,7 +164,7 @@ async def _conflict_on_the_narrative(tmp_path: Path, pilot, app: IopApp, prepare
     screen.save_drafts_now()
     await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
                 "the conflict dialog")
-    await pilot.pause(QUIET_SECONDS)  # the typing that went on after it opened is over: keys choose now
+    await pass_time(app, pilot, QUIET_SECONDS)  # the typing that went on after it opened is over: keys choose now
     return pane, app.screen
 
 
@@ -243,7 +248,7 @@ async def test_a_full_disk_keeps_the_narrative_marked_and_saves_it_when_space_is
         assert area.text == "Group practised urge surfing" and "not saved yet" in str(area.border_title)
         await type_text(pilot, " together")  # typing goes on: the newest text waits in line too
         pane.flush_pending()
-        await pilot.pause(0.5)
+        await until(pilot, lambda: disk.refused >= 2, "a few refused tries")
         assert disk.refused >= 2 and meeting_row(prepared.clinic.target, prepared.meeting_id)["narrative"] == ""
         disk.on = False  # space is free again
         await until(pilot, lambda: app.save_trouble == "", "the held changes to be saved")
@@ -288,7 +293,7 @@ async def test_enter_on_a_story_note_never_empties_the_field_before_it_is_saved(
         await type_text(pilot, note)
         await pilot.press("enter")
         await until(pilot, lambda: app.save_trouble != "", "the store to hold the note")
-        await pilot.pause(0.5)  # a few refused tries later
+        await until(pilot, lambda: disk.refused >= 2, "a few refused tries")
         assert field.value == note  # kept in the field...
         assert "not saved yet" in str(field.border_title)  # ...marked...
         assert "story note is kept here and will be saved when space is free" in app.save_trouble  # ...and said
@@ -382,7 +387,7 @@ async def test_the_conflict_dialog_waits_for_a_pause_in_the_typing(tmp_path: Pat
         for word in (" surfing", " and", " named", " two", " early", " warning", " signs."):
             await type_text(pilot, word)  # "m", "t" and "e" among them: typing, never a choice
             assert not isinstance(app.screen, ConflictDialog)
-            await pilot.pause(conflict.QUIET_SECONDS / 3)
+            await pass_time(app, pilot, conflict.QUIET_SECONDS / 3)
         assert area.text == MINE
         assert [k.text for k in app.store.unsaved()] == [MINE]  # the latest text is offered for rescue
         await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
@@ -444,7 +449,7 @@ async def test_topic_notes_and_homework_meet_the_conflict_dialog_too(tmp_path: P
         screen.save_drafts_now()
         await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
                     "the conflict dialog")
-        await pilot.pause(QUIET_SECONDS)
+        await pass_time(app, pilot, QUIET_SECONDS)
         dialog = app.screen
         assert shown(dialog.query_one("#conflict-title")).endswith(title)
         assert shown(dialog.query_one("#conflict-theirs")) == THEIRS
@@ -493,7 +498,7 @@ async def test_a_story_note_deleted_elsewhere_while_edited_can_be_kept(tmp_path:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConflictDialog) and app.screen.query("#conflict-hint"),
                     "the conflict dialog")
-        await pilot.pause(QUIET_SECONDS)
+        await pass_time(app, pilot, QUIET_SECONDS)
         dialog = app.screen
         assert shown(dialog.query_one("#conflict-theirs-label")) == "Theirs: deleted"
         assert shown(dialog.query_one("#conflict-mine")) == f"{AVERY_STORY} at sunrise"
