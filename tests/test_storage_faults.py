@@ -161,3 +161,32 @@ def test_an_old_read_only_database_says_it_needs_an_upgrade(tmp_path: Path, monk
     monkeypatch.setattr(engine, "read_only_reason", lambda _path: "the file is read-only")
     with pytest.raises(StorageReadOnly, match="needs a schema upgrade"):
         open_database(target)
+
+
+def test_a_file_deleted_just_before_a_new_connection_is_named_gone_not_a_driver_error(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    """The file can go between ``begin``'s own check and the connection SQLite opens for it (a race
+    the torture suite met: "disk I/O error" from ``PRAGMA journal_mode``): still ``DatabaseGone``."""
+    target = tmp_path / "clinic.db"
+    database = open_database(target, create=True)
+    try:
+        with database.begin() as s:
+            staff.add_staff(s, "Dana Quinn", "LCSW")
+        database.engine.dispose()  # the next transaction needs a new connection
+        real_check = database.check_file
+        checks = []
+
+        def check_late() -> None:  # the first check passes: the file goes right after it
+            checks.append(1)
+            if len(checks) > 1:
+                real_check()
+
+        monkeypatch.setattr(database, "check_file", check_late)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        with pytest.raises(DatabaseGone, match="deleted while it was open"):
+            with database.begin() as s:
+                list(s.exec(select(Staff)))
+        assert len(checks) == 2
+    finally:
+        database.dispose()

@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlmodel import Session
 
 from iop_facilitator.db import raw
@@ -129,9 +129,15 @@ class Database:
         if self.read_only:
             raise StorageReadOnly(f"{self.display} is open read-only ({self.read_only}); nothing can be changed")
         self.check_file()
-        with Session(self.engine, expire_on_commit=False, execution_options=WRITE) as session:
-            with session.begin():
-                yield session
+        try:
+            with Session(self.engine, expire_on_commit=False, execution_options=WRITE) as session:
+                with session.begin():
+                    yield session
+        except DBAPIError:
+            # The file may have gone between the check above and the connection SQLite opened
+            # for this transaction ("disk I/O error", "no such table"): say so, not the driver's words.
+            self.check_file()
+            raise
 
     def dispose(self) -> None:
         self.engine.dispose()
