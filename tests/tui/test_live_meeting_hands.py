@@ -96,6 +96,45 @@ async def test_topic_picker_enter_picks_the_top_suggestion_that_is_on_screen(tmp
         assert screen.snapshot.topic_id == expected and app.screen is screen
 
 
+async def test_enter_while_the_suggestions_are_read_again_waits_for_them(tmp_path: Path, monkeypatch) -> None:
+    """Enter pressed while the picker reads its suggestions again (each time the step opens) is kept,
+    said on screen, and takes the highlighted topic once the same suggestions are in: one Enter,
+    at any machine speed, records the topic on screen (seen under load: the Enter was refused)."""
+    import threading
+
+    from iop_facilitator.services import topics
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        await wait_library(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        options = screen.query_one("#topic").query_one("#topic-options", OptionList)
+        expected = options.highlighted_option.id
+        await pilot.press("f2")
+        await settle(app, pilot)
+        release = threading.Event()
+        real_suggest = topics.suggest
+
+        def slow_suggest(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - a busy machine
+            release.wait(20)
+            return real_suggest(*args, **kwargs)
+
+        monkeypatch.setattr(topics, "suggest", slow_suggest)
+        await pilot.press("f4")  # the suggestions are read again: held back until released
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.snapshot.topic_id is None
+        assert any("your Enter takes effect once they are in" in m for m in messages(app))
+        release.set()
+        await settle(app, pilot)
+        assert screen.snapshot.topic_id == expected
+        assert read(clinic.target, lambda s: s.exec(__import__("sqlmodel").text("SELECT topic_id FROM meeting"))
+                    .one()[0]) == expected
+
+
 async def test_disposition_dialog_saves_the_risk_level_it_shows(tmp_path: Path) -> None:
     """Seen: the arrows only moved a highlight, so "Low" on screen was saved as "not assessed"."""
     from iop_facilitator.models import SafetyEvent

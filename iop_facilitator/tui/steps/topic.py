@@ -8,7 +8,8 @@
   (a list that reorders under the highlight would let Enter pick a topic other
   than the one on screen); when they arrive the top suggestion is highlighted
   and in view. While the suggestions are read again (each time the step opens)
-  Enter waits and says so.
+  Enter waits and says so: it takes the highlighted topic once they are in,
+  unless they changed the list (then the leader is asked to look again).
 * A chosen topic: the facilitator guide (Markdown, trusted bundled text with
   control characters stripped) beside a segment timer that walks through the
   guide's timed segments. The timer runs on a monotonic clock (``clock`` is a
@@ -240,6 +241,7 @@ class TopicPane(StepPane):
         self._picker_ids: list[str] = []
         self._posted_segment = False
         self._suggestions_loading = False
+        self._enter_waiting: str | None = None  # Enter pressed while the suggestions were read again: on this id
         self._restore_timer: Any = None  # a stored timer waiting for its guide to be shown
         self._narrow = False
 
@@ -423,18 +425,33 @@ class TopicPane(StepPane):
         if changed:
             self._picker_ids = []  # a new order: the highlight goes back to the top suggestion
         self._refresh()
+        waiting, self._enter_waiting = self._enter_waiting, None
+        if waiting is None:
+            return
+        if changed:  # the highlight the leader pressed Enter on may have moved: never pick for them
+            self.notify("The suggestions changed as you pressed Enter: check the highlighted topic and press "
+                        "Enter again.", markup=False, timeout=6)
+        else:
+            self.choose(waiting)
 
     def _suggestions_failed(self, problem: str) -> None:
         self._suggestions_loading = False
         self._suggestions_problem = f"Suggestions are not available ({problem}); every topic is listed."
         self._refresh()
+        if self._enter_waiting is not None:
+            self._enter_waiting = None
+            self.notify("The suggestions could not be read: check the highlighted topic and press Enter again.",
+                        markup=False, timeout=6)
 
     @on(OptionList.OptionSelected, "#topic-options")
     def _picked(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if self._suggestions_loading:
-            self.notify("One moment: the suggestions are being read again; press Enter once the list has settled.",
-                        markup=False, timeout=4)
+            # Enter waits: the topic under the highlight is taken once the suggestions are in, if they
+            # did not change the list (then the leader is asked to look again).
+            self._enter_waiting = event.option.id or ""
+            self.notify("One moment: the suggestions are being read again; your Enter takes effect once they "
+                        "are in.", markup=False, timeout=4)
             return
         self.choose(event.option.id or "")
 
