@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from iop_facilitator import clock
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.dialogs.conflict import QUIET_SECONDS, ConflictDialog
 from iop_facilitator.tui.steps.notes import NotesPane
@@ -117,6 +118,14 @@ async def test_two_app_instances_on_one_meeting_show_the_conflict(backend: str, 
     first, second = IopApp(clinic.target), IopApp(clinic.target)
     mine = "Group practised urge surfing and named early warning signs."
     theirs = "Group reviewed the wave metaphor and shared coping plans."
+    # Program time on a test clock: Pilot's typing on a loaded machine can pause longer than the
+    # debounce, and a save of half the text would meet the conflict (a different test).
+    with clock.use(clock.ManualClock()):
+        await _two_leaders(first, second, clinic, prepared, mine, theirs)
+    report(f"screen, two app instances on one meeting ({backend}): the stale save opened the conflict dialog")
+
+
+async def _two_leaders(first: IopApp, second: IopApp, clinic, prepared, mine: str, theirs: str) -> None:  # noqa: ANN001
     async with first.run_test(size=SIZE) as pilot_a, second.run_test(size=SIZE) as pilot_b:
         screen_a = await open_notes(first, pilot_a, prepared)
         screen_b = await open_notes(second, pilot_b, prepared)
@@ -130,7 +139,8 @@ async def test_two_app_instances_on_one_meeting_show_the_conflict(backend: str, 
         screen_b.save_drafts_now()
         await until(pilot_b, lambda: isinstance(second.screen, ConflictDialog)
                     and second.screen.query("#conflict-hint"), "the conflict on the second screen")
-        await pilot_b.pause(QUIET_SECONDS)
+        clock.current().advance(QUIET_SECONDS)  # the typing that went on after it opened is over: keys choose now
+        await pilot_b.pause()
         dialog = second.screen
         assert meeting_row(clinic.target, screen_a.meeting_id)["narrative"] == theirs  # not overwritten
         assert shown(dialog.query_one("#conflict-theirs")) == theirs
@@ -138,4 +148,3 @@ async def test_two_app_instances_on_one_meeting_show_the_conflict(backend: str, 
         await pilot_b.press("m")
         await settle(second, pilot_b)
         assert meeting_row(clinic.target, screen_a.meeting_id)["narrative"] == mine
-    report(f"screen, two app instances on one meeting ({backend}): the stale save opened the conflict dialog")
