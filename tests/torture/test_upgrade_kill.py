@@ -14,7 +14,7 @@ upgrade's first step and its end. Checked after every kill:
   entries, as a finished upgrade leaves them); ``iop db check`` and ``iop db verify``
   pass (the audit chain and every signed meeting's hash).
 
-SQLite: bounded form 4 runs on a 10-group, 26-week clinic; full form 12 runs on a 50-group,
+SQLite: bounded form 4 runs on a 4-group, 13-week clinic; full form 12 runs on a 50-group,
 one-year clinic (7,800 meetings). PostgreSQL (when configured): 2 runs, 8 in the full form.
 """
 
@@ -133,7 +133,7 @@ def _check_after_kill(target: str, baseline: dict[str, int], where: str, failure
 
 
 def test_kill_during_the_upgrade_of_a_populated_sqlite_database(tmp_path: Path, full: bool, rng) -> None:
-    groups, weeks, runs = (50, 52, 12) if full else (10, 26, 4)
+    groups, weeks, runs = (50, 52, 12) if full else (4, 13, 4)
     template = tmp_path / "old.db"
     _seed_old(str(template), groups, weeks)
     with sqlite3.connect(template) as conn:

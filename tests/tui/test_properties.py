@@ -12,8 +12,11 @@ loop, enters ``app.run_test()`` with it, presses each rule's keys with
 one ``contextvars`` context, so Textual's context variables (the active app) set when
 entering ``run_test`` are there for every later key. Each run starts from a copy of
 one small fictional clinic (the topic library is parsed once). The settings are modest
-and derandomized, with no example database, so the suite stays fast and deterministic;
-``IOP_PROPERTY_EXAMPLES`` asks for more runs (e.g. 200 for a long local search).
+and derandomized, with no example database, so the suite stays fast and deterministic:
+4 runs of up to 30 steps per pane with every ``pytest`` (derandomized: the first one or
+two are empty or short), 25 in the torture suite's full form
+(``--torture-full`` or ``IOP_TORTURE_FULL=1``); ``IOP_PROPERTY_EXAMPLES`` asks for any
+number (e.g. 200 for a long local search).
 
 Speed: Pilot waits after every key until the process has used no CPU for 20 ms, which
 the database writer thread makes slow. Here each key waits instead until the app, the
@@ -41,11 +44,18 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 
 from iop_facilitator.enums import AttendanceStatus
 from iop_facilitator.tui.app import IopApp
+from tests.conftest import full_form
 from tests.tui.meeting_kit import MEMBERS, Clinic, make_clinic
 
-EXAMPLES = int(os.environ.get("IOP_PROPERTY_EXAMPLES", "6"))
+EXAMPLES, FULL_EXAMPLES = 4, 25  # runs per pane: every pytest; --torture-full
+
+
+def examples(config: pytest.Config) -> int:
+    wanted = os.environ.get("IOP_PROPERTY_EXAMPLES", "").strip()
+    return int(wanted) if wanted else FULL_EXAMPLES if full_form(config) else EXAMPLES
+
+
 SETTINGS = settings(
-    max_examples=EXAMPLES,
     stateful_step_count=30,
     derandomize=True,
     database=None,
@@ -437,11 +447,12 @@ def clinic(tmp_path: Path) -> Clinic:
 @pytest.mark.parametrize("machine", [CheckinMachine, StoriesMachine, CheckoutMachine],
                          ids=["checkin", "stories", "checkout"])
 def test_any_keys_leave_the_record_the_leader_meant(machine: type[PilotMachine], clinic: Clinic, tmp_path: Path,
-                                                    topic_library: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                    topic_library: Any, monkeypatch: pytest.MonkeyPatch,
+                                                    request: pytest.FixtureRequest) -> None:
     import textual.app
 
     monkeypatch.setattr(textual.app, "wait_for_idle", QUIET)
     machine.template = clinic
     machine.folder = tmp_path
     machine.library = topic_library
-    run_state_machine_as_test(machine, settings=SETTINGS)
+    run_state_machine_as_test(machine, settings=settings(SETTINGS, max_examples=examples(request.config)))
