@@ -38,7 +38,7 @@ def burst(app: IopApp, *keys: str) -> None:
         app._driver.send_message(event)
 
 
-async def until(condition, what: str, timeout: float = 5.0) -> None:  # noqa: ANN001
+async def until(condition, what: str, timeout: float = 5.0) -> None:
     """Let the event loop run until ``condition()`` holds (no Pilot pause: it waits for every
     widget, and one is held up on purpose)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -54,7 +54,7 @@ async def test_a_rating_typed_right_after_enter_goes_to_the_next_member_not_into
     clinic = make_clinic(tmp_path)
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
-        screen, pane = await open_checkout(app, pilot, clinic)
+        screen, _pane = await open_checkout(app, pilot, clinic)
         burst(app, "t", *"call", "enter", "2", "t", *"ok", "enter")
         await settle(app, pilot)
         await wait_for(pilot, lambda: isinstance(app.focused, DataTable), "the list to have the focus")
@@ -71,7 +71,7 @@ async def test_a_key_typed_right_after_a_step_key_goes_to_the_new_step(tmp_path:
     clinic = make_clinic(tmp_path)
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
-        screen, pane = await open_checkout(app, pilot, clinic)
+        screen, _pane = await open_checkout(app, pilot, clinic)
         await pilot.press("f2")
         await settle(app, pilot)
         assert screen.step == "checkin"
@@ -88,7 +88,7 @@ async def test_a_key_held_up_on_its_way_is_not_overtaken_by_the_next(tmp_path: P
     app = IopApp(clinic.target)
     slow = asyncio.Event()
 
-    async def slow_list(self, event: events.Key) -> None:  # noqa: ANN001
+    async def slow_list(self, event: events.Key) -> None:
         if event.key == "o":
             await slow.wait()  # the list's turn comes late (a loaded machine)
 
