@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 from typing import Any
 
 from textual.binding import Binding
@@ -33,25 +35,102 @@ def key_label(node: Any, binding_id: str, owner: type | None = None, default: st
     return " or ".join(dict.fromkeys(shown)) if every else shown[0]
 
 
-class KeepTypedKeysMixin:
-    """Mix into the ``App``: a letter typed just after a key that opened a text field lands in the field.
+SETTLE_LIMIT_S = 2.0  # a key that has not settled by then (the app never fell quiet): hand out the next anyway
+BUSY_SPINS = 64  # loop turns checked back to back before checking once a millisecond
 
-    Textual hands each key to the widget focused when the key is taken from the app's
-    queue. A key that opens a field (``f`` for the feeling word, ``t`` for a takeaway,
-    ``n`` for a story note) moves the focus only once its binding has run, after the key
-    has travelled up from the list to the app; when the program is busy (a commit, a
-    redraw) the next letter can already have been handed to the list, where it would be
-    lost, or worse, run the list's own key (``p``: present). Here a printable key that
-    comes back unhandled from a widget that no longer has the focus, while the focus is
-    now in a text field, is given to that field instead.
+
+def quiet(app: Any) -> bool:
+    """Nothing left to do in ``app``: every message posted to it or to any of its widgets handled.
+
+    Every widget's queue is empty and no "after this message" or "after the refresh" callback
+    waits, so a key still travelling up the DOM, a ``Submitted`` on its way to a pane, a
+    ``Widget.focus`` waiting its turn in the app's queue and a screen being mounted all
+    count. Closed widgets are skipped (their queue is never read again). Called between
+    turns of the event loop, never from a handler, so a handler still running is one
+    waiting for something; the caller asks twice, a turn apart.
     """
+    pumps: list[Any] = [app, *app._registry, *app.screen_stack]
+    for pump in pumps:
+        if pump._closing or pump._closed:
+            continue
+        queue = pump.__dict__.get("_message_queue")  # a cached_property: absent until first used
+        if queue is not None and queue.qsize():
+            return False
+        if pump._pending_message is not None or pump._next_callbacks:
+            return False
+    return not any(screen._callbacks for screen in app.screen_stack)
+
+
+class KeepTypedKeysMixin:
+    """Mix into the ``App``: keys are handled one at a time, in the order typed, where the screen showed.
+
+    **One key at a time.** Textual hands each key to the widget focused when the key is taken
+    from the app's queue, and the key then travels up the DOM (a queue per widget) to the
+    app, where the bindings run. A key that moves the focus or changes the step does so only
+    once its binding has run, or a message later still (``Input.Submitted`` reaching the
+    pane, ``Widget.focus`` waiting a turn of the app's queue). On a loaded machine the keys
+    pile up meanwhile: the next key was handed to the widget that still had the focus
+    (a rating typed after Enter landed in the takeaway: "friend2"), or went straight to the
+    field while the one before it was still on its way round ("oaky" for "okay"). Here a key
+    (or a paste) is handed out only once the app is :func:`quiet` after the one before it:
+    everything that key set off has been handled, the focus is where it moved. Keys typed
+    meanwhile wait in :attr:`_typed_ahead`, in order, and are handed out through the app's
+    own queue. Without a load nothing waits: the app is quiet again within a millisecond or
+    two. A key that has not settled after :data:`SETTLE_LIMIT_S` (something keeps the app
+    busy) lets the next one go.
+
+    **A letter on the heels of a field key.** Should a printable key still come back
+    unhandled from a widget that no longer has the focus, while the focus is now in a text
+    field (``f`` for the feeling word, ``t`` for a takeaway, ``n`` for a story note), it is
+    given to that field instead of running the list's own key (``p``: present).
+    """
+
+    _iop_typed_ahead: collections.deque[Any] | None = None
+    _iop_key_busy: bool = False
+
+    def keys_waiting(self) -> int:
+        """How many typed keys (and pastes) are not settled yet: waiting their turn, and the one in hand."""
+        return len(self._iop_typed_ahead or ()) + self._iop_key_busy
 
     async def on_event(self, event: Any) -> None:
         from textual import events
 
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            event._iop_sent_to = self.focused  # type: ignore[attr-defined]  # where Textual will hand it
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            if self._iop_key_busy:
+                if self._iop_typed_ahead is None:
+                    self._iop_typed_ahead = collections.deque()
+                self._iop_typed_ahead.append(event)
+                return
+            await self._hand_out(event)
+            return
         await super().on_event(event)  # type: ignore[misc]
+
+    async def _hand_out(self, event: Any) -> None:
+        from textual import events
+
+        self._iop_key_busy = True
+        if isinstance(event, events.Key):
+            event._iop_sent_to = self.focused  # type: ignore[attr-defined]  # where Textual will hand it
+        try:
+            await super().on_event(event)  # type: ignore[misc]
+        finally:
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._check_settled, loop.time() + SETTLE_LIMIT_S, 0, False)
+
+    def _check_settled(self, deadline: float, spins: int, was_quiet: bool) -> None:
+        loop = asyncio.get_running_loop()
+        now_quiet = quiet(self)
+        if not (now_quiet and was_quiet) and loop.time() < deadline and self.is_running:  # type: ignore[attr-defined]
+            if spins < BUSY_SPINS or now_quiet:
+                loop.call_soon(self._check_settled, deadline, spins + 1, now_quiet)
+            else:
+                loop.call_later(0.001, self._check_settled, deadline, spins + 1, now_quiet)
+            return
+        waiting = self._iop_typed_ahead
+        if not waiting or not self.call_later(self._hand_out, waiting[0]):  # type: ignore[attr-defined]
+            self._iop_key_busy = False
+            return
+        waiting.popleft()  # still "busy": later keys queue up behind it
 
     def on_key(self, event: Any) -> None:
         from textual import events

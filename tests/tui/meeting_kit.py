@@ -80,9 +80,10 @@ async def wait_for(pilot, condition, what: str = "the condition", timeout: float
 
 
 def idle(app) -> bool:  # noqa: ANN001
-    """Nothing left to do: the writer has run every job and no worker is running."""
+    """Nothing left to do: every typed key handled (``tui/keys.py``), the writer has run every job and
+    no worker is running."""
     store_idle = app.store is None or app.store.flush(0)
-    return store_idle and not any(worker.is_running for worker in app.workers)
+    return store_idle and not app.keys_waiting() and not any(worker.is_running for worker in app.workers)
 
 
 async def settle(app, pilot) -> None:  # noqa: ANN001

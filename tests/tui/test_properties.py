@@ -77,7 +77,8 @@ def rows(target: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 class Quiet:
-    """A stand-in for Textual's ``wait_for_idle``: waits until the app's queues are empty."""
+    """A stand-in for Textual's ``wait_for_idle``: waits until the app's queues are empty and no typed key
+    waits its turn (``tui/keys.py`` hands keys out one at a time)."""
 
     app: IopApp | None = None
 
@@ -89,7 +90,8 @@ class Quiet:
             if app is None:
                 return
             pumps = [app, app.screen, *(app.focused.ancestors_with_self if app.focused is not None else ())]
-            quiet = 0 if any(pump.message_queue_size for pump in pumps) else quiet + 1
+            busy = app.keys_waiting() or any(pump.message_queue_size for pump in pumps)
+            quiet = 0 if busy else quiet + 1
             if quiet >= 4:
                 return
 

@@ -1,0 +1,111 @@
+"""Keys typed faster than the app can handle them (a loaded machine) apply in the order typed, where
+the screen showed they would go (``tui/keys.py``: one key at a time).
+
+Under load the terminal's keys pile up in the app's queue. Textual hands each key to the
+widget focused when the key is taken from the queue, while a key that moves the focus does
+so only after it has travelled up to the app (its binding), or even a message later
+(``Input.Submitted``, ``Widget.focus``). Seen in the human-speed tmux test on a busy machine:
+a takeaway stored as "call tired friend2" (the next member's rating typed into it), "acll"
+for "call", a feeling word "oaky" for "okay". Here the keys are sent in a burst (all queued
+before the app handles the first), or one key is held up inside a widget, as a loaded
+machine does, and the database must hold what the leader meant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual import events
+from textual.widgets import DataTable, Input
+
+from iop_facilitator.tui.app import IopApp
+from iop_facilitator.tui.steps.checkin import RollTable
+from tests.tui.meeting_kit import make_clinic, open_meeting, settle, wait_for
+from tests.tui.test_live_meeting_hands import attendance
+from tests.tui.test_step_checkout import open_checkout
+
+SIZE = (120, 36)
+NAMED = {"enter": "\r", "escape": "\x1b", "f5": None}
+
+
+def burst(app: IopApp, *keys: str) -> None:
+    """Queue ``keys`` as the terminal driver does, all before the app handles the first."""
+    for key in keys:
+        character = NAMED.get(key, key if len(key) == 1 else None)
+        event = events.Key(key, character)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def until(condition, what: str, timeout: float = 5.0) -> None:
+    """Let the event loop run until ``condition()`` holds (no Pilot pause: it waits for every
+    widget, and one is held up on purpose)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.001)
+
+
+async def test_a_rating_typed_right_after_enter_goes_to_the_next_member_not_into_the_takeaway(tmp_path: Path) -> None:
+    """Enter in the takeaway moves to the list one message later (``Input.Submitted``, then a focus
+    call): the digit typed right after it belongs to the next member's closing rating."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _pane = await open_checkout(app, pilot, clinic)
+        burst(app, "t", *"call", "enter", "2", "t", *"ok", "enter")
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: isinstance(app.focused, DataTable), "the list to have the focus")
+        assert screen.save_drafts_now()
+        avery = attendance(clinic.target, clinic.member_ids["Avery T."])
+        blake = attendance(clinic.target, clinic.member_ids["Blake S."])
+        assert (avery.checkout_takeaway, avery.checkout_mood) == ("call", None)
+        assert (blake.checkout_takeaway, blake.checkout_mood) == ("ok", 2)
+
+
+async def test_a_key_typed_right_after_a_step_key_goes_to_the_new_step(tmp_path: Path) -> None:
+    """F5 shows check-out and focuses its list a turn of the queue later: a digit typed at once is
+    a closing rating, never a check-in mood on the step that was just left."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen, _pane = await open_checkout(app, pilot, clinic)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert screen.step == "checkin"
+        burst(app, "f5", "7")
+        await settle(app, pilot)
+        avery = attendance(clinic.target, clinic.member_ids["Avery T."])
+        assert (avery.checkout_mood, avery.checkin_mood) == (7, None)
+
+
+async def test_a_key_held_up_on_its_way_is_not_overtaken_by_the_next(tmp_path: Path, monkeypatch) -> None:
+    """``f`` opens the feeling field; a letter typed on its heels while the list is slow must not be
+    overtaken by the letter typed after it ("oaky" for "okay")."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    slow = asyncio.Event()
+
+    async def slow_list(self, event: events.Key) -> None:
+        if event.key == "o":
+            await slow.wait()  # the list's turn comes late (a loaded machine)
+
+    monkeypatch.setattr(RollTable, "_on_key", slow_list, raising=False)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        await pilot.press("p")
+        await settle(app, pilot)
+        field = screen.query_one("#checkin-input", Input)
+        burst(app, "f", "o")
+        await until(lambda: app.focused is field, "the feeling field to open")
+        burst(app, "k")
+        await until(lambda: field.value or app.keys_waiting(), "k typed into the field or waiting its turn")
+        slow.set()
+        await settle(app, pilot)
+        await wait_for(pilot, lambda: len(field.value) == 2, "two letters in the field")
+        assert field.value == "ok"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert attendance(clinic.target, clinic.member_ids["Avery T."]).checkin_feeling == "ok"
