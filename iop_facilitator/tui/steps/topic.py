@@ -428,7 +428,10 @@ class TopicPane(StepPane):
         waiting, self._enter_waiting = self._enter_waiting, None
         if waiting is None:
             return
-        if changed:  # the highlight the leader pressed Enter on may have moved: never pick for them
+        options = self.query_one("#topic-options", OptionList)
+        still_there = self.display and self.picking and options.highlighted_option is not None \
+            and options.highlighted_option.id == waiting
+        if changed or not still_there:  # the list changed, or the leader moved on: never pick for them
             self.notify("The suggestions changed as you pressed Enter: check the highlighted topic and press "
                         "Enter again.", markup=False, timeout=6)
         else:
