@@ -476,10 +476,12 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
 
         self.store.submit(start, done=self.open_meeting)
 
-    def open_meeting(self, meeting_id: uuid.UUID) -> None:
+    def open_meeting(self, meeting_id: uuid.UUID, *, by_itself: bool = False) -> None:
+        """Open a meeting's screen; ``by_itself``: nobody asked just now (resumed at start-up), so keys
+        typed for the home screen as it opens are not given to it (tui/keys.py)."""
         from iop_facilitator.tui.screens.meeting import MeetingScreen
 
-        if self.when_store_ready(partial(self.open_meeting, meeting_id)):
+        if self.when_store_ready(partial(self.open_meeting, meeting_id, by_itself=by_itself)):
             return
         assert self.store is not None
         for screen in self.screen_stack:
@@ -488,8 +490,11 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         if self.library is None and not self._library_requested:
             self._library_requested = True
             self.load_library()
-        self.push_screen(MeetingScreen(meeting_id, self.store, self.library, author_id=self.facilitator_id()),
-                         callback=self._meeting_closed)
+        screen = MeetingScreen(meeting_id, self.store, self.library, author_id=self.facilitator_id())
+        if by_itself:
+            self.push_screen_by_itself(screen, "today's meeting", callback=self._meeting_closed)
+        else:
+            self.push_screen(screen, callback=self._meeting_closed)
 
     def _meeting_closed(self, _result: object) -> None:
         self.home.reload()
@@ -503,7 +508,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
             return in_progress_today(session)
 
         if self.store is not None:
-            self.store.read(find, lambda meeting_id: meeting_id and self.open_meeting(meeting_id))
+            self.store.read(find, lambda meeting_id: meeting_id and self.open_meeting(meeting_id, by_itself=True))
 
     # -- always at hand -----------------------------------------------------
     def action_privacy(self) -> None:

@@ -37,6 +37,7 @@ def key_label(node: Any, binding_id: str, owner: type | None = None, default: st
 
 SETTLE_LIMIT_S = 2.0  # a key that has not settled by then (the app never fell quiet): hand out the next anyway
 BUSY_SPINS = 64  # loop turns checked back to back before checking once a millisecond
+SEEN_AFTER_S = 0.5  # a screen that opened by itself counts as seen once it has been drawn this long
 
 
 def quiet(app: Any) -> bool:
@@ -79,6 +80,14 @@ class KeepTypedKeysMixin:
     two. A key that has not settled after :data:`SETTLE_LIMIT_S` (something keeps the app
     busy) lets the next one go.
 
+    **Not for a screen that opened by itself.** A screen the app opens on its own (today's
+    meeting resumed at start-up, :meth:`push_screen_by_itself`) may appear just as a key is
+    typed for the screen before it: a ``1`` meant for the home screen would be a mood rating
+    in the meeting. A key typed before such a screen had been drawn for :data:`SEEN_AFTER_S`
+    (by :func:`iop_facilitator.clock.monotonic`) is not given to it: a one-line notice names
+    the key, to be typed again. The app's own priority keys (quit, privacy, crisis,
+    commands) mean the same on every screen and go through.
+
     **A letter on the heels of a field key.** Should a printable key still come back
     unhandled from a widget that no longer has the focus, while the focus is now in a text
     field (``f`` for the feeling word, ``t`` for a takeaway, ``n`` for a story note), it is
@@ -87,15 +96,66 @@ class KeepTypedKeysMixin:
 
     _iop_typed_ahead: collections.deque[Any] | None = None
     _iop_key_busy: bool = False
+    _iop_by_itself: Any = None  # the screen last opened by itself, until it has been seen
+    _iop_by_itself_what: str = ""
+    _iop_drawn_at: float | None = None  # when it was first drawn (None: not yet)
 
     def keys_waiting(self) -> int:
         """How many typed keys (and pastes) are not settled yet: waiting their turn, and the one in hand."""
         return len(self._iop_typed_ahead or ()) + self._iop_key_busy
 
+    def push_screen_by_itself(self, screen: Any, what: str, callback: Any = None) -> Any:
+        """Open ``screen`` on the app's own account (no key asked for it; ``what`` names it in a
+        notice): keys typed before it was seen are not given to it (see the class)."""
+        self._iop_by_itself, self._iop_by_itself_what, self._iop_drawn_at = screen, what, None
+        result = self.push_screen(screen, callback=callback)  # type: ignore[attr-defined]
+        screen.call_after_refresh(self._iop_drawn, screen)
+        return result
+
+    def _iop_drawn(self, screen: Any) -> None:
+        from iop_facilitator.clock import monotonic
+
+        if screen is self._iop_by_itself and self._iop_drawn_at is None:
+            self._iop_drawn_at = monotonic()
+
+    def _typed_for_another_screen(self, event: Any) -> bool:
+        """``event`` was typed before the screen now showing, opened by itself, could be seen."""
+        from textual import events
+
+        screen = self._iop_by_itself
+        if screen is None:
+            return False
+        if screen is not self.screen:  # type: ignore[attr-defined]
+            if screen not in self.screen_stack:  # type: ignore[attr-defined]
+                self._iop_by_itself = None
+            return False  # a dialog opened on it (by a key typed for it), or it is gone
+        drawn = self._iop_drawn_at
+        typed = getattr(event, "_iop_typed_at", None)
+        if drawn is not None and (typed is None or typed >= drawn + SEEN_AFTER_S):
+            self._iop_by_itself = None  # seen: every later key is meant for it
+            return False
+        if isinstance(event, events.Key):
+            bindings = self._bindings.key_to_bindings.get(event.key, ())  # type: ignore[attr-defined]
+            if any(binding.priority for binding in bindings):
+                return False  # quit, privacy, crisis: the same on every screen
+            shown = self.get_key_display(Binding(event.key, ""))  # type: ignore[attr-defined]
+            key = f"The key {shown}" if not event.is_printable else f"“{event.character}”"
+        else:
+            key = "A paste"
+        self.notify(  # type: ignore[attr-defined]
+            f"{key} was typed as {self._iop_by_itself_what} opened by itself and was not used here: "
+            "type it again if it was meant for this screen.",
+            title="Key not used", severity="warning", timeout=8, markup=False,
+        )
+        return True
+
     async def on_event(self, event: Any) -> None:
         from textual import events
 
         if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            from iop_facilitator.clock import monotonic
+
+            event._iop_typed_at = monotonic()  # type: ignore[attr-defined]
             if self._iop_key_busy:
                 if self._iop_typed_ahead is None:
                     self._iop_typed_ahead = collections.deque()
@@ -109,9 +169,11 @@ class KeepTypedKeysMixin:
         from textual import events
 
         self._iop_key_busy = True
-        if isinstance(event, events.Key):
-            event._iop_sent_to = self.focused  # type: ignore[attr-defined]  # where Textual will hand it
         try:
+            if self._typed_for_another_screen(event):
+                return
+            if isinstance(event, events.Key):
+                event._iop_sent_to = self.focused  # type: ignore[attr-defined]  # where Textual will hand it
             await super().on_event(event)  # type: ignore[misc]
         finally:
             loop = asyncio.get_running_loop()

@@ -44,6 +44,10 @@ class Hands:
             self.tmux.keys(key)
             time.sleep(self.rng.uniform(0.05, 0.15))
 
+    def glance(self) -> None:
+        """A look at a screen that just opened by itself, before typing on it (people need a moment)."""
+        time.sleep(self.rng.uniform(0.6, 0.9))  # not a wait: a person's glance, as between keys
+
     def type(self, text: str) -> None:
         for char in text:
             self.tmux.keys("-l", char)
@@ -275,6 +279,7 @@ def test_killed_mid_meeting_it_comes_back_where_it_was(tmux: Tmux, tmp_path: Pat
     launch(tmux, target, env, 100, 30)
     wait_until(lambda: "[ F4 Topic ]" in tmux.screen(), "the meeting resumed on the topic step", tmux)
     wait_until(lambda: "Segment 2 of" in tmux.screen() and "running" in tmux.screen(), "segment 2 running", tmux)
+    hands.glance()  # it opened by itself: a key typed before it was seen is not used (tui/keys.py)
     assert (segment_left(tmux) or 0) <= before_kill, tmux.screen()  # the segment ran on while the program was down
     minutes = int(query(target, "SELECT count(*) FROM meeting")[0][0])  # noqa: F841 - one meeting
     # The focus is back in the prompts: Space ticks the highlighted prompt (only there).
@@ -285,5 +290,29 @@ def test_killed_mid_meeting_it_comes_back_where_it_was(tmux: Tmux, tmp_path: Pat
     wait_until(lambda: "▶ #3 Casey R." in tmux.screen(), "the cursor back on Casey", tmux)
     hands.key("7")
     wait_until(lambda: attendance(target)["Casey R."][1] == 7, "Casey's mood", tmux)
+    tmux.keys("C-q")
+    wait_until(lambda: tmux.pane()[0], "the program to exit", tmux, timeout=10)
+
+
+def test_a_digit_typed_on_home_as_the_meeting_resumes_is_no_rating(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
+    """The program restarts with today's meeting in progress and opens it by itself; the leader
+    types ``1`` (resume the first group) at that moment. Whichever screen takes the key, it is
+    not a mood rating; once the meeting has been seen, a digit is one."""
+    target, env, _clinic = start(tmux, tmp_path, 100, 30)
+    hands = Hands(tmux, seed=5)
+    tmux.keys("1")
+    wait_until(lambda: "gets the next key" in tmux.screen(), "the roll call", tmux)
+    tmux.keys("C-q")
+    wait_until(lambda: tmux.pane()[0], "the program to exit", tmux, timeout=10)
+    tmux("kill-server", check=False)
+    launch(tmux, target, env, 100, 30)
+    tmux.keys("1")  # for the home screen, as the meeting comes back by itself
+    wait_until(lambda: "gets the next key" in tmux.screen(), "the meeting resumed", tmux)
+    hands.glance()
+    hands.key("p")
+    wait_until(lambda: attendance(target)["Avery T."][0] == "present", "Avery marked present", tmux)
+    assert all(row[1] is None for row in attendance(target).values()), (attendance(target), tmux.screen())
+    hands.key("7")
+    wait_until(lambda: attendance(target)["Avery T."][1] == 7, "Avery's mood, typed on the meeting", tmux)
     tmux.keys("C-q")
     wait_until(lambda: tmux.pane()[0], "the program to exit", tmux, timeout=10)

@@ -246,7 +246,9 @@ async def test_reopening_restores_step_focus_cursor_and_timer(tmp_path: Path, ma
         assert pane.timer.elapsed(0) == 125
         assert 50 <= pane.timer.elapsed(1) < 120  # the wall-clock time since segment 2 started (30 + 20 s), still counting
         assert "left" in clock_text(app)
-        # step keys work at once; check-out opens on the same member with the list focused
+        # step keys work as soon as the leader has seen the meeting (a key typed before is
+        # meant for the home screen: see the next test); check-out opens on the same member
+        await pass_time(app, pilot, 1)
         await pilot.press("f5")
         await settle(app, pilot)
         assert app.focused.id == "checkout-table"
@@ -275,6 +277,41 @@ async def test_reopening_after_going_home_keeps_each_steps_cursor(tmp_path: Path
         await pilot.press("f3")
         await settle(app, pilot)
         assert screen.current_member_id() == clinic.member_ids["Blake S."]
+
+
+async def test_a_key_typed_on_home_as_the_meeting_resumes_by_itself_is_not_a_rating(tmp_path: Path) -> None:
+    """Seen: on the home screen, a digit typed just as the app resumed today's meeting by itself
+    was stored as the check-in mood of the member under the cursor. A key typed before the
+    resumed meeting had been seen is not used there (a notice names it); once seen, keys work."""
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_meeting(app, pilot, clinic.group_id)
+        await pilot.press("f10")
+        await settle(app, pilot)
+        assert app.screen is app.home
+
+    avery = clinic.member_ids["Avery T."]
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, MeetingScreen), "the meeting resumed by itself")
+        await pilot.press("1")  # typed for the home screen: start (resume) the first group
+        await wait_for(pilot, lambda: app.screen.snapshot is not None, "the meeting drawn")
+        await pilot.press("3", "p")  # still typed without having seen it (the test clock stands still)
+        await settle(app, pilot)
+        row = attendance(clinic.target, avery)
+        assert row is None or (row.status, row.checkin_mood) == (None, None)
+        notices = [text for text in messages(app) if "opened by itself" in text]
+        assert len(notices) == 3 and "“1”" in notices[0], messages(app)
+        await pilot.press("f9")  # the app's own keys mean the same everywhere: the crisis panel opens
+        await settle(app, pilot)
+        assert isinstance(app.screen, CrisisScreen)
+        await pilot.press("escape")
+        await pass_time(app, pilot, 1)  # the leader has looked at the meeting
+        await pilot.press("p", "7")
+        await settle(app, pilot)
+        row = attendance(clinic.target, avery)
+        assert (row.status, row.checkin_mood) == (AttendanceStatus.present, 7)
 
 
 # --------------------------------------------------------------------------- 5 and 6: F9 knows who, authors
