@@ -20,6 +20,7 @@ from textual import events
 from textual.widgets import DataTable, Input
 
 from iop_facilitator.tui.app import IopApp
+from iop_facilitator.tui.dialogs.confirm import Confirm
 from iop_facilitator.tui.steps.checkin import RollTable
 from tests.tui.meeting_kit import make_clinic, open_meeting, settle, wait_for
 from tests.tui.test_live_meeting_hands import attendance
@@ -109,3 +110,42 @@ async def test_a_key_held_up_on_its_way_is_not_overtaken_by_the_next(tmp_path: P
         await pilot.press("enter")
         await settle(app, pilot)
         assert attendance(clinic.target, clinic.member_ids["Avery T."]).checkin_feeling == "ok"
+
+
+async def test_a_late_focus_request_of_a_step_left_behind_never_takes_the_keys(tmp_path: Path) -> None:
+    """Seen once in the human-speed tmux test under load: after Enter chose the topic, F5 showed
+    check-out, yet no check-out key registered (ratings, takeaways, ctrl+f). The chosen topic
+    came back from the database writer just as F5 was typed: the topic pane had asked to focus
+    its first widget after the next refresh (``TopicPane._refresh``), F5 was handed out first,
+    and the focus then went into the hidden topic pane (Textual focuses a widget whatever its
+    pane shows), which took every later key. A step that is not on screen gets no focus."""
+    from iop_facilitator.tui.steps.topic import TopicPane
+    from tests.tui.test_live_meeting_hands import wait_library
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        for _ in range(5):
+            await pilot.press("p", "enter")
+        await wait_library(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        await pilot.press("enter")  # the top suggestion
+        await settle(app, pilot)
+        topic = screen.query_one("#topic", TopicPane)
+        assert not topic.picking
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert screen.step == "checkout" and app.focused.id == "checkout-table"
+        # What the topic pane asked for just before F5 was handed out arrives now:
+        topic.call_after_refresh(topic.focus_first)
+        topic.query_one("#topic-prompts").focus()
+        screen.set_focus(topic.query_one("#topic-notes"))
+        await settle(app, pilot)
+        assert app.focused.id == "checkout-table", app.focused
+        burst(app, "7", "ctrl+f")
+        await settle(app, pilot)
+        avery = attendance(clinic.target, clinic.member_ids["Avery T."])
+        assert avery.checkout_mood == 7
+        assert isinstance(app.screen, Confirm)  # "Finish the group now?"

@@ -304,6 +304,20 @@ class MeetingScreen(Screen[None]):
         for pane in self.query(StepPane):
             pane.fit(width, height)
 
+    def set_focus(self, widget: Any, scroll_visible: bool = True, from_app_focus: bool = False) -> None:
+        """Focus ``widget``, unless it is in a step that is not on screen.
+
+        Textual focuses a widget whatever its pane shows, and a focus asked for a moment
+        earlier (a pane's ``focus_first`` after the refresh that showed a chosen topic, a
+        ``Widget.focus`` a turn of the queue later) may arrive once the leader has moved to
+        another step: the hidden step would then take every key typed on the one shown.
+        """
+        if widget is not None:
+            pane = next((node for node in widget.ancestors_with_self if isinstance(node, StepPane)), None)
+            if pane is not None and pane.id != self.query_one("#steps", ContentSwitcher).current:
+                return
+        super().set_focus(widget, scroll_visible=scroll_visible, from_app_focus=from_app_focus)
+
     def _show_step(self, step: str) -> None:
         self.query_one("#steps", ContentSwitcher).current = step
         self._render_tabs()
