@@ -112,6 +112,10 @@ class KeepTypedKeysMixin:
         screen.call_after_refresh(self._iop_drawn, screen)
         return result
 
+    def opened_by_itself(self) -> bool:
+        """The screen showing was opened by the app on its own and no key has been given to it yet."""
+        return self._iop_by_itself is not None and self._iop_by_itself is self.screen  # type: ignore[attr-defined]
+
     def _iop_drawn(self, screen: Any) -> None:
         from iop_facilitator.clock import monotonic
 

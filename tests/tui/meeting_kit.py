@@ -130,4 +130,12 @@ async def open_meeting(app, pilot, group_id: uuid.UUID):  # noqa: ANN001
     await wait_for(
         pilot, lambda: isinstance(app.screen, MeetingScreen) and app.screen.snapshot is not None, "the meeting screen"
     )
+    if app.opened_by_itself():
+        # Today's meeting was in progress and came back by itself: the leader looks at it before
+        # typing (a key typed sooner was meant for the home screen, tui/keys.py).
+        from iop_facilitator import clock
+        from iop_facilitator.tui.keys import SEEN_AFTER_S
+
+        await settle(app, pilot)
+        clock.current().advance(SEEN_AFTER_S)
     return app.screen

@@ -356,6 +356,54 @@ async def test_f9_chooses_the_member_under_the_cursor_and_names_the_author(tmp_p
         assert len(rows_of(clinic.target, SafetyEvent)) == 2 and app.screen is screen
 
 
+TWELVE = tuple(f"{first} {last}." for first, last in zip(
+    ("Avery", "Blake", "Casey", "Drew", "Eli", "Frankie", "Gray", "Harper", "Indy", "Jules", "Kai", "Lane"),
+    "TSRPNOMLKJHG", strict=True))
+
+
+def fully_in_view(widget) -> bool:  # noqa: ANN001
+    """``widget`` is drawn whole on the screen (not scrolled away, not clipped)."""
+    from textual.errors import NoWidget
+
+    try:
+        geometry = widget.screen.find_widget(widget)
+    except NoWidget:
+        return False
+    return bool(geometry.region) and geometry.visible_region == geometry.region
+
+
+@pytest.mark.parametrize("size", [SMALL, SIZE], ids=["80x24", "120x36"])
+async def test_the_crisis_lines_stay_in_view_while_a_member_is_picked(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Seen at 80x24: focusing the member list scrolled the panel so that the 988 and 911 lines
+    went off-screen. In a group of twelve, with the cursor low in the list, the crisis lines,
+    who is chosen and the keys stay on screen while the leader moves through the members."""
+    clinic = make_clinic(tmp_path, members=TWELVE)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=size) as pilot:
+        await open_meeting(app, pilot, clinic.group_id)
+        await pilot.press(*["down"] * 9, "f9")  # Jules J., tenth
+        await settle(app, pilot)
+        crisis = app.screen
+        assert isinstance(crisis, CrisisScreen)
+        lines = list(crisis.query(".crisis-resource"))
+        assert [str(line.render()).split(":")[0] for line in lines] == ["988 Suicide & Crisis Lifeline",
+                                                                         "Emergency services"]
+        chooser = crisis.query_one("#crisis-member", OptionList)
+        for keys in ((), ("down",), ("down", "down"), ("up",) * 6, ("end",), ("home",)):
+            await pilot.press(*keys)
+            await settle(app, pilot)
+            assert app.focused is chooser
+            assert all(fully_in_view(line) for line in lines), keys
+            assert fully_in_view(crisis.query_one("#crisis-chosen", Static)), keys
+            assert fully_in_view(crisis.query_one("#crisis-hint", Static)), keys
+            highlighted = chooser.highlighted_option.prompt
+            assert f"for: {highlighted}".lower() in str(crisis.query_one("#crisis-chosen", Static).render()).lower()
+        await pilot.press("enter")  # to the concern field: still in view, and so are the lines
+        await settle(app, pilot)
+        assert app.focused.id == "crisis-concern" and fully_in_view(app.focused)
+        assert all(fully_in_view(line) for line in lines)
+
+
 async def test_check_in_edits_and_story_notes_name_their_author(tmp_path: Path) -> None:
     """Seen: story notes written in the app had no author although the laptop's facilitator was set."""
     from iop_facilitator.models import StoryNote

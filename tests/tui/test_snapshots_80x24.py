@@ -181,3 +181,15 @@ def test_review_at_80x24(snap_compare, tmp_path: Path) -> None:
             await show(pilot, meeting, "f7")
 
         assert snap_compare(IopApp(meeting.target), terminal_size=SIZE, run_before=run_before)
+
+
+def test_crisis_panel_at_80x24(snap_compare, tmp_path: Path) -> None:
+    """F9 with the cursor on Blake S. (a safety concern): Blake is chosen; 988 and 911 stay on
+    screen above the member list, who is chosen and the keys below it."""
+    with time_machine.travel(FROZEN, tick=False):
+        meeting = build(tmp_path)
+
+        async def run_before(pilot) -> None:  # noqa: ANN001
+            await show(pilot, meeting, "f2", "home", "down", "f9")
+
+        assert snap_compare(IopApp(meeting.target), terminal_size=SIZE, run_before=run_before)

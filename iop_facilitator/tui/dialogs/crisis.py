@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -31,6 +31,7 @@ from iop_facilitator.tui.keys import key_label
 from iop_facilitator.tui.widgets.fields import LimitedInput
 
 GROUP_OPTION = "__group__"
+SHORT_LINES = 30  # a terminal with fewer lines gets the compact panel
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,11 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
         self.chosen = chosen if members and any(mid == chosen for mid, _ in members) else None
 
     def compose(self) -> ComposeResult:
+        # The crisis lines stay in view whatever has the focus (they are outside the part that
+        # scrolls), and so do who is chosen and the keys; the steps and the form scroll between.
         with Vertical(id="crisis-dialog"):
             yield Static("Crisis resources", id="crisis-title", markup=False)
-            with VerticalScroll(id="crisis-body"):
+            with VerticalScroll(id="crisis-resources", can_focus=False):
                 for name, contact, when in self.info.resources:
                     line = Text()
                     line.append(clean_line(name), style="bold")
@@ -69,6 +72,7 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
                     if when:
                         line.append(f"  ({clean_line(when)})")
                     yield Static(line, classes="crisis-resource")
+            with VerticalScroll(id="crisis-body"):
                 yield Static("Steps to take", classes="crisis-subtitle", markup=False)
                 for index, step in enumerate(self.info.steps, 1):
                     yield Static(f"{index}. {clean_line(step)}", classes="crisis-step", markup=False)
@@ -76,18 +80,25 @@ class CrisisScreen(ModalScreen[SafetyRecord | None]):
                     yield Static("Record a safety event for", classes="crisis-subtitle", markup=False)
                     options = [Option(clean_line(name), id=str(mid)) for mid, name in self.members]
                     options.append(Option("The group / not one member", id=GROUP_OPTION))
-                    yield Static("", id="crisis-chosen", markup=False)
                     yield OptionList(*options, id="crisis-member")
                     yield LimitedInput(placeholder="What happened, in a few words (no other names)",
                                        id="crisis-concern", what="the concern")
-                    record, close = key_label(self, "crisis.record", type(self)), key_label(self, "crisis.close", type(self))
-                    yield Static(f"↑↓ choose who · {record} records the event (it needs a disposition before signing) · "
-                                 f"{close} closes.", id="crisis-hint", markup=False)
-                else:
-                    yield Static(f"{key_label(self, 'crisis.close', type(self))} closes this panel.", id="crisis-hint",
-                                 markup=False)
+            if self.members is not None:
+                yield Static("", id="crisis-chosen", markup=False)
+                record, close = key_label(self, "crisis.record", type(self)), key_label(self, "crisis.close", type(self))
+                yield Static(f"↑↓ choose who · {record} records the event (it needs a disposition before signing) · "
+                             f"{close} closes.", id="crisis-hint", markup=False)
+            else:
+                yield Static(f"{key_label(self, 'crisis.close', type(self))} closes this panel.", id="crisis-hint",
+                             markup=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # On a short terminal (24 lines) the panel takes the whole height and the list fewer
+        # lines, so the list, the concern and the crisis lines all fit at once.
+        self.set_class(event.size.height < SHORT_LINES, "-short")
 
     def on_mount(self) -> None:
+        self.set_class(self.app.size.height < SHORT_LINES, "-short")
         if self.members is not None:
             chooser = self.query_one("#crisis-member", OptionList)
             ids = [str(mid) for mid, _ in self.members]
