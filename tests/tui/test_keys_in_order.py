@@ -119,21 +119,14 @@ async def test_a_late_focus_request_of_a_step_left_behind_never_takes_the_keys(t
     its first widget after the next refresh (``TopicPane._refresh``), F5 was handed out first,
     and the focus then went into the hidden topic pane (Textual focuses a widget whatever its
     pane shows), which took every later key. A step that is not on screen gets no focus."""
-    from iop_facilitator.tui.steps.topic import TopicPane
-    from tests.tui.test_live_meeting_hands import wait_library
+    from tests.tui.test_step_topic import open_topic
 
     clinic = make_clinic(tmp_path)
     app = IopApp(clinic.target)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await open_meeting(app, pilot, clinic.group_id)
-        for _ in range(5):
-            await pilot.press("p", "enter")
-        await wait_library(app, pilot)
-        await pilot.press("f4")
+        screen, topic = await open_topic(app, pilot, clinic.group_id)
+        await pilot.press("f2", *["p", "enter"] * 5, "f4")  # everybody here, back on the topic
         await settle(app, pilot)
-        await pilot.press("enter")  # the top suggestion
-        await settle(app, pilot)
-        topic = screen.query_one("#topic", TopicPane)
         assert not topic.picking
         await pilot.press("f5")
         await settle(app, pilot)
