@@ -99,6 +99,7 @@ class KeepTypedKeysMixin:
     _iop_by_itself: Any = None  # the screen last opened by itself, until it has been seen
     _iop_by_itself_what: str = ""
     _iop_drawn_at: float | None = None  # when it was first drawn (None: not yet)
+    _iop_in_hand_typed_at: float | None = None  # when the key being handled was typed
 
     def keys_waiting(self) -> int:
         """How many typed keys (and pastes) are not settled yet: waiting their turn, and the one in hand."""
@@ -111,6 +112,15 @@ class KeepTypedKeysMixin:
         result = self.push_screen(screen, callback=callback)  # type: ignore[attr-defined]
         screen.call_after_refresh(self._iop_drawn, screen)
         return result
+
+    def key_waited(self) -> float:
+        """How long the key being handled waited between being typed and being handed out, in
+        seconds (0 when none did). A key that means more with the one before it ("1" then "0":
+        ten) measures the gap from when they were typed, not from when a busy app got to them."""
+        from iop_facilitator.clock import monotonic
+
+        typed = self._iop_in_hand_typed_at
+        return max(0.0, monotonic() - typed) if typed is not None and self._iop_key_busy else 0.0
 
     def opened_by_itself(self) -> bool:
         """The screen showing was opened by the app on its own and no key has been given to it yet."""
@@ -173,6 +183,7 @@ class KeepTypedKeysMixin:
         from textual import events
 
         self._iop_key_busy = True
+        self._iop_in_hand_typed_at = getattr(event, "_iop_typed_at", None)
         try:
             if self._typed_for_another_screen(event):
                 return

@@ -142,3 +142,32 @@ async def test_a_late_focus_request_of_a_step_left_behind_never_takes_the_keys(t
         avery = attendance(clinic.target, clinic.member_ids["Avery T."])
         assert avery.checkout_mood == 7
         assert isinstance(app.screen, Confirm)  # "Finish the group now?"
+
+
+async def test_one_then_zero_typed_together_is_ten_however_long_the_app_took(tmp_path: Path, monkeypatch,
+                                                                             manual_clock) -> None:
+    """Seen once in the human-speed tmux test under load: "1" then "0" typed 100 ms apart was
+    stored as 0, not 10: the "0" reached the list more than the 1.2 s window after the "1"
+    (a busy machine), and the window was measured when each key was handled. It is measured
+    from when they were typed (``KeepTypedKeysMixin.key_waited``)."""
+    from iop_facilitator.tui.steps.checkout import TEN_WINDOW
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    slow, held = asyncio.Event(), asyncio.Event()
+
+    async def slow_list(self, event: events.Key) -> None:
+        if event.key == "0":
+            held.set()
+            await slow.wait()  # the list's turn comes late (a loaded machine)
+
+    monkeypatch.setattr(DataTable, "_on_key", slow_list, raising=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_checkout(app, pilot, clinic)
+        burst(app, "1", "0")  # typed together
+        await until(held.is_set, "the 0 held up on its way")
+        manual_clock.advance(TEN_WINDOW + 1)
+        slow.set()
+        await settle(app, pilot)
+        avery = attendance(clinic.target, clinic.member_ids["Avery T."])
+        assert avery.checkout_mood == 10

@@ -515,7 +515,7 @@ class CheckoutPane(StepPane):
         member, snapshot = self.current_member(), self.snapshot
         if member is None or snapshot is None or not self._editable():
             return
-        now = self.clock()
+        now = self.clock() - self.app.key_waited()  # when it was typed (tui/keys.py), not when handled
         value = digit
         last = self._last_digit
         if digit == 0 and last is not None and last[0] == member.member_id and last[1] == 1 and now - last[2] <= TEN_WINDOW:

@@ -449,7 +449,7 @@ class StoriesPane(StepPane):
         if self.snapshot is None:
             return
         count = len(self.snapshot.members)
-        now = monotonic()
+        now = monotonic() - self.app.key_waited()  # when it was typed (tui/keys.py), not when handled
         typed = self._digits + str(digit)
         if self._digits and now - self._digit_at <= NUMBER_WINDOW and int(typed) <= count:
             self._digits = typed
