@@ -131,7 +131,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         # Choose the theme before the stylesheet is first read: choosing it once the app runs
         # makes Textual parse and apply every CSS rule a second time before the first frame.
         self._startup_problems += self._install_themes()
-        self.home = HomeScreen(demo=demo)
+        self.home = HomeScreen()
         self.lock_state = LockState()  # idle lock and unlock attempts (tui/lock.py); tests inject a clock
         #: Where unsaved text was copied on the way out (run() names it after the app ends).
         self.rescued_to: Path | None = None
@@ -394,7 +394,6 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         if is_demo and not self.demo:
             self.demo = True
             self.sub_title = DEMO_MARKER
-            self.home.demo = True
 
     # -- program facts, topic library, meetings ----------------------------
     def _request_library(self) -> None:

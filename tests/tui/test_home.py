@@ -9,6 +9,7 @@ Tests that look at dates and ages freeze the clock on Wednesday 5 March 2025,
 from __future__ import annotations
 
 import datetime as dt
+import html
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from textual.widgets import DataTable, Static
 from iop_facilitator.tui.app import IopApp, known_binding_ids
 from iop_facilitator.tui.screens.help import HelpScreen
 from iop_facilitator.tui.screens.home import DEMO_MARKER, HomeScreen
+from iop_facilitator.tui.widgets.header import AppHeader
 from tests.tui.meeting_kit import make_clinic
 from tests.tui.meeting_kit import settle as settle_store
 from tests.tui.meeting_kit import idle, wait_for
@@ -173,7 +175,7 @@ async def test_today_open_meetings_and_follow_ups(db_target: str, frozen: None) 
             ["Alex P.", "Bring the workbook", "tomorrow"],
         ]
         assert app.title == "Riverside Recovery (fictional)"
-        assert not app.home.query_one("#demo-banner").display
+        assert "DEMO" not in str(app.home.query_one(AppHeader).render())
         assert app.focused is app.home.query_one("#today")
         assert warnings(app) == []
 
@@ -561,9 +563,22 @@ async def test_demo_marker(db_target: str, how: str) -> None:
     app = IopApp(db_target=db_target, demo=how == "flag")
     async with app.run_test(size=(110, 32)) as pilot:
         await settle(pilot)
-        banner = app.home.query_one("#demo-banner", Static)
-        assert banner.display and str(banner.render()) == DEMO_MARKER
         assert app.sub_title == DEMO_MARKER
+        # Said once on the screen, in the header (not again in a banner), whole and reversed.
+        header = app.home.query_one(AppHeader)
+        line = header.render()
+        assert str(line).count(DEMO_MARKER) == 1
+        assert any("reverse" in str(span.style) and DEMO_MARKER in str(line)[span.start:span.end]
+                   for span in line.spans)
+        screen_text = html.unescape(app.export_screenshot()).replace("\xa0", " ")
+        assert screen_text.count("DEMO") == 1, screen_text
+    # a long clinic name is shortened, the marker never is
+    app = IopApp(db_target=db_target, demo=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.title = "A very long clinic name that would fill the whole header line by itself (fictional)"
+        await pilot.pause()
+        assert DEMO_MARKER in str(app.home.query_one(AppHeader).render())
 
 
 def test_every_binding_has_an_id() -> None:

@@ -103,19 +103,14 @@ class HomeScreen(Screen[None]):
     """Set by the app once the database is open; setting it (re)loads the screen."""
     problem: reactive[str] = reactive("", init=False)
     """A one-line problem to show instead of the lists (set by the app or by a failed load)."""
-    demo: reactive[bool] = reactive(False, init=False)
-    """Show the demo marker (set by the app)."""
-
-    def __init__(self, *, demo: bool = False) -> None:
+    def __init__(self) -> None:
         super().__init__(id="home")
-        self.set_reactive(HomeScreen.demo, demo)
         self.load_state: LoadState = "waiting"
         self.data: Overview | None = None
         self._focused_once = False
 
     def compose(self) -> ComposeResult:
-        yield AppHeader()
-        yield Static(DEMO_MARKER, id="demo-banner", markup=False)
+        yield AppHeader()  # says DEMO (DEMO_MARKER, the app's sub-title) once, on every screen
         with Vertical(id="home-body"):
             yield Static("Opening the database…", id="status", markup=False)
             yield Static("Today", id="today-title", classes="section-title", markup=False)
@@ -146,7 +141,6 @@ class HomeScreen(Screen[None]):
         follow.add_column("Reason", key="reason")
         follow.add_column("Due", key="due")
         self._show_sections(False)
-        self.query_one("#demo-banner").display = self.demo
         today.focus()
         if self.problem:
             self.watch_problem(self.problem)
@@ -188,10 +182,6 @@ class HomeScreen(Screen[None]):
         status = self.query_one("#status", Static)
         status.update(Text(clean_line(text)))
         status.display = True
-
-    def watch_demo(self, demo: bool) -> None:
-        if self.is_mounted:
-            self.query_one("#demo-banner").display = demo
 
     # -- loading ---------------------------------------------------------
     def reload(self) -> None:

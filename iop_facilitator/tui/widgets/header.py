@@ -57,13 +57,20 @@ class AppHeader(Widget):
             line.append(f" {alert} ", style="bold reverse")
             line.truncate(max(1, self.size.width), overflow="ellipsis")
             return line
-        title = Text(clean_line(self.app.title), style="bold")
-        sub_title = clean_line(self.app.sub_title)
-        if sub_title:
-            title.append(" — ")
-            title.append(sub_title, style="dim")
         width = self.size.width
         room = max(1, width - 2 * len(ICON))
+        title = Text(clean_line(self.app.title), style="bold")
+        sub_title = clean_line(self.app.sub_title)
+        if sub_title and getattr(self.app, "demo", False):
+            # Demo data says so once per screen, here, clearly (in words and reversed, not colour
+            # alone) and whole: a long clinic name is shortened, never the marker.
+            marker = Text(" — ")
+            marker.append(f" {sub_title} ", style="bold reverse")
+            title.truncate(max(1, room - marker.cell_len), overflow="ellipsis")
+            title.append_text(marker)
+        elif sub_title:
+            title.append(" — ")
+            title.append(sub_title, style="dim")
         title.truncate(room, overflow="ellipsis")
         line = Text(ICON, no_wrap=True)
         left = max(len(ICON), (width - title.cell_len) // 2)
