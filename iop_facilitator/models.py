@@ -274,6 +274,7 @@ class GroupMeeting(Editable, table=True):
         sa.Index("ix_meeting_group_date", "group_id", "local_date"),
         sa.Index("ix_meeting_local_date", "local_date"),
         sa.Index("ix_meeting_status", "status"),
+        sa.Index("ix_meeting_scheduled_start", "scheduled_start"),  # newest first (meeting list --limit)
         # One meeting per group per scheduled start: two leaders pressing "start" together get
         # one meeting (services.live.start_meeting locks the group row; this is the backstop).
         # A unique *index*, not a constraint: SQLite adds it without rebuilding the table

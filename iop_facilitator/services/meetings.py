@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from iop_facilitator.clock import local_today
-from iop_facilitator.enums import AttendanceStatus, MeetingStatus
+from iop_facilitator.enums import ABSENT, ATTENDED, AttendanceStatus, MeetingStatus
 from iop_facilitator.errors import Conflict
 from iop_facilitator.models import Attendance, Group, GroupMeeting, Staff
 from iop_facilitator.services import audit
@@ -64,24 +65,27 @@ def list_meetings(
     until: dt.date | None = None,
     limit: int | None = None,
 ) -> list[MeetingRow]:
-    """Meetings (newest first) with their group, facilitator and attendance counts."""
-    attended = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
-    absent = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
-    counts = (
-        select(
-            Attendance.meeting_id.label("meeting_id"),  # type: ignore[attr-defined]
-            func.sum(case((col(Attendance.status).in_(attended), 1), else_=0)).label("present"),
-            func.sum(case((col(Attendance.status).in_(absent), 1), else_=0)).label("absent"),
+    """Meetings (newest first) with their group, facilitator and attendance counts.
+
+    Filter first, count after: the meetings are chosen on the meeting table's indexes
+    (date, group and start, start) and each one's attendance is counted by a correlated
+    subquery on the attendance table's (meeting, member) index, so a day's list costs a
+    day's rows whatever the clinic's history.
+    """
+    def count(statuses: tuple[AttendanceStatus, ...]) -> Any:
+        return (
+            select(func.count())
+            .select_from(Attendance)
+            .where(col(Attendance.meeting_id) == col(GroupMeeting.id), col(Attendance.status).in_(statuses))
+            .correlate(GroupMeeting)
+            .scalar_subquery()
         )
-        .group_by(col(Attendance.meeting_id))
-        .subquery()
-    )
+
     query = (
-        select(GroupMeeting, Group.name, Staff.name, counts.c.present, counts.c.absent)
+        select(GroupMeeting, Group.name, Staff.name, count(ATTENDED), count(ABSENT))
         .join(Group, col(Group.id) == col(GroupMeeting.group_id))
         .join(Staff, col(Staff.id) == col(GroupMeeting.facilitator_id), isouter=True)
-        .join(counts, counts.c.meeting_id == col(GroupMeeting.id), isouter=True)
-        .order_by(col(GroupMeeting.scheduled_start).desc())
+        .order_by(col(GroupMeeting.scheduled_start).desc(), col(GroupMeeting.id).desc())
     )
     if group is not None:
         query = query.where(GroupMeeting.group_id == group.id)
