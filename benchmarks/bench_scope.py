@@ -170,6 +170,19 @@ def seed(target: str, groups: int, weeks: int, end: dt.date, home: Path) -> None
     print(f"  seeded in {time.perf_counter() - start:.0f} s", flush=True)
 
 
+def seed_file(path: Path, groups: int, weeks: int, end: dt.date, home: Path) -> None:
+    """Seed into a temporary name, then put it in place: an interrupted seed leaves no half clinic in the cache."""
+    part = path.with_name(path.name + ".part")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(part) + suffix).unlink(missing_ok=True)
+    seed(str(part), groups, weeks, end, home)
+    with sqlite3.connect(part) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    part.rename(path)
+    for suffix in ("-wal", "-shm"):
+        Path(str(part) + suffix).unlink(missing_ok=True)
+
+
 def sqlite_clinics(args: argparse.Namespace, home: Path) -> tuple[dt.date, dict[str, Path]]:
     """The cached, upgraded clinics (file paths) and the seed's end day."""
     cache = args.cache_dir
@@ -187,20 +200,19 @@ def sqlite_clinics(args: argparse.Namespace, home: Path) -> tuple[dt.date, dict[
             dst.close()
             ten.with_suffix(".part").rename(ten)
         else:
-            end = args.end or dt.date.today()
-            seed(str(ten), GROUPS, WEEKS_10Y, end, home)
+            seed_file(ten, GROUPS, WEEKS_10Y, args.end or dt.date.today(), home)
     print("  bringing the 10-year clinic to the current schema (iop db upgrade) ...", flush=True)
     iop(str(ten), "db", "upgrade", home=home)
     end = last_day(ten) + dt.timedelta(days=1)
     one = cache / f"clinic1-{end.isoformat()}.db"
     if not one.exists():
-        seed(str(one), GROUPS, WEEKS_1Y, end, home)
+        seed_file(one, GROUPS, WEEKS_1Y, end, home)
     iop(str(one), "db", "upgrade", home=home)
     out = {"1-year": one, "10-year": ten}
     if args.twenty_year:
         twenty = cache / f"clinic20-{end.isoformat()}.db"
         if not twenty.exists():
-            seed(str(twenty), 100, 1040, end, home)
+            seed_file(twenty, 100, 1040, end, home)
         iop(str(twenty), "db", "upgrade", home=home)
         out["20-year"] = twenty
     return end, out
@@ -369,7 +381,7 @@ def measure(label: str, targets: dict[str, str], scope: Scope, args: argparse.Na
 def report(label: str, results: list[tuple[str, dict[str, float], dict[str, float]]], keys: list[str]) -> bool:
     base = keys[0]
     head = f"{'command':<44}" + "".join(f"{k:>10}" for k in keys)
-    head += "".join(f"{k + '/' + base:>14}" for k in keys[1:]) + f"{'CPU ratio':>11}  verdict"
+    head += "".join(f"  {k + '/' + base:>18}" for k in keys[1:]) + f"  {'CPU ratio':>9}  verdict"
     print(f"\n{label}: median wall time (s) per command, ratios to the {base} clinic (target <= {TARGET}x)")
     print(head)
     ok = True
@@ -379,7 +391,7 @@ def report(label: str, results: list[tuple[str, dict[str, float], dict[str, floa
         passed = ratios[0] <= TARGET
         ok &= passed
         print(f"{name:<44}" + "".join(f"{wall[k]:>10.3f}" for k in keys)
-              + "".join(f"{r:>13.2f}x" for r in ratios) + f"{cpu_ratio:>10.2f}x  {'PASS' if passed else 'MISS'}")
+              + "".join(f"  {r:>17.2f}x" for r in ratios) + f"  {cpu_ratio:>8.2f}x  {'PASS' if passed else 'MISS'}")
     return ok
 
 

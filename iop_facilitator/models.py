@@ -482,7 +482,12 @@ class SignedMember(Record, table=True):
     chart_id: str | None = Field(default=None, max_length=64)
     goals: list[list[Any]] = Field(default_factory=list, sa_type=sa.JSON)  # [[goal id, position, text], ...]
 
-    __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("meeting_id", "member_id"),
+        # Covering: every name a member was signed under, without sorting a row per meeting
+        # (the notes export's redaction, exports.notes_data.name_index).
+        sa.Index("ix_signed_member_member_name", "member_id", "display_name"),
+    )
 
 
 class SignedCosign(Record, table=True):

@@ -16,7 +16,7 @@ from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from iop_facilitator.enums import AttendanceStatus
-from iop_facilitator.models import Attendance, Group, GroupMeeting, Staff
+from iop_facilitator.models import Attendance, Group, GroupMeeting, SignedMember, Staff
 
 TZ = "Pacific/Auckland"  # UTC+12/+13: a 09:00 meeting is stored on the previous UTC day
 END = dt.date(2026, 11, 12)  # the seed's "today": history from early September, across the DST change
@@ -31,9 +31,10 @@ class Clinic:
     group_ids: tuple
 
 
-def build(db) -> Clinic:  # noqa: ANN001
+def build(db) -> Clinic:
     from iop_facilitator.demo.clinic import seed_clinic
     from iop_facilitator.services.meetings import create_meeting
+    from iop_facilitator.services.members import update_member
     from iop_facilitator.services.settings import update_settings
 
     with db.begin() as session:
@@ -43,19 +44,26 @@ def build(db) -> Clinic:  # noqa: ANN001
         groups = list(session.exec(select(Group).order_by(col(Group.name))))
         # A draft meeting nobody attended yet (counts 0/0), on a day with other meetings.
         create_meeting(session, groups[0], END)
+        # Two members renamed after their meetings were signed: their signed names, their
+        # earlier names (row history) and their new ones all count for redaction.
+        signed = session.exec(
+            select(SignedMember.member_id).order_by(col(SignedMember.member_id)).distinct().limit(2)
+        ).all()
+        update_member(session, signed[0], display_name="Zo\u00eb W.")
+        update_member(session, signed[1], display_name="Mary Ann K.")
         first, last = session.exec(select(func.min(GroupMeeting.local_date), func.max(GroupMeeting.local_date))).one()
         return Clinic(first, last, tuple(g.id for g in groups))
 
 
 @pytest.fixture
-def clinic(db, prebuilt) -> Clinic:  # noqa: ANN001
+def clinic(db, prebuilt) -> Clinic:
     return prebuilt(db, "scoped_queries_clinic", build)
 
 
 # --------------------------------------------------------------------------- meeting list
 
 
-def old_list_meetings(session, *, group=None, since=None, until=None, limit=None):  # noqa: ANN001, ANN201
+def old_list_meetings(session, *, group=None, since=None, until=None, limit=None):
     """``services.meetings.list_meetings`` before issue 14 (aggregated all attendance, then filtered)."""
     attended = (AttendanceStatus.present, AttendanceStatus.late, AttendanceStatus.left_early)
     absent = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
@@ -89,7 +97,7 @@ def old_list_meetings(session, *, group=None, since=None, until=None, limit=None
     ]
 
 
-def _rows(rows) -> list[tuple]:  # noqa: ANN001
+def _rows(rows) -> list[tuple]:
     return [(r.meeting.id, r.meeting.scheduled_start, r.group_name, r.facilitator, r.present, r.absent) for r in rows]
 
 
@@ -98,7 +106,7 @@ def _ordered(rows: list[tuple]) -> list[tuple]:
     return sorted(rows, key=lambda r: (r[1], r[0]), reverse=True)
 
 
-def test_meeting_list_same_rows_every_day_and_scope(db, clinic: Clinic) -> None:  # noqa: ANN001
+def test_meeting_list_same_rows_every_day_and_scope(db, clinic: Clinic) -> None:
     from iop_facilitator.services.meetings import list_meetings
 
     with db.session() as session:
@@ -138,7 +146,7 @@ def test_meeting_list_same_rows_every_day_and_scope(db, clinic: Clinic) -> None:
                 assert _rows(list_meetings(session, limit=limit, **scope)) == full[:limit], (scope, limit)
 
 
-def test_meeting_list_days_follow_the_clinic_timezone(db, clinic: Clinic) -> None:  # noqa: ANN001
+def test_meeting_list_days_follow_the_clinic_timezone(db, clinic: Clinic) -> None:
     """A day's list holds the meetings of that local day, stored (UTC) on the previous day."""
     from iop_facilitator.clock import to_local
     from iop_facilitator.services.meetings import list_meetings
@@ -154,3 +162,49 @@ def test_meeting_list_days_follow_the_clinic_timezone(db, clinic: Clinic) -> Non
             assert r.meeting.id in {x.meeting.id for x in list_meetings(session, since=day, until=day)}
             utc_day = r.meeting.scheduled_start.date()
             assert r.meeting.id not in {x.meeting.id for x in list_meetings(session, since=utc_day, until=utc_day)}
+
+
+# --------------------------------------------------------------------------- the notes export's name index
+
+
+def old_name_index(session):
+    """``exports.notes_data.name_index`` before issue 14 (ORM-typed columns, DISTINCT over every signed row)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    names: dict[str, set[str]] = {}
+
+    def add(member_id, name) -> None:
+        if name:
+            key = str(member_id if isinstance(member_id, uuid.UUID) else uuid.UUID(str(member_id)))
+            names.setdefault(key, set()).add(str(name))
+
+    conn = session.connection()
+    uid = sa.column("id", sa.Uuid())
+    for mid, name in conn.execute(sa.text("SELECT id, display_name FROM member").columns(uid, sa.column("n"))):
+        add(mid, name)
+    for mid, name in conn.execute(
+        sa.text("SELECT DISTINCT member_id, display_name FROM signed_member").columns(sa.column("m", sa.Uuid()), sa.column("n"))
+    ):
+        add(mid, name)
+    for rid, old in conn.execute(
+        sa.text("SELECT row_id, old_row FROM row_history WHERE table_name = 'member'").columns(
+            sa.column("r"), sa.column("o", sa.JSON())
+        )
+    ):
+        if isinstance(old, dict):
+            add(rid, old.get("display_name"))
+    return names
+
+
+def test_name_index_holds_the_same_names(db, clinic: Clinic) -> None:
+    from iop_facilitator.exports.notes_data import NameIndex, name_index
+
+    with db.session() as session:
+        old = old_name_index(session)
+        new = name_index(session)
+    assert new.names == NameIndex(old).names
+    assert new.tables() == NameIndex(old).tables()
+    renamed = [names for names in new.names.values() if "Zo\u00eb W." in names or "Mary Ann K." in names]
+    assert len(renamed) == 2 and all(len(names) == 2 for names in renamed)  # the new name and the signed one

@@ -23,6 +23,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from iop_facilitator.clock import to_local
@@ -373,16 +374,14 @@ class NameIndex:
         substrings: dict[str, dict[str, str]] = {}
         for mid, names in self.names.items():
             for name in names:
-                mark = initials(name)
-                if _SEPARATE.search(name):
+                mark, separate, words, given = _name_keys(name)
+                if separate:
                     substrings.setdefault(name, {})[mid] = mark
                     compact = name.replace(" ", "")
                     if compact != name:
                         substrings.setdefault(compact, {})[mid] = mark
-                words = tuple(fold(w) for w in _WORD.findall(name))
                 if words:
                     t.full.setdefault(words, {})[mid] = mark
-                given = fold(_first_name(name))
                 if len(given) >= 2 and not _SEPARATE.search(given):
                     t.first.setdefault(given, {}).setdefault(mid, mark)
                     if given in WORD_NAMES:
@@ -402,6 +401,16 @@ class NameIndex:
             frozenset(tuple(fold(w) for w in _WORD.findall(n)) for n in own),
             frozenset(fold(_first_name(n)) for n in own),
         )
+
+
+@lru_cache(maxsize=1 << 16)
+def _name_keys(name: str) -> tuple[str, bool, tuple[str, ...], str]:
+    """A name's initials, whether it is written without spaces, its folded words and folded first name.
+
+    Cached: a clinic's members share first names and initials, so ten years of members
+    hold far fewer distinct names than members.
+    """
+    return initials(name), bool(_SEPARATE.search(name)), tuple(fold(w) for w in _WORD.findall(name)), fold(_first_name(name))
 
 
 def redactor_for(subject_name: str, others: Iterable[str]) -> Redactor:
@@ -465,29 +474,38 @@ def member_view(
 
 
 def name_index(session: Session) -> NameIndex:
-    """Every member's names: current, as frozen in signed snapshots, and earlier ones (row history)."""
+    """Every member's names: current, as frozen in signed snapshots, and earlier ones (row history).
+
+    Read as plain driver values (no ORM or type processing per row): the clinic's every
+    member, the distinct (member, name) pairs of its signed records (``signed_member``,
+    read from the covering index ``ix_signed_member_member_name`` rather than sorting the
+    table's row per member per meeting) and the members' earlier names.
+    """
+    import json
+
     import sqlalchemy as sa
 
     names: dict[str, set[str]] = {}
+    conn = session.connection()
+    keys: dict[Any, str] = {}
+
+    def key(member_id: Any) -> str:
+        found = keys.get(member_id)
+        if found is None:  # SQLite: 32 hex digits; PostgreSQL: a UUID
+            found = keys[member_id] = str(member_id if isinstance(member_id, uuid.UUID) else uuid.UUID(str(member_id)))
+        return found
 
     def add(member_id: Any, name: Any) -> None:
         if name:
-            key = str(member_id if isinstance(member_id, uuid.UUID) else uuid.UUID(str(member_id)))
-            names.setdefault(key, set()).add(str(name))
+            names.setdefault(key(member_id), set()).add(str(name))
 
-    conn = session.connection()
-    uid = sa.column("id", sa.Uuid())
-    for mid, name in conn.execute(sa.text("SELECT id, display_name FROM member").columns(uid, sa.column("n"))):
+    for mid, name in conn.exec_driver_sql("SELECT id, display_name FROM member"):
         add(mid, name)
-    for mid, name in conn.execute(
-        sa.text("SELECT DISTINCT member_id, display_name FROM signed_member").columns(sa.column("m", sa.Uuid()), sa.column("n"))
-    ):
+    for mid, name in conn.exec_driver_sql("SELECT DISTINCT member_id, display_name FROM signed_member"):
         add(mid, name)
-    for rid, old in conn.execute(
-        sa.text("SELECT row_id, old_row FROM row_history WHERE table_name = 'member'").columns(
-            sa.column("r"), sa.column("o", sa.JSON())
-        )
-    ):
+    for rid, old in conn.execute(sa.text("SELECT row_id, old_row FROM row_history WHERE table_name = 'member'")):
+        if isinstance(old, str):  # SQLite keeps JSON as text
+            old = json.loads(old)
         if isinstance(old, dict):
             add(rid, old.get("display_name"))
     return NameIndex(names)

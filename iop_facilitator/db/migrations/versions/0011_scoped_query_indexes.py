@@ -6,6 +6,9 @@ Create Date: 2026-12-03 17:00:00
 
 * ``ix_meeting_scheduled_start``: ``iop meeting list --limit N`` (newest first) reads the
   newest N meetings from the index instead of sorting the clinic's whole history.
+* ``ix_signed_member_member_name``: the notes export's redaction reads every name a member
+  was signed under from this covering index instead of sorting one row per member per
+  signed meeting.
 
 Indexes only: SQLite adds them without rebuilding a table (a rebuild would drop the lock
 triggers of migration 0005), PostgreSQL inside the upgrade's one transaction.
@@ -23,7 +26,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index('ix_meeting_scheduled_start', 'meeting', ['scheduled_start'], unique=False)
+    op.create_index('ix_signed_member_member_name', 'signed_member', ['member_id', 'display_name'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_signed_member_member_name', table_name='signed_member')
     op.drop_index('ix_meeting_scheduled_start', table_name='meeting')
