@@ -221,3 +221,17 @@ def test_values_stored_in_another_form_are_hashed_leniently_before_anything_is_r
     with db.engine.begin() as conn:
         conn.exec_driver_sql(f"UPDATE progress_note SET response = 'rewritten' WHERE id = '{note.hex}'")
     assert "content no longer matches the hash taken at signing" in lines(integrity.verify_database(db))
+
+
+def test_a_checkpoint_that_cannot_be_written_does_not_fail_the_verification(db, room, library, monkeypatch) -> None:  # noqa: F811
+    from iop_facilitator.errors import StorageFull
+
+    sign(db, room, library)
+
+    def full(_session, _values):
+        raise StorageFull("the disk is full")
+
+    monkeypatch.setattr(checkpoints, "write", full)
+    report = check(db)
+    assert report.ok and report.checkpoint_written is None
+    assert "not recorded: the disk is full" in report.summary()

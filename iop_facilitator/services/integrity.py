@@ -1067,8 +1067,21 @@ def _write_checkpoint(database: Database, report: VerifyReport, values: dict[str
     if getattr(database, "read_only", None):
         report.checkpoint_note = "not recorded: the database is read-only"
         return
-    with database.begin() as session:
-        written = checkpoints.write(session, values)
+    from iop_facilitator.db.failures import storage_error
+    from iop_facilitator.errors import DatabaseProblem
+
+    try:
+        with database.begin() as session:
+            written = checkpoints.write(session, values)
+    except DatabaseProblem as exc:  # a full disk, a read-only mount: the verification still stands
+        report.checkpoint_note = f"not recorded: {exc}"
+        return
+    except Exception as exc:
+        problem = storage_error(exc, writing=True)
+        if problem is None:
+            raise
+        report.checkpoint_note = f"not recorded: {problem}"
+        return
     if written is None:
         report.checkpoint_note = "not recorded: a newer verification already recorded more"
     else:
