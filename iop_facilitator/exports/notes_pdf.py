@@ -121,10 +121,13 @@ def _pdf_class() -> Any:
             self.line(self.l_margin, self.get_y() + 1, self.w - self.r_margin, self.get_y() + 1)
             self.ln(4)
 
+        notice_lines: tuple[str, ...] = ()  # the notice, wrapped once for every page (see _Writer)
+
         def footer(self) -> None:
             self.set_y(-16)
             self.set_font(self.font_name, "", 7)
-            self.multi_cell(0, 3.5, f"Notice: {self.notice}", new_x="LMARGIN", new_y="NEXT", align="L")
+            for line in self.notice_lines:
+                self.cell(0, 3.5, line, new_x="LMARGIN", new_y="NEXT")
             self.cell(0, 4, f"Page {self.page_no()} of {PAGES_ALIAS}", align="R")
 
     return NotesPDF
@@ -166,6 +169,10 @@ class _Writer:
             self.unicode = False
         pdf.program = self.safe(context.program_name)
         pdf.notice = self.safe(context.disclosure_notice)
+        # Wrapped once here rather than by multi_cell on every page's footer (it measured the
+        # notice again for each of thousands of pages).
+        self.font("", 7)
+        pdf.notice_lines = tuple(self.wrap(f"Notice: {pdf.notice}", pdf.epw))
 
     # -- text
 
