@@ -115,16 +115,21 @@ class ChainProblem:
         return f"{where}: {self.problem}"
 
 
-def verify_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[int, str, list[ChainProblem]]:
+def verify_rows(
+    rows: Iterable[Mapping[str, Any]], *, start_seq: int = 1, prev_hash: str = GENESIS
+) -> tuple[int, str, list[ChainProblem]]:
     """Check entries (mappings with the audit columns) ordered by ``seq``, NULL seq last.
+
+    ``start_seq`` and ``prev_hash`` continue a chain already verified up to ``start_seq - 1``
+    (whose hash was ``prev_hash``).
 
     Returns (entries checked, head hash, problems). A removed entry shows as a
     gap in ``seq``; an edited one as a hash mismatch; an inserted one as a
     missing sequence number, a duplicate position or a broken link.
     """
     problems: list[ChainProblem] = []
-    expected_seq = 1
-    prev = GENESIS
+    expected_seq = start_seq
+    prev = prev_hash
     count = 0
     for row in rows:
         count += 1

@@ -521,7 +521,44 @@ class RowHistory(Record, table=True):
     changed_at: dt.datetime = Field(default_factory=utcnow)
     old_row: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
 
-    __table_args__ = (sa.Index("ix_row_history_row", "table_name", "row_id", "changed_at"),)
+    __table_args__ = (
+        sa.Index("ix_row_history_row", "table_name", "row_id", "changed_at"),
+        # ``iop db verify`` reads only the history written since its last checkpoint.
+        sa.Index("ix_row_history_created_at", "created_at"),
+    )
+
+
+class VerifyCheckpoint(Record, table=True):
+    """How far ``iop db verify`` has checked the database, hash-chained (one row per verified run).
+
+    Written only after a verification that found nothing wrong, in one transaction with
+    its audit entry (``verify.checkpoint``). The next ``iop db verify`` checks only what was
+    written after it (``services.integrity``); ``--full`` checks everything again, every
+    checkpoint included. ``checkpoint_hash`` covers every other column and ``prev_hash``
+    (the previous checkpoint's ``checkpoint_hash``; the first links to 64 zeros), so an
+    edited, removed or inserted checkpoint breaks the chain.
+    """
+
+    __tablename__ = "verify_checkpoint"
+
+    seq: int = Field(sa_column_kwargs={"unique": True})
+    mode: str = Field(max_length=16)  # full | incremental
+    verified_at: dt.datetime = Field(default_factory=utcnow)
+    # The audit chain was verified through entry ``audit_seq``, whose hash was ``audit_head``.
+    audit_seq: int = 0
+    audit_head: str = Field(default="", max_length=64)
+    # Signed records covered so far (all of them, as counted at this point).
+    meetings: int = 0
+    snapshots: int = 0
+    cosignatures: int = 0
+    addenda: int = 0
+    # Row history written before ``history_cut``: how many rows, and a digest chained from
+    # the previous checkpoint's over the rows written since its cut.
+    history_cut: dt.datetime | None = None
+    history_rows: int = 0
+    history_digest: str = Field(default="", max_length=64)
+    prev_hash: str = Field(max_length=64)
+    checkpoint_hash: str = Field(max_length=64)
 
 
 TABLES: tuple[type[SQLModel], ...] = (
@@ -545,4 +582,5 @@ TABLES: tuple[type[SQLModel], ...] = (
     SignedMember,
     SignedCosign,
     RowHistory,
+    VerifyCheckpoint,
 )

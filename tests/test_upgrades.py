@@ -201,3 +201,72 @@ def test_the_cli_shows_an_upgrade_on_a_terminal(tmp_path, monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     assert f"from schema 0003 to {migrate.head_revision()}" in result.stdout
     assert [c[0] for c in calls] == list(range(calls[0][1] + 1))  # every step, then the end
+
+
+def signed_at_0005(target: str, count: int = 3):
+    """A database at schema 0005 holding ``count`` signed meetings (one per group), for 0006's backfill."""
+    database = at_revision(target, "0005")
+    with database.begin() as s:
+        settings.get_settings(s)
+        for i in range(count):
+            group = groups.add_group(s, f"Group {i}", weekdays="mon", start_time="09:00")
+            _meeting(s, group.id, signed=True)
+    return database
+
+
+def test_a_long_data_step_reports_its_rows(db_target: str) -> None:
+    database = signed_at_0005(db_target, 3)
+    seen: list[tuple] = []
+    try:
+        migrate.upgrade(database.engine, progress=lambda *args: seen.append(args))
+    finally:
+        database.dispose()
+    steps = [call for call in seen if len(call) == 3]
+    rows = [call for call in seen if len(call) == 4]
+    assert [s[0] for s in steps] == list(range(steps[0][1] + 1))
+    assert [call[3] for call in rows] == [(0, 3), (3, 3)]
+    assert all(call[2] == rows[0][2] and "signed snapshots" in call[2] for call in rows)  # 0006's step
+    assert all(call[0] == 0 for call in rows)  # while 0006, the first step from 0005, runs
+
+
+def test_the_cli_prints_one_line_per_upgrade_step_when_not_on_a_terminal(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from iop_facilitator.cli.app import app
+
+    target = tmp_path / "clinic.db"
+    signed_at_0005(str(target), 2).dispose()
+    result = CliRunner().invoke(app, ["--db", str(target), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    total = len(lines) - 1
+    assert lines[0] == f"iop: upgrading the database, step 1 of {total}: signed snapshots, reference-data history, " \
+                       "lock triggers without bypasses"
+    assert [line.split(",")[1].split(":")[0].strip() for line in lines[:-1]] == [
+        f"step {i} of {total}" for i in range(1, total + 1)
+    ]
+    assert lines[-1] == f"iop: database upgraded ({total} steps)"
+    assert "rows" not in result.stderr  # row progress only on a terminal
+    assert f"from schema 0005 to {migrate.head_revision()}" in result.stdout
+
+
+def test_the_cli_bar_on_a_terminal_counts_rows(tmp_path, monkeypatch) -> None:
+    from iop_facilitator.cli import progress as progress_module
+
+    monkeypatch.setattr(progress_module, "_is_terminal", lambda: True)
+    shown = progress_module.UpgradeProgress()
+    updates: list[dict] = []
+    target = tmp_path / "clinic.db"
+    database = signed_at_0005(str(target), 2)
+    try:
+        migrate.upgrade(database.engine, progress=lambda *args: (
+            shown(*args), updates.append(dict(shown._bar.tasks[0].fields, done=shown._bar.tasks[0].completed))
+            if shown._bar is not None else None))
+    finally:
+        shown.stop()
+        database.dispose()
+    wheres = [u["where"] for u in updates]
+    total = updates[0]["where"].split(" of ")[1]
+    assert wheres[0] == f"step 1 of {total}" and f"step 1 of {total}, 2 of 2 rows" in wheres
+    assert f"step 2 of {total}" in wheres
+    assert shown._bar is None  # removed at the end

@@ -69,12 +69,26 @@ def verify(
         Path | None,
         typer.Option("--key-file", metavar="FILE", help="HMAC key kept outside the database (or IOP_ANCHOR_KEY_FILE)."),
     ] = None,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Check everything again, not only what was written since the last verified point."),
+    ] = False,
+    no_checkpoint: Annotated[
+        bool,
+        typer.Option("--no-checkpoint", help="Record nothing (by default a clean result is stored as a verify checkpoint)."),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Recompute every signed meeting's hash and snapshot, match each signature, co-signature and
-    addendum with its audit entry, check the audit hash chain; exit 1 naming what no longer matches."""
+    """Check signed records and the audit hash chain; exit 1 naming what no longer matches.
+
+    By default only what was written since the last verify checkpoint (the newest clean run):
+    the checkpoints' own chain, the new audit entries and every record they sealed. --full
+    recomputes every signed meeting's hash and snapshot, matches each signature, co-signature
+    and addendum with its audit entry and checks the whole chain and every checkpoint."""
     import os
 
     from iop_facilitator.cli.common import print_json
+    from iop_facilitator.cli.progress import LazyProgress
     from iop_facilitator.errors import InvalidInput
     from iop_facilitator.services.integrity import Anchor, verify_database
 
@@ -97,7 +111,9 @@ def verify(
                 raise InvalidInput(f"cannot read the anchor file {against[1:]}: {exc.strerror or exc}") from None
         stored = Anchor.parse(text)
     database = open_db(ctx)
-    report = verify_database(database, anchor=stored, key=key)
+    with LazyProgress("Verifying signed meetings", quiet=quiet, unit="meetings") as progress:
+        report = verify_database(database, anchor=stored, key=key, full=full, checkpoint=not no_checkpoint,
+                                 progress=progress)
     if as_json:
         payload = report.as_dict()
         if key is not None:

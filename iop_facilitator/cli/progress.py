@@ -83,20 +83,25 @@ def _is_terminal() -> bool:
 
 
 class UpgradeProgress:
-    """Shows a schema upgrade on stderr, step by step (``db.migrate.Progress``), on a terminal only.
+    """Shows a schema upgrade on stderr, step by step (``db.migrate.Progress``).
 
-    Upgrades are rare and may take minutes on a large clinic, so the bar starts at once
-    (unlike :class:`LazyProgress`), names the step running, and shows the elapsed time while
-    one long step runs. :meth:`stop` removes it (also called when the command ends).
+    Upgrades are rare and may take minutes on a large clinic, so the display starts at once
+    (unlike :class:`LazyProgress`). On a terminal: a rich bar naming the step running, "step n
+    of m", the rows of a long data step as they are rewritten, and the elapsed time. Not on a
+    terminal (a script, a log): one plain line per step. :meth:`stop` removes the bar (also
+    called when the command ends).
     """
 
-    def __init__(self) -> None:
-        self.enabled = _is_terminal()
+    def __init__(self, *, stream: Any = None) -> None:
+        self.terminal = _is_terminal()
+        self.stream = stream
         self._bar: Any = None
         self._task: Any = None
+        self._said = -1
 
-    def __call__(self, done: int, total: int, label: str) -> None:
-        if not self.enabled:
+    def __call__(self, done: int, total: int, label: str, rows: tuple[int, int] | None = None) -> None:
+        if not self.terminal:
+            self._line(done, total, label)
             return
         if self._bar is None:
             from rich.console import Console
@@ -106,17 +111,38 @@ class UpgradeProgress:
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("step {task.completed:.0f} of {task.total:.0f}"),
+                TextColumn("{task.fields[where]}"),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=True,
             )
             self._bar.start()
-            self._task = self._bar.add_task("", total=total)
-        self._bar.update(self._task, completed=done, total=total,
+            self._task = self._bar.add_task("", total=total, where="")
+        step = min(done + 1, total)
+        where = f"step {step} of {total}"
+        completed: float = done
+        if rows is not None and rows[1]:
+            where += f", {rows[0]:,} of {rows[1]:,} rows"
+            completed = done + min(rows[0] / rows[1], 1.0)
+        self._bar.update(self._task, completed=completed, total=total, where=where,
                          description=f"Upgrading the database ({label}); please wait")
         if done >= total:
             self.stop()
+
+    def _line(self, done: int, total: int, label: str) -> None:
+        """One line per step (never for row progress): readable in a log."""
+        if done == self._said or done >= total:
+            if done >= total and self._said != done:
+                self._said = done
+                self._write(f"iop: database upgraded ({total} step{'s' if total != 1 else ''})")
+            return
+        self._said = done
+        self._write(f"iop: upgrading the database, step {done + 1} of {total}: {label}")
+
+    def _write(self, text: str) -> None:
+        stream = self.stream or sys.stderr
+        stream.write(text + "\n")
+        stream.flush()
 
     def stop(self) -> None:
         if self._bar is not None:

@@ -47,9 +47,11 @@ def check_known_revision(revision: str | None, where: str) -> None:
         )
 
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[..., None]
 """``progress(done, total, label)``: ``done`` of ``total`` migration steps applied; ``label``
-describes the step running now. Called before the first step and after each one."""
+describes the step running now. Called before the first step and after each one; a step that
+rewrites many rows (0006's signed snapshots) also calls ``progress(done, total, label, (rows
+done, rows in all))`` as it goes."""
 
 
 def upgrade(engine: Engine, revision: str = "head", *, progress: Progress | None = None) -> None:

@@ -121,10 +121,13 @@ def _pdf_class() -> Any:
             self.line(self.l_margin, self.get_y() + 1, self.w - self.r_margin, self.get_y() + 1)
             self.ln(4)
 
+        notice_lines: tuple[str, ...] = ()  # the notice, wrapped once for every page (see _Writer)
+
         def footer(self) -> None:
             self.set_y(-16)
             self.set_font(self.font_name, "", 7)
-            self.multi_cell(0, 3.5, f"Notice: {self.notice}", new_x="LMARGIN", new_y="NEXT", align="L")
+            for line in self.notice_lines:
+                self.cell(0, 3.5, line, new_x="LMARGIN", new_y="NEXT")
             self.cell(0, 4, f"Page {self.page_no()} of {PAGES_ALIAS}", align="R")
 
     return NotesPDF
@@ -142,6 +145,7 @@ class _Writer:
         pdf.set_title(f"{context.program_name} - group notes")
         pdf.set_creator("iop-facilitator")
         self.covered: list[set[int]] = []
+        self._count_at = (1, 0.0)  # where the cover says how many meetings (see count_on_cover)
         self._widths: dict[tuple[str, str, float, str], float] = {}
         self.placeholders = 0
         if fonts is not None:
@@ -165,6 +169,10 @@ class _Writer:
             self.unicode = False
         pdf.program = self.safe(context.program_name)
         pdf.notice = self.safe(context.disclosure_notice)
+        # Wrapped once here rather than by multi_cell on every page's footer (it measured the
+        # notice again for each of thousands of pages).
+        self.font("", 7)
+        pdf.notice_lines = tuple(self.wrap(f"Notice: {pdf.notice}", pdf.epw))
 
     # -- text
 
@@ -398,7 +406,18 @@ class _Writer:
             self.para(f"Content hash at signing (sha256): {doc.content_hash}", size=8)
         self.para(f"Meeting id: {doc.meeting_id}", size=8)
 
-    def cover(self, count: int, subject: MemberSection | None) -> None:
+    def count_on_cover(self, count: int) -> None:
+        """Write "Meetings in this file" on the cover, left blank while the meetings streamed past."""
+        pdf = self.pdf
+        page, y = self._count_at
+        last, x, end = pdf.page, pdf.get_x(), pdf.get_y()
+        pdf.page = page
+        pdf.set_xy(pdf.l_margin, y)
+        self.para(f"Meetings in this file: {count}")
+        pdf.page = last
+        pdf.set_xy(x, end)
+
+    def cover(self, count: int | None, subject: MemberSection | None) -> None:
         pdf = self.pdf
         pdf.running = ""
         pdf.add_page()
@@ -409,7 +428,11 @@ class _Writer:
         self.para(f"Notice: {self.context.disclosure_notice}", style="B")
         pdf.ln(2)
         self.para(f"Exported {local_text(self.context.exported_at, self.context.timezone)} ({self.context.timezone})")
-        self.para(f"Meetings in this file: {count}")
+        if count is None:  # streamed: the count is written here once every meeting is (see count_on_cover)
+            self._count_at = (pdf.page, pdf.get_y())
+            pdf.ln(5)
+        else:
+            self.para(f"Meetings in this file: {count}")
         if subject is not None:
             self.para("Other members of the group appear only as initials or \u201ca peer\u201d.")
 
@@ -435,16 +458,25 @@ def render(
 ) -> tuple[bytes, int]:
     """The PDF bytes and the number of meetings in it.
 
-    ``fonts="auto"`` finds them with :func:`find_fonts`; pass a :class:`FontChoice` or None
-    (Latin-1 core font with placeholders) to choose.
+    ``docs`` is consumed one document at a time (each meeting is drawn as it arrives, so the
+    caller's progress follows the drawing and no list of documents is held); the cover's
+    count is filled in at the end. ``fonts="auto"`` finds them with :func:`find_fonts`; pass a
+    :class:`FontChoice` or None (Latin-1 core font with placeholders) to choose.
     """
     choice = find_fonts() if fonts == "auto" else fonts
     writer = _Writer(context, choice if isinstance(choice, FontChoice) else None)
-    docs = list(docs)
-    subject = docs[0].members[0] if docs and docs[0].subject_member_id and docs[0].members else None
-    writer.cover(len(docs), subject)
-    for doc in docs:
-        writer.meeting(doc)
-    if not docs:
+    stream = iter(docs)
+    first = next(stream, None)
+    subject = first.members[0] if first is not None and first.subject_member_id and first.members else None
+    writer.cover(None, subject)
+    count = 0
+    if first is not None:
+        writer.meeting(first)
+        count = 1
+        for doc in stream:
+            writer.meeting(doc)
+            count += 1
+    else:
         writer.para("No meetings match this export.")
-    return writer.finish(), len(docs)
+    writer.count_on_cover(count)
+    return writer.finish(), count

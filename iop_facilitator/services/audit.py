@@ -54,14 +54,20 @@ def record(
 PG_AUDIT_LOCK = 0x10_0AD1
 
 
-def _lock_and_last(session: Session) -> tuple[int, str]:
-    """Take the chain's lock for this transaction, then the next seq and the previous hash."""
+def lock_chain(session: Session) -> None:
+    """Take the audit chain's lock for this transaction (before reading what the next entry follows)."""
     session.flush()
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_AUDIT_LOCK})
     else:  # SQLite: the database's write lock, held before the read below
         hold_write_lock(session)
+
+
+def _lock_and_last(session: Session) -> tuple[int, str]:
+    """Take the chain's lock for this transaction, then the next seq and the previous hash."""
+    lock_chain(session)
+    conn = session.connection()
     row = conn.execute(
         sa.text("SELECT seq, entry_hash FROM audit_event WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1")
     ).first()

@@ -26,6 +26,7 @@ import enum
 import hashlib
 import json
 import uuid
+from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -201,6 +202,84 @@ def hash_content(*args: Any, **kwargs: Any) -> str:
     return hash_bytes(canonical_bytes(*args, **kwargs))
 
 
+def _storage_dt(value: Any) -> Any:
+    return value if type(value) is str and len(value) == 26 and value[10] == " " else norm("dt", value)
+
+
+def _storage_id(value: Any) -> Any:
+    return value if type(value) is str and len(value) == 32 else norm("id", value)
+
+
+# Parsed values are only ever dumped again, never changed: repeated texts (a member's goal
+# choices, their goals as signed) are parsed once.
+_cached_json = lru_cache(maxsize=65536)(json.loads)
+
+
+def _any_json(value: Any) -> Any:
+    if type(value) is str:
+        return _cached_json(value)
+    return json.loads(value) if isinstance(value, bytes) else value
+
+
+def _bit(value: Any) -> int:
+    return 1 if value else 0
+
+
+def storage_picker(
+    columns: Sequence[str], fields: tuple[tuple[str, str], ...], *, lenient: bool = False
+) -> tuple[Any, list[tuple[int, Any]]]:
+    """(getter, fixes) turning a row of ``columns`` in SQLite storage form into its canonical values.
+
+    Storage form is already canonical for ids, datetimes, dates, text and integers, so only
+    JSON text and 0/1 booleans are converted; ``lenient`` also normalises ids and datetimes
+    that are not in storage form (rows read back from a database, which raw SQL may have
+    written in another form).
+    """
+    from operator import itemgetter
+
+    index = {name: i for i, name in enumerate(columns)}
+    # The seeder repeats a few JSON texts (each member's goal choices): parse each once.
+    convert: dict[str, Any] = {"json": lru_cache(maxsize=65536)(json.loads), "bool": _bit}
+    if lenient:
+        convert.update(dt=_storage_dt, id=_storage_id, json=_any_json)
+    positions = [index[name] for name, _ in fields]
+    get = itemgetter(*positions) if len(positions) > 1 else (lambda row, _i=positions[0]: (row[_i],))
+    fixes = [(pos, convert[kind]) for pos, (_, kind) in enumerate(fields) if kind in convert]
+    return get, fixes
+
+
+def pick_row(pick: tuple[Any, list[tuple[int, Any]]], row: Sequence[Any]) -> Any:
+    """One row's canonical values through a :func:`storage_picker`."""
+    get, fixes = pick
+    values = get(row)
+    if not fixes:
+        return values
+    values = list(values)
+    for pos, conv in fixes:
+        if values[pos] is not None:
+            values[pos] = conv(values[pos])
+    return values
+
+
+class SnapshotHasher:
+    """:func:`snapshot_hash` for raw SQLite rows (``SNAPSHOT_FIELDS`` and ``meeting_id`` + ``SIGNED_MEMBER_FIELDS``
+    in that column order), normalised leniently like :class:`StorageHasher`; the same bytes."""
+
+    def __init__(self) -> None:
+        self._snapshot = storage_picker([n for n, _ in SNAPSHOT_FIELDS], SNAPSHOT_FIELDS, lenient=True)
+        self._member = storage_picker(
+            ["meeting_id", *(n for n, _ in SIGNED_MEMBER_FIELDS)], SIGNED_MEMBER_FIELDS, lenient=True
+        )
+
+    def __call__(self, snapshot: Sequence[Any], members: Iterable[Sequence[Any]]) -> str:
+        body = {
+            "v": SNAPSHOT_VERSION,
+            "snapshot": pick_row(self._snapshot, snapshot),
+            "members": sorted((pick_row(self._member, m) for m in members), key=_first),
+        }
+        return hashlib.sha256(_dump(body)).hexdigest()
+
+
 class StorageHasher:
     """:func:`hash_content` for rows already in SQLite storage form (the seeder's tuples), faster.
 
@@ -213,43 +292,39 @@ class StorageHasher:
     def __init__(self, columns: Mapping[str, Sequence[str]], *, lenient: bool = False) -> None:
         """``lenient`` also normalises ids and datetimes not in storage form (rows read back
         from a database, which raw SQL may have written in another form)."""
-        from functools import lru_cache
-        from operator import itemgetter
-
-        def picker(table: str, fields: tuple[tuple[str, str], ...]) -> tuple[Any, list[tuple[int, Any]]]:
-            index = {name: i for i, name in enumerate(columns[table])}
-            # The seeder repeats a few JSON texts (each member's goal choices): parse each once.
-            convert: dict[str, Any] = {"json": lru_cache(maxsize=65536)(json.loads), "bool": lambda v: 1 if v else 0}
-            if lenient:
-                convert["dt"] = lambda v: v if type(v) is str and len(v) == 26 and v[10] == " " else norm("dt", v)
-                convert["id"] = lambda v: v if type(v) is str and len(v) == 32 else norm("id", v)
-                convert["json"] = lambda v: json.loads(v) if isinstance(v, (str, bytes)) else v
-            get = itemgetter(*(index[name] for name, _ in fields))
-            fixes = [(pos, convert[kind]) for pos, (_, kind) in enumerate(fields) if kind in convert]
-            return get, fixes
-
-        self._meeting = picker("meeting", MEETING_FIELDS)
-        self._parts = {key: picker(table, fields) for key, (table, fields) in PARTS.items() if table in columns}
-
-    @staticmethod
-    def _row(pick: tuple[Any, list[tuple[int, Any]]], row: Sequence[Any]) -> Any:
-        get, fixes = pick
-        values = get(row)
-        if not fixes:
-            return values
-        values = list(values)
-        for pos, conv in fixes:
-            if values[pos] is not None:
-                values[pos] = conv(values[pos])
-        return values
+        self._meeting = storage_picker(columns["meeting"], MEETING_FIELDS, lenient=lenient)
+        self._parts = {
+            key: storage_picker(columns[table], fields, lenient=lenient)
+            for key, (table, fields) in PARTS.items() if table in columns
+        }
 
     def __call__(self, meeting: Sequence[Any], snapshot_hash: str | None = None, **parts: Iterable[Sequence[Any]]) -> str:
-        body: dict[str, Any] = {"v": CANON_VERSION, "meeting": self._row(self._meeting, meeting)}
+        body: dict[str, Any] = {"v": CANON_VERSION, "meeting": pick_row(self._meeting, meeting)}
         for key in PARTS:
             rows = parts.get(key, ())
             pick = self._parts.get(key)
-            body[key] = sorted((self._row(pick, r) for r in rows), key=_first) if pick else []
+            body[key] = sorted((pick_row(pick, r) for r in rows), key=_first) if pick else []
         if snapshot_hash is not None:
             body["v"] = CANON_VERSION_SNAPSHOT
             body["snapshot"] = snapshot_hash
         return hashlib.sha256(_dump(body)).hexdigest()
+
+
+
+def canonical_from_json(meeting: str, parts: Mapping[str, Sequence[str]], snapshot_hash: str | None = None) -> bytes:
+    """:func:`canonical_bytes` assembled from each row already written as compact JSON (the SQL
+    ``json_array`` of its canonical values, rows in id order): the same bytes, without Python
+    touching every value. ``parts`` maps the canonical keys (``attendance``...) to row texts."""
+    tail = f',"snapshot":"{snapshot_hash}"' if snapshot_hash is not None else ""
+    version = CANON_VERSION_SNAPSHOT if snapshot_hash is not None else CANON_VERSION
+    return (
+        f'{{"attendance":[{",".join(parts.get("attendance", ()))}],"meeting":{meeting},'
+        f'"progress_notes":[{",".join(parts.get("progress_notes", ()))}],'
+        f'"safety_events":[{",".join(parts.get("safety_events", ()))}]{tail},'
+        f'"story_notes":[{",".join(parts.get("story_notes", ()))}],"v":{version}}}'
+    ).encode("utf-8")
+
+
+def snapshot_from_json(snapshot: str, members: Sequence[str]) -> bytes:
+    """:func:`snapshot_bytes` from the snapshot's and its members' rows as compact JSON (members by id)."""
+    return f'{{"members":[{",".join(members)}],"snapshot":{snapshot},"v":{SNAPSHOT_VERSION}}}'.encode("utf-8")

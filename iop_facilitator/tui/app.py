@@ -281,16 +281,13 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
             return
         self.post_message(messages.DatabaseReady(database))
 
-    def _upgrade_progress(self, done: int, total: int, label: str) -> None:
+    def _upgrade_progress(self, done: int, total: int, label: str, rows: tuple[int, int] | None = None) -> None:
         """A schema upgrade's progress (called in the opening worker): shown on the home screen."""
-        self.post_message(messages.UpgradeProgress(done, total, label))
+        self.post_message(messages.UpgradeProgress(done, total, label, rows))
 
     @on(messages.UpgradeProgress)
     def _show_upgrade_progress(self, message: messages.UpgradeProgress) -> None:
-        self.home.show_progress(
-            f"Upgrading the database to this version: step {min(message.done + 1, message.total)} of "
-            f"{message.total} ({message.label}). Please keep the app open; nothing is lost if it is closed."
-        )
+        self.home.show_progress(message.text())
 
     def _passphrase_needed(self, env_was_wrong: bool) -> None:
         from iop_facilitator.db.engine import PASSPHRASE_ENV

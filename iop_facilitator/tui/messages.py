@@ -44,13 +44,24 @@ class DatabaseFailed(Message):
 
 
 class UpgradeProgress(Message):
-    """A schema upgrade at start-up: ``done`` of ``total`` steps, ``label`` describes the one running."""
+    """A schema upgrade at start-up: ``done`` of ``total`` steps, ``label`` describes the one running;
+    ``rows`` (done, in all) while a step rewrites many rows."""
 
-    def __init__(self, done: int, total: int, label: str) -> None:
+    def __init__(self, done: int, total: int, label: str, rows: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.done = done
         self.total = total
         self.label = label
+        self.rows = rows
+
+    def text(self) -> str:
+        """What the opening screen says."""
+        step = min(self.done + 1, self.total)
+        rows = f", {self.rows[0]:,} of {self.rows[1]:,} rows" if self.rows and self.rows[1] else ""
+        return (
+            f"Upgrading the database to this version: step {step} of {self.total} ({self.label}{rows}). "
+            "Please keep the app open; nothing is lost if it is closed."
+        )
 
 
 class ReopenDatabase(Message):

@@ -39,8 +39,13 @@ def test_verify_ok_then_names_a_tampered_meeting_and_audit_entry(tmp_path: Path)
     assert iop("--db", target, "seed", "--groups", "1", "--weeks", "2", "--end", END, "-q").exit_code == 0
     r = iop("--db", target, "db", "verify")
     assert r.exit_code == 0 and r.stdout.startswith("OK: ") and r.stdout.count("\n") == 1, r.output
-    data = json.loads(iop("--db", target, "db", "verify", "--json").stdout)
-    assert data["ok"] and data["meetings_checked"] > 0 and data["audit_entries"] == 1
+    assert "recorded as verify checkpoint 1" in r.stdout
+    data = json.loads(iop("--db", target, "db", "verify", "--json").stdout)  # since checkpoint 1
+    assert data["ok"] and data["mode"] == "incremental" and data["since_checkpoint"] == 1
+    assert data["meetings_checked"] == 0 and data["audit_entries"] == 2 and data["checkpoint_written"] == 2
+    data = json.loads(iop("--db", target, "db", "verify", "--full", "--json", "--no-checkpoint").stdout)
+    assert data["ok"] and data["mode"] == "full" and data["meetings_checked"] > 0 and data["audit_entries"] == 3
+    assert data["checkpoint_written"] is None
 
     mid, day = first_signed(target)
     conn = sqlite3.connect(target)
@@ -53,13 +58,15 @@ def test_verify_ok_then_names_a_tampered_meeting_and_audit_entry(tmp_path: Path)
     conn.commit()
     conn.close()
 
-    r = iop("--db", target, "db", "verify")
+    # The note was sealed before the newest checkpoint: only --full reads it again.
+    r = iop("--db", target, "db", "verify", "--full")
     assert r.exit_code == 1 and r.stdout == ""
     assert f"meeting {mid} ({day}, group " in r.stderr and "audit entry seq 1:" in r.stderr
     assert "rewritten" not in r.stderr  # names records, never contents
-    data = json.loads(iop("--db", target, "db", "verify", "--json").stdout)
+    data = json.loads(iop("--db", target, "db", "verify", "--full", "--json").stdout)
     assert not data["ok"] and [p["meeting_id"] for p in data["meeting_problems"]] == [mid]
     assert [p["seq"] for p in data["audit_problems"]] == [1]
+    assert data["checkpoint_written"] is None
 
     r = iop("--db", target, "db", "check")
     assert r.exit_code == 1 and "iop_lock_progress_note_update is missing" in r.stderr

@@ -8,6 +8,7 @@ another member, and unsigned meetings excluded unless asked (then marked as draf
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -200,3 +201,37 @@ def test_member_option_exports_only_that_members_copy(clinic, tmp_path) -> None:
     text = out.read_text(encoding="utf-8")
     assert "group notes for Zo\u00eb W., chart MRN-3003" in text
     assert "Jordan" not in text and "J.M." in text
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "md"])
+def test_an_export_stopped_halfway_leaves_nothing(clinic, tmp_path, fmt) -> None:
+    """Ctrl+C (or a kill) while meetings are being written: no file, no staged part, no audit entry."""
+    from iop_facilitator.db.engine import open_database
+    from iop_facilitator.exports.notes import export_notes
+
+    target, _built = clinic
+    out = tmp_path / "out" / f"notes.{fmt}"
+    out.parent.mkdir()
+
+    @contextlib.contextmanager
+    def stop_after_one(_label: str, _total: int, _unit: str):
+        def tick(done: int) -> None:
+            if done >= 2:
+                raise KeyboardInterrupt
+
+        yield tick
+
+    opened = []
+
+    def database():
+        opened.append(open_database(target))
+        return opened[-1]
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            export_notes(database, out, fmt=fmt, progress=stop_after_one)
+    finally:
+        for d in opened:
+            d.dispose()
+    assert list(out.parent.iterdir()) == []
+    assert audit_entries(target) == []

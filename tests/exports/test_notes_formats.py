@@ -291,3 +291,28 @@ def test_pdf_wraps_long_paragraphs_and_words_without_losing_text(documents) -> N
     assert positions == sorted(positions)
     flat = "".join(words)
     assert long_word in flat and "end\u2014fin" in flat
+
+
+def test_pdf_draws_each_meeting_as_it_arrives_and_counts_them_on_the_cover(documents, monkeypatch) -> None:
+    """The documents are never gathered into a list: each is drawn before the next is read."""
+    pulled: list[str] = []
+    drawn_after: list[int] = []
+    real = notes_pdf._Writer.meeting
+
+    def meeting(self, doc) -> None:  # noqa: ANN001
+        drawn_after.append(len(pulled))
+        real(self, doc)
+
+    def stream():
+        for doc in documents:
+            pulled.append(doc.meeting_id)
+            yield doc
+
+    monkeypatch.setattr(notes_pdf._Writer, "meeting", meeting)
+    data, count = notes_pdf.render(stream(), CONTEXT)
+    assert count == len(documents) == 3 and drawn_after == [1, 2, 3]
+    cover = pdf_pages(data)[0]
+    assert f"Meetings in this file: {count}" in cover and "Group notes" in cover
+    empty, none = notes_pdf.render(iter(()), CONTEXT)
+    first = pdf_pages(empty)[0]
+    assert none == 0 and "Meetings in this file: 0" in first and "No meetings match this export." in first

@@ -13,7 +13,11 @@ import sys
 def main(argv: list[str]) -> int:
     from iop_facilitator.db.engine import open_database
 
-    database = open_database(argv[0], progress=lambda done, total, _label: print(f"step {done}/{total}", flush=True))
+    def progress(done: int, total: int, _label: str, rows: tuple[int, int] | None = None) -> None:
+        if rows is None:  # steps only, not the rows of a long step
+            print(f"step {done}/{total}", flush=True)
+
+    database = open_database(argv[0], progress=progress)
     database.dispose()
     print("done", flush=True)
     return 0

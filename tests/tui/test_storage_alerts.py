@@ -121,6 +121,18 @@ async def test_a_read_only_database_opens_with_a_banner_and_refuses_changes(tmp_
         assert failures == [f"{app.database.display} is open read-only (the file is read-only); nothing can be changed"]
 
 
+async def opened_showing_progress(target: Path) -> tuple[IopApp, list[str]]:
+    """Run the app on ``target`` until its home screen has data; every progress line it showed."""
+    app = IopApp(db_target=str(target))
+    seen: list[str] = []
+    real = app.home.show_progress
+    app.home.show_progress = lambda text: (seen.append(text), real(text))  # type: ignore[method-assign]
+    async with app.run_test(size=(110, 32)) as pilot:
+        home = await settle(pilot)
+        assert home.load_state == "ready"
+    return app, seen
+
+
 async def test_an_upgrade_at_start_up_shows_its_progress(tmp_path: Path) -> None:
     from iop_facilitator.db import migrate
     from iop_facilitator.db.engine import open_database
@@ -129,13 +141,19 @@ async def test_an_upgrade_at_start_up_shows_its_progress(tmp_path: Path) -> None
     old = open_database(target, create=True, migrate=False)
     migrate.upgrade(old.engine, "0003")
     old.dispose()
-    app = IopApp(db_target=str(target))
-    seen: list[str] = []
-    real = app.home.show_progress
-    app.home.show_progress = lambda text: (seen.append(text), real(text))  # type: ignore[method-assign]
-    async with app.run_test(size=(110, 32)) as pilot:
-        home = await settle(pilot)
-        assert home.load_state == "ready"
+    app, seen = await opened_showing_progress(target)
     assert seen and seen[0].startswith("Upgrading the database to this version: step 1 of ")
     assert "record integrity and lock settings" in seen[0]
     assert "The database was upgraded to this version of the program." in messages_of(app)
+
+
+async def test_a_long_upgrade_step_shows_its_rows_on_the_opening_screen(tmp_path: Path) -> None:
+    """The opening worker's progress reaches the home screen as messages, rows included."""
+    from tests.test_upgrades import signed_at_0005
+
+    target = tmp_path / "clinic.db"
+    signed_at_0005(str(target), 2).dispose()
+    _app, seen = await opened_showing_progress(target)
+    assert seen[0].startswith("Upgrading the database to this version: step 1 of ")
+    assert any("(signed snapshots, reference-data history, lock triggers without bypasses, 2 of 2 rows)" in t
+               for t in seen), seen

@@ -12,7 +12,9 @@ tables, committed on their own before the fix above) are dropped first, in the s
 transaction, when the table they were copying still exists.
 
 ``config.attributes["progress"]`` (optional) is called as ``progress(done, total, label)``
-before the first step and after each one (see ``db.migrate.upgrade``).
+before the first step and after each one (see ``db.migrate.upgrade``). A migration that
+rewrites many rows reports them through ``context.config.attributes["rows"]`` (when set) as
+``rows(done, total)``, passed on as ``progress(done, total, label, (rows done, total))``.
 """
 
 from __future__ import annotations
@@ -98,8 +100,15 @@ def run_migrations_online() -> None:
                     label = steps[done[0]][1] if done[0] < len(steps) else "finishing"
                     progress(done[0], len(steps), label)
 
+                def rows(count: int, total: int) -> None:
+                    if not total:
+                        return
+                    label = steps[done[0]][1] if done[0] < len(steps) else "finishing"
+                    progress(done[0], len(steps), label, (count, total))
+
                 if steps:
                     progress(0, len(steps), steps[0][1])
+                    config.attributes["rows"] = rows
                 context.configure(
                     connection=connection,
                     target_metadata=target_metadata,
@@ -114,6 +123,7 @@ def run_migrations_online() -> None:
                         tables = sorted({str(row[0]) for row in broken})
                         raise RuntimeError(f"migration left broken references in: {', '.join(tables)}")
         finally:
+            config.attributes.pop("rows", None)
             if sqlite:
                 _raw_sqlite(connection, "PRAGMA foreign_keys=ON")
     if owned:

@@ -514,6 +514,17 @@ def _tables() -> dict[str, sa.Table]:
     return {"snapshot": snap, "member": member, "cosign": cosign}
 
 
+def _row_progress() -> Any:
+    """``rows(done, total)`` for the upgrade's progress display, when the caller asked for one."""
+    from alembic import context
+
+    try:
+        report = context.config.attributes.get("rows")
+    except Exception:  # noqa: BLE001 - no migration context (a unit test calling the backfill)
+        report = None
+    return report or (lambda _done, _total: None)
+
+
 def _backfill(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
     from zoneinfo import ZoneInfo
 
@@ -546,7 +557,9 @@ def _backfill(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
     now = dt.datetime.now(dt.UTC)
     lines: list[str] = []
     cosigns = 0
+    report = _row_progress()
     for start in range(0, len(ids), BATCH):
+        report(start, len(ids))
         batch = ids[start: start + BATCH]
         expand = sa.bindparam("ids", expanding=True, type_=sa.Uuid())
         meetings = conn.execute(
@@ -643,6 +656,7 @@ def _backfill(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
         if cosign_rows:
             conn.execute(tables["cosign"].insert(), cosign_rows)
         cosigns += len(cosign_rows)
+    report(len(ids), len(ids))
     addenda = []
     for r in conn.execute(
         sa.text(
