@@ -7,6 +7,7 @@ are in ``tests/torture/test_upgrade_kill.py``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sqlite3
 import uuid
 
@@ -246,7 +247,7 @@ def test_the_cli_prints_one_line_per_upgrade_step_when_not_on_a_terminal(tmp_pat
         f"step {i} of {total}" for i in range(1, total + 1)
     ]
     assert lines[-1] == f"iop: database upgraded ({total} steps)"
-    assert "rows" not in result.stderr  # row progress only on a terminal
+    assert not re.search(r"\d of [\d,]+ rows", result.stderr)  # row progress only on a terminal
     assert f"from schema 0005 to {migrate.head_revision()}" in result.stdout
 
 
