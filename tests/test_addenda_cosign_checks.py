@@ -17,6 +17,7 @@ from iop_facilitator.services import (
     home,
     live,
     members,
+    names,
     notes,
     safety,
     signcheck,
@@ -193,17 +194,17 @@ def test_names_and_initials() -> None:
     import uuid
 
     a, b, c, d = (uuid.uuid4() for _ in range(4))
-    patterns = signcheck.name_patterns([(a, "Avery T."), (b, "Blake S."), (c, "Will R."), (d, "Blake M.")])
+    patterns = names.name_patterns([(a, "Avery T."), (b, "Blake S."), (c, "Will R."), (d, "Blake M.")])
     text = "Avery T. and later avery spoke; blake s. too. Blakely agreed. I will go. Will helped."
-    found = [w for _p, w in signcheck.find_names(text, patterns, own=c)]
+    found = [w for _p, w in names.find_names(text, patterns, own=c)]
     # Display names and unambiguous first names, word-bounded; "Blake" is shared so only the full name counts.
     assert found == ["Avery T.", "avery", "blake s."]
-    found_by_a = [w for _p, w in signcheck.find_names(text, patterns, own=a)]
+    found_by_a = [w for _p, w in names.find_names(text, patterns, own=a)]
     assert "Will" in found_by_a and "will" not in found_by_a  # a common word only when capitalised
-    assert signcheck.replace_names(text, patterns, own=c) == (
+    assert names.replace_names(text, patterns, own=c) == (
         "A.T. and later A.T. spoke; B.S. too. Blakely agreed. I will go. Will helped."
     )
-    assert signcheck.initials("Mary Ann") == "M.A."
+    assert names.initials("Mary Ann") == "M.A."
 
 
 # --------------------------------------------------------------------------- sign-time checks (database)

@@ -19,12 +19,12 @@ from tests.test_integrity import allowed, refused
 from tests.test_live_services import START, complete_meeting, library, room, snap  # noqa: F401 - fixtures
 
 
-def facts(db, room, name: str) -> note_facts.FactsView:
+def facts(db, room, name: str) -> note_facts.FactsView:  # noqa: F811
     with db.session() as s:
         return note_facts.load_facts(s, room["meeting"]).get(room["people"][name], note_facts.EMPTY)
 
 
-def goals(db, room, name: str) -> list[str]:
+def goals(db, room, name: str) -> list[str]:  # noqa: F811
     return [g.id for g in snap(db, room).member(room["people"][name]).goals]
 
 

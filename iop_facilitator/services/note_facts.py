@@ -31,11 +31,18 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from iop_facilitator.enums import ATTENDED, Affect, GoalProgress, Participation, RiskScreen, UseReport
+from iop_facilitator.enums import (
+    ATTENDED,
+    Affect,
+    GoalProgress,
+    Participation,
+    RiskScreen,
+    UseReport,
+)
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.models import Attendance, Goal, NoteFacts, ProgressNote, SafetyEvent
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, check_base, editable_meeting
+from iop_facilitator.services.live import UNSET, check_base, draft_hash, editable_meeting
 from iop_facilitator.services.text import clean, clean_line
 
 SECTIONS = ("behavior", "data", "assessment", "subjective", "objective")
@@ -122,6 +129,15 @@ def load_facts(session: Session, meeting_id: uuid.UUID) -> dict[uuid.UUID, Facts
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def own_goal_ids(session: Session, member_id: uuid.UUID, goal_ids: Iterable[str | uuid.UUID]) -> list[str]:
+    """``goal_ids`` as stored (strings, first occurrence kept), refused unless all are the member's own."""
+    own = {str(g) for g in session.exec(select(Goal.id).where(Goal.member_id == member_id))}
+    picked = list(dict.fromkeys(str(g) for g in goal_ids))
+    if not set(picked) <= own:
+        raise InvalidInput("a note can only address the member's own treatment-plan goals")
+    return picked
 
 
 def _row(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID) -> NoteFacts:
@@ -255,15 +271,14 @@ def save_facts(
     bases = dict(based_on or {})
     for name, value in changes.items():
         if name in bases and bases[name] is not None:
-            check_base(f"facts.{name}", _stored(row, name), _stored_form(name, value), _base(name, bases[name]))
+            check_base(f"facts.{name}", _stored(row, name), _stored_form(name, value), _base(name, bases[name]),
+                       app_draft=(row.drafted or {}).get(name))
     changed = [name for name, value in changes.items() if _stored(row, name) != _stored_form(name, value)]
     if not changed:
         return row
     for name in changed:
         setattr(row, name, changes[name])
     if drafted:
-        from iop_facilitator.services.notes import draft_hash
-
         marks = dict(row.drafted or {})
         for name in changed:
             if name in SECTIONS:
@@ -271,8 +286,9 @@ def save_facts(
         row.drafted = marks
     session.add(row)
     session.flush()
-    audit.record(session, "note.facts", record_type="meeting", record_id=meeting_id, member=member_id,
-                 fields=sorted(changed))
+    if not drafted:  # a draft is audited once for the whole meeting (services.notes.draft_notes)
+        audit.record(session, "note.facts", record_type="meeting", record_id=meeting_id, member=member_id,
+                     fields=sorted(changed))
     return row
 
 
@@ -303,15 +319,15 @@ def set_goals(
 ) -> list[str]:
     """The goals the note addresses (the member's own, in the order given); progress on goals
     no longer addressed is dropped. ``based_on``: the goal ids the edit started from."""
-    from iop_facilitator.services.notes import save_note
-
     editable_meeting(session, meeting_id)
     row = _row(session, meeting_id, member_id)
-    picked = list(dict.fromkeys(str(g) for g in goal_ids))
+    picked = own_goal_ids(session, member_id, goal_ids)
     note = _note(session, meeting_id, member_id)
     before = [str(g) for g in (note.goal_ids if note else ())]
-    save_note(session, meeting_id, member_id, goal_ids=picked,
-              based_on=None if based_on is None else {"goal_ids": list(based_on)})
+    if based_on is not None:
+        check_base("note.goal_ids", before, picked, [str(g) for g in based_on])
+    if picked != before:
+        _write_goals(session, meeting_id, member_id, note, picked)
     progress = {g: v for g, v in (row.goal_progress or {}).items() if g in picked}
     if progress != (row.goal_progress or {}):
         row.goal_progress = progress
@@ -321,6 +337,15 @@ def set_goals(
         audit.record(session, "note.goals", record_type="meeting", record_id=meeting_id, member=member_id,
                      goals=len(picked))
     return picked
+
+
+def _write_goals(
+    session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID, note: ProgressNote | None, goal_ids: list[str]
+) -> None:
+    if note is None:
+        note = ProgressNote(meeting_id=meeting_id, member_id=member_id, goal_ids=[], intervention="", response="", plan="")
+    note.goal_ids = list(goal_ids)
+    session.add(note)
 
 
 def set_goal_progress(
@@ -339,8 +364,6 @@ def set_goal_progress(
     (rating progress on a goal means it was addressed). ``based_on``: ``{"progress": ...,
     "measure": ...}`` as the edit started from (an unrated goal compares as ``None`` / "").
     """
-    from iop_facilitator.services.notes import save_note
-
     editable_meeting(session, meeting_id)
     row = _row(session, meeting_id, member_id)
     gid = str(goal_id)
@@ -350,7 +373,7 @@ def set_goal_progress(
     note = _note(session, meeting_id, member_id)
     addressed = [str(g) for g in (note.goal_ids if note else ())]
     if gid not in addressed:
-        save_note(session, meeting_id, member_id, goal_ids=[*addressed, gid])
+        _write_goals(session, meeting_id, member_id, note, [*addressed, gid])
     entries = dict(row.goal_progress or {})
     old = dict(entries.get(gid) or {})
     new = dict(old)
@@ -415,10 +438,7 @@ def prefill(session: Session, meeting_id: uuid.UUID) -> list[uuid.UUID]:
 
 
 _STOP = frozenset(
-    "about after again also and any are been before being but can could daily day days each every for from "
-    "group have into its more most not other our out over own per rather same some such than that the their "
-    "them then there these they this those through times under until use using very was week weeks were what "
-    "when where which while who will with within without would your you member members session sessions".split()
+    ["about", "after", "again", "also", "and", "any", "are", "been", "before", "being", "but", "can", "could", "daily", "day", "days", "each", "every", "for", "from", "group", "have", "into", "its", "more", "most", "not", "other", "our", "out", "over", "own", "per", "rather", "same", "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "times", "under", "until", "use", "using", "very", "was", "week", "weeks", "were", "what", "when", "where", "which", "while", "who", "will", "with", "within", "without", "would", "your", "you", "member", "members", "session", "sessions"]
 )
 _WORD = re.compile(r"[a-z]+")
 

@@ -32,10 +32,12 @@ import difflib
 import re
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iop_facilitator.services.names import find_names, name_patterns, replace_names
 from iop_facilitator.services.text import clean
+from iop_facilitator.services.wording import is_app_sentence
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -52,11 +54,6 @@ STOCK_SENTENCES = (
     re.compile(r"^follow up on today s safety concern with the primary clinician$"),
     re.compile(r"^review attendance with the member near the program s absence limit$"),
     re.compile(r"^reported a safety concern at check in followed up per program crisis steps$"),
-)
-
-# First names that are also ordinary words: matched only when written with a capital letter.
-COMMON_WORDS = frozenset(
-    ["al", "an", "april", "art", "autumn", "bill", "bob", "brook", "butch", "chance", "charity", "dawn", "dean", "destiny", "faith", "frank", "gene", "grace", "guy", "harmony", "hope", "iris", "ivy", "jack", "jade", "jay", "joy", "june", "justice", "king", "lane", "mark", "matt", "max", "may", "melody", "miles", "misty", "neil", "page", "pat", "patience", "penny", "rich", "river", "robin", "rose", "ruby", "rusty", "sage", "sky", "skye", "star", "stone", "storm", "summer", "sunny", "trinity", "wade", "will", "willow", "win", "winter", "works"]
 )
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -101,6 +98,9 @@ def normalise(sentence: str) -> str:
 
 
 def is_stock(sentence: str) -> bool:
+    """The app's own sentences: today's draft templates (``wording.TEMPLATES``) and older drafts' stock."""
+    if is_app_sentence(sentence):
+        return True
     norm = normalise(sentence)
     return any(p.match(norm) for p in STOCK_SENTENCES)
 
@@ -151,77 +151,6 @@ def compare(a: list[str], b: list[str]) -> tuple[tuple[str, ...], float, bool]:
 def note_text(response: str, plan: str) -> str:
     parts = [p.strip() for p in (response, plan) if p and p.strip()]
     return "\n".join(parts)
-
-
-# --------------------------------------------------------------------------- names
-
-
-def initials(display_name: str) -> str:
-    """"Avery T." -> "A.T."; "Mary Ann" -> "M.A."."""
-    letters = [w[0].upper() for w in re.findall(r"[^\W\d_][\w'’-]*", display_name)]
-    return "".join(f"{c}." for c in letters) or "a peer"
-
-
-def first_name(display_name: str) -> str:
-    found = re.findall(r"[^\W\d_][\w'’-]*", display_name)
-    return found[0] if found else ""
-
-
-@dataclass(frozen=True)
-class NamePattern:
-    member_id: uuid.UUID
-    display_name: str
-    pattern: re.Pattern[str] = field(compare=False)
-    replacement: str = ""  # the member's initials, for the display name and the first name alike
-
-
-def _word_bounded(text: str) -> str:
-    return rf"(?<![\w]){re.escape(text)}(?![\w])"
-
-
-def name_patterns(people: Iterable[tuple[uuid.UUID, str]]) -> list[NamePattern]:
-    """One regex per member: the display name, and the first name when no one else shares it.
-
-    Case-insensitive and word-bounded; a first name that is also a common word
-    ("Will", "Hope") is matched only when capitalised.
-    """
-    people = [(pid, clean(name).strip()) for pid, name in people if clean(name).strip()]
-    firsts: dict[str, int] = {}
-    for _pid, name in people:
-        key = first_name(name).lower()
-        firsts[key] = firsts.get(key, 0) + 1
-    out = []
-    for pid, name in people:
-        parts = [f"(?i:{_word_bounded(name)})"]
-        first = first_name(name)
-        if len(first) >= 2 and firsts.get(first.lower()) == 1 and first.lower() != name.lower():
-            if first.lower() in COMMON_WORDS:
-                parts.append(_word_bounded(first[0].upper() + first[1:]))
-            else:
-                parts.append(f"(?i:{_word_bounded(first)})")
-        out.append(NamePattern(pid, name, re.compile("|".join(parts)), initials(name)))
-    return out
-
-
-def find_names(text: str, patterns: list[NamePattern], *, own: uuid.UUID) -> list[tuple[NamePattern, str]]:
-    """(whose name, as written) for every other member's name in ``text``."""
-    found = []
-    for pattern in patterns:
-        if pattern.member_id == own:
-            continue
-        for match in pattern.pattern.finditer(text or ""):
-            found.append((pattern, match.group(0)))
-    return found
-
-
-def replace_names(text: str, patterns: list[NamePattern], *, own: uuid.UUID) -> str:
-    """``text`` with every other member's name replaced by their initials ("Avery T." and "Avery" -> "A.T.")."""
-    for pattern in patterns:
-        if pattern.member_id == own:
-            continue
-
-        text = pattern.pattern.sub(lambda _m, p=pattern: p.replacement, text)
-    return text
 
 
 # --------------------------------------------------------------------------- the checks on a snapshot

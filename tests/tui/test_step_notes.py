@@ -201,8 +201,11 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
         notes = notes_by_member(prepared.clinic.target, prepared.meeting_id)
         avery, blake, casey = (notes[prepared.id(n)] for n in MEMBERS[:3])
         assert set(notes) == {prepared.id(n) for n in MEMBERS[:3]}
-        assert AVERY_STORY in avery["response"] and AVERY_FEELING in avery["response"]
-        assert BLAKE_STORY in blake["response"] and BLAKE_FEELING in blake["response"]
+        assert AVERY_FEELING in avery["response"] and BLAKE_FEELING in blake["response"]
+        # Story notes are referenced by time, never pasted (issue 13).
+        assert "in-session note at" in avery["response"] and "in-session note at" in blake["response"]
+        for note in (avery, blake, casey):
+            assert AVERY_STORY not in note["response"] and BLAKE_STORY not in note["response"]
         for other in (BLAKE_STORY, BLAKE_FEELING, "Blake"):
             assert other not in avery["response"] and other not in avery["plan"]
         for other in (AVERY_STORY, AVERY_FEELING, "Avery"):
@@ -210,7 +213,7 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
         for story in (AVERY_STORY, BLAKE_STORY):
             assert story not in casey["response"]
         assert "Arrived late" in casey["response"]
-        assert "Cravings and Urges" in avery["intervention"]
+        assert "Cravings and Urges" not in avery["intervention"]  # the group's method: in the narrative
         for note in (avery, blake, casey):
             assert note["goal_ids"] and note["plan"]
 
