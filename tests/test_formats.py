@@ -276,3 +276,51 @@ def test_the_property_generator_does_put_names_in_members_words() -> None:
     text = " ".join(formats.compose(avery, view, [g.id for g in avery.goals], avery.facts, "GIRP").values())
     assert "thanks to B.S." in text and "sat by B.S." in text and "call B.S." in text
     assert dataclasses.replace(avery, takeaway="").takeaway == ""
+
+
+# --------------------------------------------------------------------------- every export, from what was signed
+
+
+def test_every_export_renders_the_signed_note_in_its_format(db, library) -> None:  # noqa: F811
+    import base64
+    import io
+    import json
+
+    from pypdf import PdfReader
+    from sqlmodel import select
+
+    from iop_facilitator.exports import notes_data, notes_fhir, notes_json, notes_md, notes_pdf
+    from iop_facilitator.models import Goal
+
+    meeting, ids = fixed_meeting(db, library)
+    with db.begin() as s:
+        notes.set_format(s, meeting, "SOAP")
+        notes.draft_notes(s, meeting, library.get("handling-stress"))
+        lead = live_read.load_snapshot(s, meeting).facilitator_id
+        notes.sign(s, meeting, lead)
+    with db.begin() as s:  # the plan is edited after signing: the record shows the goal as signed
+        for goal in s.exec(select(Goal)):
+            goal.text = "rewritten after signing"
+    context = notes_data.ExportContext(program_name="Test IOP (fictional)", disclosure_notice="notice", timezone=TZ,
+                                       exported_at=dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC), filters={})
+    with db.session() as s:
+        docs = list(notes_data.iter_documents(s, notes_data.Filters()))
+    md = notes_md.to_text(docs, context)
+    for heading in ("S \u00b7 Subjective", "O \u00b7 Objective", "A \u00b7 Assessment", "P \u00b7 Plan", "Goals addressed"):
+        assert heading in md
+    assert "Use two stress management skills at work: worse (used a skill 1 of 5 workdays)" in md
+    assert "rewritten after signing" not in md
+    assert "Tapped her foot through the didactic" in md
+    assert "substance use since the last session: used (two beers Saturday)" in md
+    data = json.loads(notes_json.to_text(docs, context))
+    avery = next(m for m in data["records"][0]["members"] if m["display_name"] == "Avery T.")
+    assert [p["key"] for p in avery["note_sections"]] == ["goals", "subjective", "objective", "assessment", "plan"]
+    assert avery["facts"]["substance_use"] == "used" and avery["facts"]["goal_progress"][0]["progress"] == "worse"
+    pdf, _count = notes_pdf.render(docs, context)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "O \u00b7 Objective" in text and "Tapped her foot" in " ".join(text.split())
+    bundle, _n = notes_fhir.bundle(docs, context)
+    notes_text = [base64.b64decode(e["resource"]["content"][0]["attachment"]["data"]).decode()
+                  for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    assert any("A \u00b7 Assessment" in t and "Tapped her foot" in t for t in notes_text)
+    assert sum("Tapped her foot" in t for t in notes_text) == 1  # only in Avery's own document

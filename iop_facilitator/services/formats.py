@@ -375,6 +375,30 @@ def note_parts(note_format: str, goals: Iterable[Any], note: Any | None, facts: 
     return tuple(parts)
 
 
+USE_WORDS = {"none": "none", "used": "used", "declined": "declined to say"}
+RISK_WORDS = {"denied": "denied", "endorsed": "endorsed (see the safety event)"}
+
+
+def facts_summary(facts: Any | None) -> str:
+    """The structured facts in one line for a reader: participation, affect and presentation, risk
+    screen, substance use ("" when nothing is recorded). Progress is shown with each goal."""
+    if facts is None:
+        return ""
+    parts = []
+    if facts.participation:
+        parts.append(f"participation {facts.participation.replace('_', ' ')}")
+    seen = ", ".join(a.replace("_", " ") for a in facts.affect)
+    if seen or facts.presentation:
+        parts.append("affect " + "; ".join(p for p in (seen, facts.presentation) if p) if seen
+                     else f"presentation {facts.presentation}")
+    if facts.risk_screen:
+        parts.append(f"suicidal or homicidal thoughts {RISK_WORDS.get(facts.risk_screen, facts.risk_screen)}")
+    if facts.substance_use:
+        use = USE_WORDS.get(facts.substance_use, facts.substance_use)
+        parts.append(f"substance use since the last session: {use}" + (f" ({facts.use_detail})" if facts.use_detail else ""))
+    return "; ".join(parts)
+
+
 def complete(note_format: str, note: Any | None, facts: Any | None) -> bool:
     """Goals addressed and every text section of the format written."""
     if note is None or not tuple(getattr(note, "goal_ids", ()) or ()):
