@@ -144,6 +144,8 @@ class ProgramSettings(Editable, table=True):
     is_demo: bool = Field(default=False, nullable=False)
     # Minutes without a key press before the TUI locks itself (measured on a monotonic clock).
     idle_lock_minutes: int = Field(default=10, ge=1, le=240, sa_column_kwargs={"server_default": "10"})
+    # The payer lens flags a goal rated "no change" in this many of a member's notes in a row.
+    no_change_limit: int = Field(default=3, ge=2, le=12, sa_column_kwargs={"server_default": "3"})
 
 
 class Staff(Editable, table=True):

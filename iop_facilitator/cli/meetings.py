@@ -1,9 +1,9 @@
-"""``iop meeting``: list and show group meetings; addenda, co-signature and sign-time checks."""
+"""``iop meeting``: list and show group meetings; addenda, co-signature, sign-time checks, payer review."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,10 @@ app = typer.Typer(help="Group meetings (sessions).", no_args_is_help=True)
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    group: Annotated[Optional[str], typer.Option("--group", help="Only this group (name or id).")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", metavar="YYYY-MM-DD", help="From this day.")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many (newest first).")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only this group (name or id).")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="From this day.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many (newest first).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List meetings, newest first, with attendance counts."""
@@ -166,10 +166,10 @@ def addendum(
     meeting: Annotated[str, typer.Argument(help="Meeting id (or id prefix) of a signed meeting.")],
     author: Annotated[str, typer.Option("--author", help="Staff member writing it (name or id; needs credentials).")],
     reason: Annotated[str, typer.Option("--reason", help="Why the record is corrected.")],
-    text: Annotated[Optional[str], typer.Option("--text", help="The addendum's text; '-' reads standard input.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Read the text from this UTF-8 file.",
+    text: Annotated[str | None, typer.Option("--text", help="The addendum's text; '-' reads standard input.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Read the text from this UTF-8 file.",
                                                 exists=True, dir_okay=False, readable=True)] = None,
-    member: Annotated[Optional[str], typer.Option("--member", help="Attach it to this member's part (name or id).")] = None,
+    member: Annotated[str | None, typer.Option("--member", help="Attach it to this member's part (name or id).")] = None,
 ) -> None:
     """Add a dated, signed correction to a signed meeting (the original stays as it was)."""
     import sys
@@ -247,3 +247,30 @@ def check(
     _print(out)
     if any(item.blocking for item in findings):
         raise typer.Exit(1)
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    meeting: Annotated[str | None, typer.Argument(help="Meeting id (or id prefix); or use --since/--until.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="Every finished meeting from this day.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="With a date range: only this group (name or id).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (one item per meeting).")] = False,
+) -> None:
+    """The payer lens: what an auditor would question in the notes, per member and field (reads only)."""
+    from iop_facilitator.services.payer_lens import as_dict, reviews
+
+    first, last = parse_date_range(since, until)
+    database = open_db(ctx)
+    with database.session() as session:
+        found = reviews(session, meeting=meeting, since=first, until=last, group=group)
+    if as_json:
+        print_json([as_dict(item) for item in found])
+        return
+    rows = [[item.local_date.isoformat(), item.group_name, short(item.meeting_id), f.member, f.field, f.kind, f.message]
+            for item in found for f in item.flags]
+    flagged = sum(1 for item in found if item.flags)
+    print_table(f"Payer review: {len(rows)} flag(s) in {flagged} of {len(found)} meeting(s)",
+                ["Date", "Group", "Meeting", "Member", "Field", "Flag", "What to fix"], rows,
+                empty=f"No flags in {len(found)} meeting(s): nothing an auditor would question here.")

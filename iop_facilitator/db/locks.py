@@ -1,7 +1,8 @@
 """The database's own guards against raw SQL, as ``iop db check`` expects them.
 
 Migration 0006 creates the lock triggers (0008 recreates the SQLite meeting update guard with
-one more frozen column; 0010 adds those of ``note_facts``, a meeting part like ``progress_note``) (signed meetings, their parts and snapshot,
+one more frozen column; 0010 adds those of ``note_facts``, a meeting part like ``progress_note``, and rebuilds the
+SQLite history triggers of ``program_settings`` with its new column) (signed meetings, their parts and snapshot,
 addenda, co-signatures, the audit log, reference-data history; see that migration's
 docstring). ``iop db check`` compares each trigger's *definition* (SHA-256 of its SQL
 with whitespace collapsed: ``sqlite_master.sql`` on SQLite, ``pg_get_triggerdef`` and
@@ -27,8 +28,9 @@ SQLITE_TRIGGERS: dict[str, tuple[str, str]] = {  # name: (table, definition)
     "iop_history_goal_update": ("goal", "1136efa4bd9cdf5671ce9ab6b49e093c97c211cd8ab6809f85fd9e7256ca3196"),
     "iop_history_member_delete": ("member", "491b1d7f11f225065d6012c9dc268432c17c01200c7f31dfcf2f91004de401dc"),
     "iop_history_member_update": ("member", "83e134b27971aacd633a039e8253ef86e64aae28e2cbbac7196644c6f99ecaa8"),
-    "iop_history_program_settings_delete": ("program_settings", "d7ad2fc5b4043e12c50a173e23b11adb5f277318a7a9ec0296dc6676acadd1d8"),
-    "iop_history_program_settings_update": ("program_settings", "cc072896e0f8b8bc2cd43e023eb7ab6af7b0885de6ef19501e970c0ce1b1f79e"),
+    # Migration 0010 added no_change_limit to the columns the SQLite history triggers copy.
+    "iop_history_program_settings_delete": ("program_settings", "51bbb1678c547cba072c875dd50f80830ebcb715d96c6d314055b93551a1475f"),
+    "iop_history_program_settings_update": ("program_settings", "b621cc9f75108a3bf5c3a51477a781bf158007774895075a16d9afdfe55f5322"),
     "iop_history_staff_delete": ("staff", "44a5eb11af61905d674a0ab6b45ce139c7a8d3eb0e90bbb42acabed785638cfb"),
     "iop_history_staff_update": ("staff", "5c92340722529692abc38692cb4bfd6bd77eb7b7a8f1523b6c4ffbe90a36ae97"),
     "iop_history_therapy_group_delete": ("therapy_group", "0fff51bf70f374473e00da4072c1849d18f6252e1d488b2e73ff98c5e8dbf98e"),

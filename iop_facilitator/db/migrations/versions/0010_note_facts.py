@@ -14,6 +14,11 @@ Create Date: 2026-12-03 13:35:56
   ``iop_lock_meeting_part()`` function and ``iop_no_truncate()``), fingerprints in
   ``db/locks.py``.
 
+* ``program_settings.no_change_limit`` (default 3): the payer lens flags a goal rated "no change"
+  in this many of a member's notes in a row. SQLite's history triggers of ``program_settings``
+  list its columns, so they are created again with the new one (0006's form, frozen here);
+  PostgreSQL's copy whole rows and need nothing.
+
 Existing rows are not rewritten: a meeting without note facts keeps its progress notes
 exactly as they are (GIRP: goal ids, intervention, response, plan), its content hash stays
 format 1 or 2, and nothing signed changes. A note written before this schema simply has no
@@ -59,12 +64,36 @@ def _sqlite_triggers(table: str) -> list[str]:
     ]
 
 
+# program_settings' columns as of schema 0008 (migration 0006's HISTORY entry), then 0010's.
+SETTINGS_0008 = (
+    "id", "created_at", "updated_at", "version", "clinic_name", "timezone", "crisis_resources",
+    "crisis_steps", "disclosure_notice", "max_absences", "absence_window_weeks", "service_codes",
+    "weekly_hours_adult", "weekly_hours_adolescent", "per_diem_daily_hours", "is_demo", "idle_lock_minutes",
+)
+SETTINGS_0010 = (*SETTINGS_0008, "no_change_limit")
+
+
+def _settings_history(columns: tuple[str, ...]) -> list[str]:
+    """Migration 0006's SQLite history triggers of program_settings, over ``columns`` (frozen copy)."""
+    now = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"
+    old = ", ".join(f"'{c}', OLD.{c}" for c in columns)
+    sql = []
+    for what in ("update", "delete"):
+        sql.append(f"DROP TRIGGER IF EXISTS iop_history_program_settings_{what}")
+        sql.append(
+            f"""CREATE TRIGGER iop_history_program_settings_{what} AFTER {what.upper()} ON program_settings
+                BEGIN INSERT INTO row_history (id, created_at, table_name, row_id, operation, changed_at, old_row)
+                VALUES (lower(hex(randomblob(16))), {now}, 'program_settings', OLD.id, '{what}', {now}, json_object({old})); END"""
+        )
+    return sql
+
+
 def _pg_triggers(table: str) -> list[str]:
     return [
-        f"CREATE TRIGGER iop_lock_{table} BEFORE INSERT OR UPDATE OR DELETE ON {table} "
-        "FOR EACH ROW EXECUTE FUNCTION iop_lock_meeting_part()",
-        f"CREATE TRIGGER iop_lock_{table}_truncate BEFORE TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION iop_no_truncate()",
+        (f"CREATE TRIGGER iop_lock_{table} BEFORE INSERT OR UPDATE OR DELETE ON {table} "
+         "FOR EACH ROW EXECUTE FUNCTION iop_lock_meeting_part()"),
+        (f"CREATE TRIGGER iop_lock_{table}_truncate BEFORE TRUNCATE ON {table} "
+         "FOR EACH STATEMENT EXECUTE FUNCTION iop_no_truncate()"),
     ]
 
 
@@ -107,10 +136,23 @@ def upgrade() -> None:
     op.create_index(op.f('ix_note_facts_member_id'), TABLE, ['member_id'], unique=False)
     for sql in (_sqlite_triggers(TABLE) if sqlite else _pg_triggers(TABLE)):
         op.execute(sql)
+    # ADD COLUMN in place (a batch rebuild would drop the table's history triggers).
+    op.add_column('program_settings', sa.Column('no_change_limit', sa.Integer(), server_default='3', nullable=False))
+    if sqlite:
+        for sql in _settings_history(SETTINGS_0010):
+            op.execute(sql)
 
 
 def downgrade() -> None:
     sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        for sql in _settings_history(SETTINGS_0008)[::2]:  # drop them before the column goes
+            op.execute(sql)
+        op.execute("ALTER TABLE program_settings DROP COLUMN no_change_limit")  # in place: the triggers stay
+        for sql in _settings_history(SETTINGS_0008):
+            op.execute(sql)
+    else:
+        op.drop_column('program_settings', 'no_change_limit')
     if sqlite:
         for what in ("insert", "update", "delete"):
             op.execute(f"DROP TRIGGER IF EXISTS iop_lock_{TABLE}_{what}")
