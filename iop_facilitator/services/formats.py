@@ -262,6 +262,8 @@ def pieces(line: MemberLine, snapshot: Snapshot, goal_ids: Iterable[str], facts:
         kind = {"worse": "p_worse", "no_change": "p_same", "improved": "p_better"}.get(
             rated.progress if rated is not None and rated.progress else "", "p_goal")
         plan.append(say(kind, position=goal.position))
+    if not addressed:
+        plan.append(say("p_no_goal"))
     if snapshot.homework.strip():
         plan.append(say("p_homework"))
     if line.near_limit:

@@ -99,6 +99,7 @@ TEMPLATES: dict[str, str] = {
     "p_same": "Continue work on goal {position}; try a new strategy, as progress has not changed.",
     "p_better": "Build on the progress toward goal {position} at the next group.",
     "p_goal": "Continue work on goal {position} at the next group.",
+    "p_no_goal": "Review the treatment-plan goals with the primary counselor; no goal was addressed today.",
     "p_homework": "Practice the group's assignment (see the group narrative) and report back at the next group.",
     "p_attendance": "Review attendance with the member (near the program's absence limit).",
 }

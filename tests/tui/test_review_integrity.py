@@ -93,7 +93,7 @@ async def test_findings_are_shown_and_names_replaced_by_initials(tmp_path: Path)
         await settle(app, pilot)
         text = findings_text(pane)
         assert pane.query_one("#review-findings").display
-        assert "The notes of Avery T. and Blake S. are too similar" in text
+        assert "Avery T. and Blake S.: the response is near-identical" in text
         assert f"repeated: {CLONED}" in text
         assert "name: Blake" in text
         # The repeated sentence is highlighted (a style, not colour alone: it is also labelled).
@@ -108,7 +108,7 @@ async def test_findings_are_shown_and_names_replaced_by_initials(tmp_path: Path)
         assert "thanked B.S. for the ride" in stored[prepared.id("Avery T.")]["response"]
         assert "Names replaced by initials" in last_notification(app)
         assert "name: Blake" not in findings_text(pane)
-        assert "too similar" in findings_text(pane)
+        assert "near-identical" in findings_text(pane)
 
         # Signing asks with the warning in the question, and audits the acknowledgement.
         await pilot.press("s")

@@ -33,6 +33,11 @@ TOPIC_ID = "cravings-and-urges"
 AVERY_STORY = "Avery described walking the river trail at dawn instead of stopping at the liquor store"
 BLAKE_STORY = "Blake talked about repairing an old bicycle with a neighbor to fill Friday evenings"
 AVERY_FEELING = "hopeful"
+OBSERVATIONS = {
+    "Avery T.": "Leaned forward during the urge-surfing practice and timed her own wave on the wall clock.",
+    "Blake S.": "Kept his arms crossed until the role-play, then volunteered twice to play the friend.",
+    "Casey R.": "Came in quietly, caught up from a peer's summary and wrote the homework down at once.",
+}
 BLAKE_FEELING = "restless"
 
 
@@ -63,6 +68,7 @@ def prepare(
     from iop_facilitator.library.load import load_library
     from iop_facilitator.models import Group, Staff
     from iop_facilitator.services import live, live_read
+    from iop_facilitator.services.note_facts import prefill, save_facts
     from iop_facilitator.services.notes import draft_note, save_note
     from iop_facilitator.services.safety import record_event
     from iop_facilitator.services.settings import get_settings
@@ -96,11 +102,14 @@ def prepare(
             if narrative:
                 live.set_narrative(session, meeting_id, narrative)
             if notes:
+                prefill(session, meeting_id)  # risk screens from the safety events, as drafting does
                 snapshot = live_read.load_snapshot(session, meeting_id)
                 for line in snapshot.attended:
                     draft = draft_note(line, snapshot, loaded)
                     save_note(session, meeting_id, line.member_id, goal_ids=list(draft.goal_ids),
                               intervention=draft.intervention, response=draft.response, plan=draft.plan)
+                    # The leader's own sentence about each member (issue 13): a completed note has one.
+                    save_facts(session, meeting_id, line.member_id, observation=OBSERVATIONS[line.display_name])
     finally:
         database.dispose()
     return Prepared(clinic, meeting_id)
