@@ -38,6 +38,7 @@ shows a non-GIRP note whose own sections are all empty with the fields it has
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -117,6 +118,16 @@ FORMATS: dict[str, NoteFormatSpec] = {
         observed_in="objective", progress_in="assessment"),
 }
 NOTE_COLUMNS = ("intervention", "response", "plan")  # stored in progress_note; the rest in note_facts
+
+
+def draft_hash(text: str | list[str] | tuple[str, ...]) -> str:
+    """The mark kept for an app-drafted field: SHA-256 of its stored text (goal ids joined).
+
+    ``ProgressNote.drafted``, ``NoteFacts.drafted`` and ``GroupMeeting.narrative_drafted`` hold
+    it; a field whose text still has it was not edited by anyone (``services.notes``).
+    """
+    value = ",".join(text) if isinstance(text, (list, tuple)) else text
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def spec(note_format: str | NoteFormat) -> NoteFormatSpec:

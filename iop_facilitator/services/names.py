@@ -3,7 +3,7 @@
 In one member's note other members appear only as initials or "a peer" (a chart must never
 name another person). :func:`name_patterns` builds one word-bounded pattern per member (the
 display name, and the first name when no one else in the meeting shares it; a first name
-that is also a common word, such as "Will" or "Hope", only when capitalised);
+that is also a common word, such as "Will" or "Hope", only when capitalised or in capitals);
 :func:`find_names` and :func:`replace_names` use them. The drafts
 (``services.formats``) pass every typed word through them, the sign-time checks
 (``services.signcheck``) report names left in a note.
@@ -20,7 +20,7 @@ from iop_facilitator.services.text import clean
 
 # First names that are also ordinary words: matched only when written with a capital letter.
 COMMON_WORDS = frozenset(
-    ["al", "an", "april", "art", "autumn", "bill", "bob", "brook", "butch", "chance", "charity", "dawn", "dean", "destiny", "faith", "frank", "gene", "grace", "guy", "harmony", "hope", "iris", "ivy", "jack", "jade", "jay", "joy", "june", "justice", "king", "lane", "mark", "matt", "max", "may", "melody", "miles", "misty", "neil", "page", "pat", "patience", "penny", "rich", "river", "robin", "rose", "ruby", "rusty", "sage", "sky", "skye", "star", "stone", "storm", "summer", "sunny", "trinity", "wade", "will", "willow", "win", "winter", "works"]
+    ["al", "an", "april", "art", "ash", "autumn", "bill", "bob", "brook", "butch", "chance", "charity", "dawn", "dean", "destiny", "drew", "faith", "frank", "gene", "grace", "guy", "harmony", "hope", "iris", "ivy", "jack", "jade", "jay", "joy", "june", "justice", "king", "lane", "mark", "matt", "max", "may", "melody", "miles", "misty", "neil", "opal", "page", "pat", "patience", "penny", "rich", "river", "robin", "rose", "ruby", "rusty", "sage", "sky", "skye", "sol", "star", "stone", "storm", "summer", "sunny", "trinity", "wade", "will", "willow", "win", "winter", "works"]
 )
 
 
@@ -64,8 +64,9 @@ def name_patterns(people: Iterable[tuple[uuid.UUID, str]]) -> list[NamePattern]:
         parts = [f"(?i:{_word_bounded(name)})"]
         first = first_name(name)
         if len(first) >= 2 and firsts.get(first.lower()) == 1 and first.lower() != name.lower():
-            if first.lower() in COMMON_WORDS:
-                parts.append(_word_bounded(first[0].upper() + first[1:]))
+            if first.lower() in COMMON_WORDS:  # "Will" and "WILL" are the name, "will" the word
+                parts.append(_word_bounded(first[0].upper() + first[1:].lower()))
+                parts.append(_word_bounded(first.upper()))
             else:
                 parts.append(f"(?i:{_word_bounded(first)})")
         out.append(NamePattern(pid, name, re.compile("|".join(parts)), initials(name)))

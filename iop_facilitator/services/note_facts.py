@@ -42,7 +42,8 @@ from iop_facilitator.enums import (
 from iop_facilitator.errors import InvalidInput
 from iop_facilitator.models import Attendance, Goal, NoteFacts, ProgressNote, SafetyEvent
 from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, check_base, draft_hash, editable_meeting
+from iop_facilitator.services.formats import draft_hash
+from iop_facilitator.services.live import UNSET, check_base, editable_meeting
 from iop_facilitator.services.text import clean, clean_line
 
 SECTIONS = ("behavior", "data", "assessment", "subjective", "objective")

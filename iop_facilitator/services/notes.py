@@ -28,7 +28,8 @@ from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus, Not
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.models import GroupMeeting, NoteFacts, ProgressNote, Staff
 from iop_facilitator.services import audit, formats, note_facts
-from iop_facilitator.services.live import UNSET, check_base, draft_hash, editable_meeting
+from iop_facilitator.services.formats import draft_hash
+from iop_facilitator.services.live import UNSET, check_base, editable_meeting
 from iop_facilitator.services.live_read import MemberLine, Snapshot, load_snapshot
 from iop_facilitator.services.note_facts import own_goal_ids, suggest_goals
 from iop_facilitator.services.text import clean, clean_line
