@@ -296,7 +296,7 @@ def test_every_export_renders_the_signed_note_in_its_format(db, library) -> None
     from iop_facilitator.exports import notes_data, notes_fhir, notes_json, notes_md, notes_pdf
     from iop_facilitator.models import Goal
 
-    meeting, ids = fixed_meeting(db, library)
+    meeting, _ids = fixed_meeting(db, library)
     with db.begin() as s:
         notes.set_format(s, meeting, "SOAP")
         notes.draft_notes(s, meeting, library.get("handling-stress"))

@@ -100,6 +100,7 @@ def show(
     """Show one meeting: the original record (untouched once signed), then its addenda."""
     from rich.text import Text
 
+    from iop_facilitator.services.formats import facts_summary, note_parts
     from iop_facilitator.services.live_read import load_snapshot
     from iop_facilitator.services.meetings import resolve_meeting
     from iop_facilitator.services.text import clean, clean_line
@@ -108,7 +109,7 @@ def show(
     with database.session() as session:
         found = resolve_meeting(session, meeting)
         snap = load_snapshot(session, found.id)
-        goal_text = {g.id: g.text for m in snap.members for g in m.goals}
+        goals = {g.id: g for m in snap.members for g in m.goals}
     if as_json:
         from dataclasses import asdict
 
@@ -144,11 +145,14 @@ def show(
         out.append(f" · {status}\n")
         if line.note is None:
             continue
-        goals = "; ".join(clean_line(goal_text.get(g, "")) for g in line.note.goal_ids if goal_text.get(g))
-        for label, value in (("Goal", goals), ("Intervention", line.note.intervention),
-                             ("Response", line.note.response), ("Plan", line.note.plan)):
-            out.append(f"  {label}: ", style="bold")
-            out.append(clean(value).strip() + "\n")
+        facts = facts_summary(line.facts)
+        if facts:
+            out.append("  Facts: ", style="bold")
+            out.append(clean_line(facts) + "\n")
+        addressed = [goals[g] for g in line.note.goal_ids if g in goals]
+        for part in note_parts(snap.note_format, addressed, line.note, line.facts):
+            out.append(f"  {part.heading}: ", style="bold")
+            out.append("\n    ".join(clean(p).strip() for p in part.paragraphs) + "\n")
     if snap.addenda:
         out.append("\nAddenda (corrections; the original above is unchanged)\n", style="bold")
         for number, item in enumerate(snap.addenda, start=1):

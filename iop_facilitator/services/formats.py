@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -143,13 +144,25 @@ PARTICIPATION_SENTENCES = {p: TEMPLATES[f"part_{p}"] for p in (
 
 def own_words(line: MemberLine, snapshot: Snapshot) -> Any:
     """A cleaner for words going into ``line``'s note: one line, other members' names as initials."""
-    patterns = name_patterns((m.member_id, m.display_name) for m in snapshot.members)
+    patterns = [p for p in name_patterns((m.member_id, m.display_name) for m in snapshot.members)
+                if p.member_id != line.member_id]
+    if not patterns:
+        return _plain_words
 
     def words(text: str) -> str:
-        text = replace_names(clean_line(text), patterns, own=line.member_id).strip()
-        return text if _INITIALS_END.search(text) else text.rstrip(".")
+        return _trim(replace_names(clean_line(text), patterns, own=line.member_id).strip())
 
     return words
+
+
+def _trim(text: str) -> str:
+    return text if _INITIALS_END.search(text) else text.rstrip(".")
+
+
+@lru_cache(maxsize=4096)
+def _plain_words(text: str) -> str:
+    """:func:`own_words` when no other member is in the meeting (cached: the same words recur)."""
+    return _trim(clean_line(text).strip())
 
 
 _INITIALS_END = re.compile(r"(?<!\w)(?:\w\.)+$")
