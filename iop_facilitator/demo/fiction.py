@@ -312,6 +312,14 @@ LEADER_PLANS = (
     "Member to attend a mutual-help meeting before {day} and report back",
     "Set up a sober-activity plan for {day} with the member",
     "Revisit the goal's steps in the individual session on {day}",
+    "Schedule a urine drug screen before {day} and review the result together",
+    "Member to write out a plan for the evening hours before {day}",
+    "Invite a support person to the family session on {day}",
+    "Shorten the goal to one daily step and check it on {day}",
+    "Member to remove alcohol from the home before {day}",
+    "Case manager to look into a transportation voucher before {day}",
+    "Member to practise the refusal script with the sponsor before {day}",
+    "Discuss a step-up in care with the supervisor before {day}",
 )
 SAFETY_DISPOSITIONS = (
     ("Screened privately at the break; passive thoughts, no plan or intent; safety plan reviewed; "

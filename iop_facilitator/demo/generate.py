@@ -492,6 +492,17 @@ class _MeetingView:
     note_format: str = "GIRP"
 
 
+def _fresh(size: int, r: float, used: set[int], avoid: int | None) -> int:
+    """An index into a pool of ``size``: from a random start, the first not in ``used`` and not ``avoid``
+    (the start itself when every one is taken)."""
+    start = int(r * size)
+    for step in range(size):
+        index = (start + step) % size
+        if index not in used and index != avoid:
+            return index
+    return start
+
+
 @dataclass
 class _Used:
     """What one meeting's notes already say, so no two members' leader-written parts are alike."""
@@ -592,6 +603,7 @@ class _GroupHistory:
         """Rolling enrollment: each seat holds one member after another, refilled within a few days."""
         r, uid, pick, clinic = self.r, self.uid, fx.pick, self.clinic
         members: list[_Member] = []
+        names: set[str] = set()
         for _seat in range(clinic.members_per_group):
             start = clinic.first_ord
             first = True
@@ -605,6 +617,11 @@ class _GroupHistory:
                     exit_ord, reason = None, None
                 clinic.chart_counter += 1
                 name = f"{pick(fx.FIRST_NAMES, r())} {pick(fx.LAST_INITIALS, r())}."
+                for _retry in range(20):  # two members of one group never share a display name
+                    if name not in names:
+                        break
+                    name = f"{pick(fx.FIRST_NAMES, r())} {pick(fx.LAST_INITIALS, r())}."
+                names.add(name)
                 goals = [(uid(), text, label, pos + 1)
                          for pos, (text, label) in enumerate(fx.goal_texts(r, 1 + int(r() * 3)))]
                 choices = [(json.dumps([_dashed(g[0])]), g[3], g[2]) for g in goals]
@@ -815,18 +832,15 @@ class _GroupHistory:
 
     def _observation(self, m: _Member, used: _Used) -> str:
         """The leader's sentence about this member: no part shared with another member's in this meeting,
-        nor with the one written about this member last time."""
-        r = self.r
+        nor with the one written about this member last time (while the pools allow)."""
         pools = (fx.OBS_OPENINGS, fx.OBS_MOMENTS, fx.OBS_CLOSINGS)
-        parts = (0, 0, 0)
-        for _attempt in range(12):
-            parts = tuple(int(r() * len(pool)) for pool in pools)  # type: ignore[assignment]
-            fresh = all(p not in used.obs[i] for i, p in enumerate(parts))
-            if fresh and (m.last_obs is None or all(a != b for a, b in zip(parts, m.last_obs, strict=True))):
-                break
+        parts = tuple(
+            _fresh(len(pool), self.r(), used.obs[i], None if m.last_obs is None else m.last_obs[i])
+            for i, pool in enumerate(pools)
+        )
         for i, p in enumerate(parts):
             used.obs[i].add(p)
-        m.last_obs = parts
+        m.last_obs = parts  # type: ignore[assignment]
         text = f"{pools[0][parts[0]]}; {pools[1][parts[1]]}, {pools[2][parts[2]]}."
         if text in used.texts:  # tiny pools (tests): still never two alike
             text = f"{text[:-1]} ({m.chart})."
@@ -834,11 +848,7 @@ class _GroupHistory:
         return text
 
     def _leader_plan(self, meeting: _Day, used: _Used) -> str:
-        r = self.r
-        for _attempt in range(8):
-            index = int(r() * len(fx.LEADER_PLANS))
-            if index not in used.plans:
-                break
+        index = _fresh(len(fx.LEADER_PLANS), self.r(), used.plans, None)
         used.plans.add(index)
         day = dt.date.fromisoformat(meeting.next_iso).strftime("%A %B %-d")
         return f"{fx.LEADER_PLANS[index].format(day=day)}."

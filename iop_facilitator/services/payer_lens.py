@@ -33,7 +33,9 @@ repeated sentence of at least :data:`MIN_SENTENCE_WORDS` words, a word-level
 words) the same words or a ratio of at least :data:`SHORT_THRESHOLD`.
 
 The rules are pure (:func:`review`, over :class:`MeetingNotes`); :func:`review_meeting`
-and :func:`review_range` read what they need from the database. Flags name members (for
+and :func:`review_range` read what they need from the database in batches
+(:func:`notes_of_meetings`: a fixed handful of queries per 200 meetings, and one query per
+batch for the members' earlier notes). Flags name members (for
 the screen and for staff): never log them.
 """
 
@@ -311,10 +313,12 @@ def review(
 
 def _name_flags(meeting: MeetingNotes) -> list[Flag]:
     people = meeting.people or tuple((n.member_id, n.display_name) for n in meeting.notes)
-    patterns = name_patterns(people)
     out = []
     for note in meeting.notes:
         who = clean(note.display_name).strip() or "a member"
+        # Another member with the very same display name cannot be told apart from this one.
+        same = note.display_name.strip().casefold()
+        patterns = name_patterns(p for p in people if p[0] == note.member_id or p[1].strip().casefold() != same)
         places = [("observation", note.observation), *note.sections.items(), ("story", "\n".join(note.stories))]
         for key, text in places:
             hits = find_names(text, patterns, own=note.member_id)
@@ -331,75 +335,172 @@ def _name_flags(meeting: MeetingNotes) -> list[Flag]:
 # --------------------------------------------------------------------------- reading the database
 
 
-def _note_input(line: Any, note_format: str, meeting_id: uuid.UUID, local_date: dt.date,
-                events: set[uuid.UUID]) -> NoteInput:
-    from iop_facilitator.services import formats
+BATCH = 200  # meetings read together
 
-    shown = formats.sections(note_format, line.note, line.facts)
-    goals = {g.id: g for g in line.goals}
-    addressed = tuple(line.note.goal_ids) if line.note else ()
-    return NoteInput(
-        member_id=line.member_id,
-        display_name=line.display_name,
-        sections={s.section.key: s.text for s in shown},
-        observation=line.facts.observation,
-        goal_progress=tuple((g, (p.progress if (p := line.facts.progress_of(g)) else None)) for g in addressed),
-        goal_labels={g: f"goal {goals[g].position}" for g in addressed if g in goals},
-        substance_use=line.facts.substance_use,
-        risk_screen=line.facts.risk_screen,
-        safety_flagged=bool(line.safety_concern or line.member_id in events),
-        stories=tuple(s.text for s in line.stories),
-        meeting_id=meeting_id,
-        local_date=local_date,
+
+def notes_of_meetings(session: Session, meeting_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MeetingNotes]:
+    """The lens's view of many meetings, a fixed handful of queries per :data:`BATCH` meetings.
+
+    A signed meeting is read as it was signed (names and goal positions from its signed
+    snapshot); its own rows are locked, so they are what was signed.
+    """
+    out: dict[uuid.UUID, MeetingNotes] = {}
+    ids = list(dict.fromkeys(meeting_ids))
+    for start in range(0, len(ids), BATCH):
+        out.update(_load_batch(session, ids[start:start + BATCH]))
+    return out
+
+
+def _load_batch(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, MeetingNotes]:
+    from sqlmodel import col, select
+
+    from iop_facilitator.enums import ATTENDED
+    from iop_facilitator.models import (
+        Attendance,
+        Goal,
+        Group,
+        GroupMeeting,
+        Member,
+        NoteFacts,
+        ProgressNote,
+        SafetyEvent,
+        SignedMember,
+        SignedSnapshot,
+        StoryNote,
     )
+    from iop_facilitator.services import formats, note_facts
+
+    meetings = {m.id: m for m in session.exec(select(GroupMeeting).where(col(GroupMeeting.id).in_(ids)))}
+    groups = {g.id: g.name for g in session.exec(
+        select(Group).where(col(Group.id).in_({m.group_id for m in meetings.values()})))}
+    frozen = {s.meeting_id: s.group_name for s in session.exec(
+        select(SignedSnapshot).where(col(SignedSnapshot.meeting_id).in_(ids)))}
+    signed_people = {(m.meeting_id, m.member_id): m for m in session.exec(
+        select(SignedMember).where(col(SignedMember.meeting_id).in_(ids)))}
+    rows: dict[uuid.UUID, list[Attendance]] = {i: [] for i in ids}
+    for a in session.exec(select(Attendance).where(col(Attendance.meeting_id).in_(ids))):
+        rows[a.meeting_id].append(a)
+    people = {m.id: m.display_name for m in session.exec(
+        select(Member).where(col(Member.id).in_({a.member_id for r in rows.values() for a in r})))}
+    notes = {(n.meeting_id, n.member_id): n for n in session.exec(
+        select(ProgressNote).where(col(ProgressNote.meeting_id).in_(ids)))}
+    facts = {(f.meeting_id, f.member_id): f for f in session.exec(
+        select(NoteFacts).where(col(NoteFacts.meeting_id).in_(ids)))}
+    stories: dict[tuple[uuid.UUID, uuid.UUID], list[str]] = {}
+    for st in session.exec(select(StoryNote).where(col(StoryNote.meeting_id).in_(ids))
+                           .order_by(col(StoryNote.recorded_at))):
+        stories.setdefault((st.meeting_id, st.member_id), []).append(st.text)
+    events = {(e.meeting_id, e.member_id) for e in session.exec(
+        select(SafetyEvent).where(col(SafetyEvent.meeting_id).in_(ids)))}
+    wanted = set()
+    for n in notes.values():
+        for g in n.goal_ids or ():
+            try:
+                wanted.add(uuid.UUID(str(g)))
+            except ValueError:
+                continue
+    positions = {str(g.id): g.position for g in session.exec(select(Goal).where(col(Goal.id).in_(wanted)))} \
+        if wanted else {}
+    out = {}
+    for mid in ids:
+        meeting = meetings.get(mid)
+        if meeting is None:
+            continue
+        signed = mid in frozen
+        names: list[tuple[uuid.UUID, str]] = []
+        inputs = []
+        for a in sorted(rows[mid], key=lambda r: people.get(r.member_id, "").lower()):
+            as_signed = signed_people.get((mid, a.member_id))
+            name = as_signed.display_name if signed and as_signed is not None else people.get(a.member_id, "")
+            names.append((a.member_id, name))
+            note = notes.get((mid, a.member_id))
+            if a.status not in ATTENDED or note is None:
+                continue
+            addressed = [str(g) for g in note.goal_ids or ()]
+            fact = note_facts.view(facts.get((mid, a.member_id)), addressed)
+            where = {str(g[0]): int(g[1]) for g in (as_signed.goals if signed and as_signed else ())} or positions
+            inputs.append(NoteInput(
+                member_id=a.member_id,
+                display_name=name,
+                sections={x.section.key: x.text for x in formats.sections(meeting.note_format.value, note, fact)},
+                observation=fact.observation,
+                goal_progress=tuple((g, (p.progress if (p := fact.progress_of(g)) else None)) for g in addressed),
+                goal_labels={g: f"goal {where[g]}" for g in addressed if g in where},
+                substance_use=fact.substance_use,
+                risk_screen=fact.risk_screen,
+                safety_flagged=bool(a.safety_concern or (mid, a.member_id) in events),
+                stories=tuple(stories.get((mid, a.member_id), ())),
+                meeting_id=mid,
+                local_date=meeting.local_date,
+            ))
+        out[mid] = MeetingNotes(mid, meeting.local_date, frozen.get(mid) or groups.get(meeting.group_id, ""),
+                                meeting.group_narrative, meeting.homework, tuple(inputs), tuple(names))
+    return out
 
 
-def meeting_notes(session: Session, meeting_id: uuid.UUID) -> MeetingNotes:
-    """The lens's view of one meeting (a signed one as it was signed)."""
-    from iop_facilitator.services.live_read import load_snapshot
-
-    snap = load_snapshot(session, meeting_id)
-    events = {e.member_id for e in snap.safety_events if e.member_id is not None}
-    notes = tuple(
-        _note_input(line, snap.note_format, snap.meeting_id, snap.local_date, events)
-        for line in snap.attended if line.note is not None
-    )
-    return MeetingNotes(snap.meeting_id, snap.local_date, snap.group_name, snap.narrative, snap.homework, notes,
-                        tuple((m.member_id, m.display_name) for m in snap.members))
-
-
-def previous_notes(
-    session: Session, meeting: MeetingNotes, *, before: dt.datetime, depth: int,
-    cache: dict[uuid.UUID, MeetingNotes] | None = None,
-) -> dict[uuid.UUID, list[NoteInput]]:
-    """Each member's notes from their ``depth`` most recent earlier meetings, most recent first.
-
-    ``cache`` (meeting id -> its notes) is shared by the calls of one review, so members of one
-    group read their common earlier meetings once."""
-    cache = {} if cache is None else cache
+def _earlier(
+    session: Session, member_ids: Iterable[uuid.UUID], before: dt.datetime,
+) -> dict[uuid.UUID, list[tuple[dt.datetime, uuid.UUID]]]:
+    """member id -> [(scheduled start, meeting id)] of their notes before ``before``, most recent first."""
     from sqlmodel import col, select
 
     from iop_facilitator.models import GroupMeeting, ProgressNote
 
-    out: dict[uuid.UUID, list[NoteInput]] = {}
-    for note in meeting.notes:
-        rows = session.exec(
-            select(GroupMeeting.id)
-            .join(ProgressNote, col(ProgressNote.meeting_id) == col(GroupMeeting.id))
-            .where(ProgressNote.member_id == note.member_id, GroupMeeting.id != meeting.meeting_id,
-                   col(GroupMeeting.scheduled_start) < before)
-            .order_by(col(GroupMeeting.scheduled_start).desc())
-            .limit(depth)
-        ).all()
-        earlier = []
-        for past_id in rows:
-            if past_id not in cache:
-                cache[past_id] = meeting_notes(session, past_id)
-            past = cache[past_id]
-            found = next((n for n in past.notes if n.member_id == note.member_id), None)
-            if found is not None:
-                earlier.append(found)
-        out[note.member_id] = earlier
+    out: dict[uuid.UUID, list[tuple[dt.datetime, uuid.UUID]]] = {}
+    ids = list(member_ids)
+    if not ids:
+        return out
+    for member_id, meeting_id, start in session.exec(
+        select(ProgressNote.member_id, GroupMeeting.id, GroupMeeting.scheduled_start)
+        .join(GroupMeeting, col(GroupMeeting.id) == col(ProgressNote.meeting_id))
+        .where(col(ProgressNote.member_id).in_(ids), col(GroupMeeting.scheduled_start) < before)
+    ):
+        out.setdefault(member_id, []).append((start, meeting_id))
+    for found in out.values():
+        found.sort(reverse=True)
+    return out
+
+
+def _review_all(
+    session: Session, ids: list[uuid.UUID], limit: int,
+) -> list[Review]:
+    """Reviews of ``ids`` (in order), each member's earlier notes read together per batch."""
+    from sqlmodel import col, select
+
+    from iop_facilitator.models import GroupMeeting
+
+    depth = max(limit - 1, 1)
+    cache: dict[uuid.UUID, MeetingNotes] = {}
+    out = []
+    for first in range(0, len(ids), BATCH):
+        chunk = ids[first:first + BATCH]
+        current = notes_of_meetings(session, [i for i in chunk if i not in cache])
+        cache.update(current)
+        starts = dict(session.exec(select(GroupMeeting.id, GroupMeeting.scheduled_start)
+                                   .where(col(GroupMeeting.id).in_(chunk))).all())
+        members = {n.member_id for i in chunk if i in cache for n in cache[i].notes}
+        history = _earlier(session, members, max(starts.values())) if starts else {}
+        wanted: dict[tuple[uuid.UUID, uuid.UUID], list[uuid.UUID]] = {}
+        for mid in chunk:
+            if mid not in cache:
+                continue
+            for note in cache[mid].notes:
+                earlier = [m for s, m in history.get(note.member_id, ()) if s < starts[mid] and m != mid]
+                wanted[(mid, note.member_id)] = earlier[:depth]
+        cache.update(notes_of_meetings(session, [m for ms in wanted.values() for m in ms if m not in cache]))
+        for mid in chunk:
+            if mid not in cache:
+                continue
+            meeting = cache[mid]
+            previous = {
+                n.member_id: [p for m in wanted[(mid, n.member_id)]
+                              if (p := next((x for x in cache[m].notes if x.member_id == n.member_id), None))]
+                for n in meeting.notes
+            }
+            out.append(Review(meeting.meeting_id, meeting.local_date, meeting.group_name,
+                              tuple(review(meeting, previous, no_change_limit=limit))))
+        if len(cache) > 4 * BATCH:  # keep memory bounded on long ranges: the next chunk rereads what it needs
+            cache = {k: cache[k] for k in chunk if k in cache}
     return out
 
 
@@ -417,23 +518,15 @@ def no_change_limit(session: Session) -> int:
     return get_settings(session).no_change_limit or DEFAULT_NO_CHANGE_LIMIT
 
 
-def review_meeting(
-    session: Session, meeting_id: uuid.UUID, *, limit: int | None = None,
-    cache: dict[uuid.UUID, MeetingNotes] | None = None,
-) -> Review:
+def review_meeting(session: Session, meeting_id: uuid.UUID, *, limit: int | None = None) -> Review:
     """The payer lens over one meeting, with each member's earlier notes (reads only)."""
     from iop_facilitator.models import GroupMeeting
 
-    meeting = session.get(GroupMeeting, meeting_id)
-    if meeting is None:
+    if session.get(GroupMeeting, meeting_id) is None:
         from iop_facilitator.errors import NotFound
 
         raise NotFound("that meeting does not exist")
-    limit = limit or no_change_limit(session)
-    notes = meeting_notes(session, meeting_id)
-    earlier = previous_notes(session, notes, before=meeting.scheduled_start, depth=max(limit - 1, 1), cache=cache)
-    flags = review(notes, earlier, no_change_limit=limit)
-    return Review(notes.meeting_id, notes.local_date, notes.group_name, tuple(flags))
+    return _review_all(session, [meeting_id], limit or no_change_limit(session))[0]
 
 
 def review_range(
@@ -451,10 +544,8 @@ def review_range(
         query = query.where(col(GroupMeeting.local_date) <= until)
     if group_id is not None:
         query = query.where(GroupMeeting.group_id == group_id)
-    ids = session.exec(query.order_by(col(GroupMeeting.local_date), col(GroupMeeting.scheduled_start))).all()
-    limit = no_change_limit(session)
-    cache: dict[uuid.UUID, MeetingNotes] = {}
-    return [review_meeting(session, mid, limit=limit, cache=cache) for mid in ids]
+    ids = list(session.exec(query.order_by(col(GroupMeeting.local_date), col(GroupMeeting.scheduled_start))).all())
+    return _review_all(session, ids, no_change_limit(session))
 
 
 def reviews(
