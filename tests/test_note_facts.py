@@ -225,3 +225,22 @@ def test_last_addressed_reads_earlier_meetings_only(db, room, library) -> None: 
         assert note_facts.last_addressed(s, [avery], before=meeting.scheduled_start) == {avery: {}}
         later = note_facts.last_addressed(s, [avery], before=meeting.scheduled_start + dt.timedelta(days=1))
     assert later[avery] == {goals(db, room, "Avery T.")[0]: meeting.local_date}
+
+
+def test_reported_use_needs_a_plan_that_answers_it(db, room, library) -> None:  # noqa: F811
+    complete_meeting(db, room, library)
+    mid, avery = room["meeting"], room["people"]["Avery T."]
+    with db.begin() as s:
+        note_facts.save_facts(s, mid, avery, substance_use="used", use_detail="two beers Saturday")
+        notes.save_note(s, mid, avery, plan="Continue work on goal 1 at the next group.")
+    gaps = notes.missing(snap(db, room))
+    assert [g.key for g in gaps] == [f"use_plan:{avery}"]
+    with db.begin() as s, pytest.raises(Conflict, match="answers the substance use"):
+        notes.sign(s, mid, room["lead"])
+    with db.begin() as s:  # the draft answers it; so does a leader's own plan that names the use
+        notes.save_note(s, mid, avery, plan="Meet the counselor Monday about Saturday's drinking and a relapse plan.")
+    assert notes.missing(snap(db, room)) == []
+    with db.begin() as s:
+        notes.save_note(s, mid, avery, plan="")
+        notes.draft_notes(s, mid, library.get("handling-stress"), member_ids=[avery], narrative=False)
+    assert "reported use" in snap(db, room).member(avery).note.plan and notes.missing(snap(db, room)) == []

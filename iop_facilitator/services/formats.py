@@ -425,6 +425,23 @@ def facts_summary(facts: Any | None) -> str:
     return "; ".join(parts)
 
 
+# Words that show a plan answers reported substance use (a plan must, when use was reported).
+USE_RESPONSE = re.compile(
+    r"\b(use[ds]?|using|relapse\w*|lapse\w*|slip\w*|drink\w*|drank|drunk|alcohol|substance\w*|sober\w*|"
+    r"sobriety|crav\w*|urges?|trigger\w*|abstinen\w*|sponsor\w*|mutual-help|aa|na|mat|uds?|urine|"
+    r"toxicolog\w*|detox\w*|withdraw\w*|step-up|higher level of care)\b",
+    re.IGNORECASE,
+)
+
+
+def plan_answers_use(note: Any | None, facts: Any | None) -> bool:
+    """True unless the member reported use and the plan says nothing about it."""
+    if facts is None or getattr(facts, "substance_use", None) != "used":
+        return True
+    plan = (getattr(note, "plan", "") or "") if note is not None else ""
+    return bool(USE_RESPONSE.search(plan))
+
+
 def complete(note_format: str, note: Any | None, facts: Any | None) -> bool:
     """Goals addressed and every text section of the format written."""
     if note is None or not tuple(getattr(note, "goal_ids", ()) or ()):

@@ -376,6 +376,17 @@ def checklist(snapshot: Snapshot) -> list[CheckItem]:
                 line.member_id,
             )
         )
+    for line in snapshot.attended:
+        if not formats.plan_answers_use(line.note, line.facts):
+            items.append(
+                CheckItem(
+                    f"use_plan:{line.member_id}",
+                    f"Plan for {line.display_name} answers the substance use they reported",
+                    False,
+                    FlowStep.notes,
+                    line.member_id,
+                )
+            )
     for event in snapshot.safety_events:
         who = next((m.display_name for m in snapshot.members if m.member_id == event.member_id), "the group")
         items.append(
