@@ -4,8 +4,9 @@ The pane gives :class:`FactsPanel` its rows (:meth:`FactsPanel.show`): goals add
 (digits tick a goal of the member's plan), progress per addressed goal, participation,
 affect, the risk screen, substance use and the leader's observation. Each row lists its
 choices with their key (``i improved · n no change · w worse``); the row under the
-cursor takes the keys. A pick of a one-choice row moves the cursor to the next row, so the
-usual note is a handful of keys in a row; ↑/↓ move between rows to correct one. Enter
+cursor takes the keys. A pick moves the cursor on to the next row not picked yet (past the
+last, the pane opens the observation), so the usual note is a handful of keys in a row; ↑/↓
+move between rows to correct one. Ticking goals (digits) leaves the cursor where it is. Enter
 on a row with words (a goal's measurable value, the presentation, the use detail, the
 observation) asks for them.
 
@@ -150,7 +151,15 @@ class FactsPanel(Widget, can_focus=True):
             return
         self.post_message(self.Picked(self, row, choice.value))
         if not row.multi or row.name == "affect":
-            self.action_row(1)
+            self.next_wanted()
+
+    def next_wanted(self) -> None:
+        """On to the next row that still wants a pick; past the last one, :class:`Done`."""
+        following = next((i for i in range(self.cursor + 1, len(self.rows)) if self.rows[i].needed), None)
+        if following is None:
+            self.post_message(self.Done(self))
+            return
+        self.cursor = following
 
     def action_words(self) -> None:
         row = self.current_row
