@@ -110,7 +110,7 @@ class Counted:
         return (self.typed + self.keys) / CHARS_PER_SECOND / 60
 
 
-def finished_meeting(tmp_path: Path):  # noqa: ANN201
+def finished_meeting(tmp_path: Path):
     """Ten members present with check-ins, the topic, a dispositioned safety event, the group finished; on Notes."""
     from iop_facilitator.clock import local_today
     from iop_facilitator.db.engine import open_database

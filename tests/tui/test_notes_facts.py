@@ -209,7 +209,7 @@ async def test_risk_screen_prefilled_from_the_safety_event_and_endorsed_needs_on
         await pilot.press("e")
         await settle(app, pilot)
         assert facts_of(prepared.clinic.target, prepared.meeting_id).get(blake, {}).get("risk_screen") is None
-        assert any("F9" in str(n.message) for n in app._notifications)
+        assert any("f9" in str(n.message) for n in app._notifications)
 
 
 async def test_observation_is_one_key_away_and_the_marker_goes(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual.widgets import OptionList, SelectionList
+from textual.widgets import OptionList
 
-from iop_facilitator.tui.app import IopApp
 from iop_facilitator.services.notes import draft_narrative
+from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
 from tests.tui.meeting_kit import (
@@ -233,7 +233,9 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
             assert name.split()[0] not in narrative
 
         after = list_text(pane)
-        assert all("✓ complete" in after[str(prepared.id(n))] for n in MEMBERS[:3])
+        # Every section drafted: what is left is the leader's own observation (marked ✎).
+        assert all(after[str(prepared.id(n))].endswith("missing: your observation") and "✎" in after[str(prepared.id(n))]
+                   for n in MEMBERS[:3])
         assert "✓ written" in after["narrative"]
         # The open editor shows the drafted text.
         assert pane.query_one("#notes-narrative", NoteArea).text == narrative
@@ -385,23 +387,25 @@ async def test_step_keys_work_from_a_text_field(tmp_path: Path) -> None:
 
 
 async def test_goal_selection_persists(tmp_path: Path) -> None:
+    from iop_facilitator.tui.widgets.facts import FactsPanel
+
     prepared = prepare(tmp_path)
     blake = prepared.id("Blake S.")  # two goals in the kit's plan
     app = IopApp(prepared.clinic.target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_notes(app, pilot, prepared)
         pane = screen.query_one(NotesPane)
-        pane.focus_member(blake)  # no goal picked yet: the cursor lands on the goals
+        pane.focus_member(blake)  # no goal picked yet: the cursor lands on the goals, on the facts
         await pilot.pause()
-        goals = pane.query_one("#notes-goals", SelectionList)
-        assert goals.has_focus
-        assert [str(o.prompt) for o in goals.options] == ["Sleep seven hours a night", "Call my sponsor daily"]
-        await pilot.press("down", "space")
+        facts = pane.query_one("#notes-facts", FactsPanel)
+        assert facts.has_focus and facts.current_row.name == "goals"
+        assert [c.label for c in facts.current_row.choices] == ["1. Sleep seven hours a night", "2. Call my sponsor daily"]
+        await pilot.press("2")
         await settle(app, pilot)
         snapshot = screen.snapshot
         second = snapshot.member(blake).goals[1].id
         assert notes_by_member(prepared.clinic.target, prepared.meeting_id)[blake]["goal_ids"] == [second]
-        await pilot.press("up", "space")
+        await pilot.press("1")
         await settle(app, pilot)
         first = snapshot.member(blake).goals[0].id
         assert notes_by_member(prepared.clinic.target, prepared.meeting_id)[blake]["goal_ids"] == [first, second]
@@ -409,12 +413,13 @@ async def test_goal_selection_persists(tmp_path: Path) -> None:
         # Survives switching members (and a fresh snapshot).
         await pilot.press("ctrl+up", "ctrl+down")
         await settle(app, pilot)
-        assert set(pane.query_one("#notes-goals", SelectionList).selected) == {first, second}
+        assert facts.rows[0].chosen == frozenset({first, second})
 
 
-async def test_soap_format_relabels_the_same_fields(tmp_path: Path) -> None:
+async def test_soap_format_shows_its_own_sections(tmp_path: Path) -> None:
     from iop_facilitator.enums import NoteFormat
     from iop_facilitator.models import GroupMeeting
+    from iop_facilitator.tui.widgets.facts import FactsPanel
 
     prepared = prepare(tmp_path)
 
@@ -428,10 +433,13 @@ async def test_soap_format_relabels_the_same_fields(tmp_path: Path) -> None:
         screen = await open_notes(app, pilot, prepared)
         pane = screen.query_one(NotesPane)
         avery = prepared.id("Avery T.")
-        assert "missing: subjective, objective, assessment goal, plan" in list_text(pane)[str(avery)]
+        assert "missing: goal, subjective, objective, assessment, plan, your observation" in list_text(pane)[str(avery)]
         pane.focus_member(avery)
         await pilot.pause()
-        assert pane.query_one("#notes-response", NoteArea).has_focus  # S comes first in SOAP
+        assert pane.query_one("#notes-facts", FactsPanel).has_focus  # the facts come first
         box = pane.query_one("#notes-member-box")
-        order = [c.id for c in box.children if c.id and c.id.startswith("notes-field-")]
-        assert order == ["notes-field-response", "notes-field-intervention", "notes-field-goals", "notes-field-plan"]
+        order = [c.id for c in box.children if c.id and c.id.startswith("notes-field-") and c.display]
+        assert order == ["notes-field-observation", "notes-field-subjective", "notes-field-objective",
+                         "notes-field-assessment", "notes-field-plan"]
+        assert "S · Subjective" in str(pane.query_one("#notes-label-subjective").content)
+        assert "Objective" in str(pane.query_one("#notes-label-observation").content)  # where it is shown

@@ -213,6 +213,10 @@ class NotesPane(StepPane):
     def _key(self, binding_id: str) -> str:
         return key_label(self, binding_id, owner=NotesPane)
 
+    def _crisis_key(self) -> str:
+        """The app's crisis key (it records a safety event), as the footer writes it."""
+        return key_label(self, "app.crisis", owner=type(self.app), default="f9")
+
     def _render_hint(self) -> None:
         key = self._key
         if self.snapshot is not None and self.snapshot.actual_end is None:
@@ -367,7 +371,7 @@ class NotesPane(StepPane):
             self.query_one(f"#notes-label-{label.field}", Static).update(Text(label.title))
         observed = formats.spec(self.note_format).section(formats.spec(self.note_format).observed_in)
         self.query_one("#notes-label-observation", Static).update(Text(
-            f"Your observation (shown in {observed.title}) · {self._key('notes.observation')}"))
+            f"Your observation (in {observed.title}) · {self._key('notes.observation')}"))
 
     def _entry_prompt(self, key: str) -> Text:
         text = Text()
@@ -490,7 +494,7 @@ class NotesPane(StepPane):
         hint = ""
         own_events = [e for e in self.snapshot.safety_events if e.member_id == member_id] if self.snapshot else []
         if line.safety_concern and not own_events and risk != "denied":
-            hint = "⚑ concern at check-in: F9 records the safety event (then e links it)"
+            hint = f"⚑ concern at check-in: {self._crisis_key()} records the safety event (then e links it)"
         elif own_events and risk is None:
             hint = "⚑ a safety event was recorded for this member: e links it"
         rows.append(FactRow("risk", "Risk screen (SI/HI)", RISK, frozenset([risk] if risk else []), hint=hint,
@@ -561,9 +565,9 @@ class NotesPane(StepPane):
         if value == "endorsed":
             events = [e for e in self.snapshot.safety_events if e.member_id == member_id]
             if not events:
-                self.notify("An endorsed risk screen is linked to the safety event: record it with F9 first "
-                            "(risk level and disposition), then press e here.", title="Safety event first",
-                            severity="warning", markup=False)
+                self.notify(f"An endorsed risk screen is linked to the safety event: record it with "
+                            f"{self._crisis_key()} first (risk level and disposition), then press e here.",
+                            title="Safety event first", severity="warning", markup=False)
                 return
             self._save_fact(member_id, "risk_screen", value, event_id=events[-1].id)
             return
@@ -836,23 +840,23 @@ class NotesPane(StepPane):
     def _focus_entry(self, key: str) -> None:
         """Put the cursor where this entry needs work: a fact not picked yet, the observation, an empty section."""
         if key == NARRATIVE:
-            self.focus_now(self.query_one("#notes-narrative", NoteArea))
+            self._put_focus(self.query_one("#notes-narrative", NoteArea))
             return
         member_id = uuid.UUID(key)
         panel = self.query_one("#notes-facts", FactsPanel)
         line = self._line(member_id)
         if line is not None and any(row.needed for row in panel.rows):
             panel.show(panel.rows, start=True)
-            self.focus_now(panel)
+            self._put_focus(panel)
             return
         if self.lacks_observation(member_id):
-            self.focus_now(self.query_one("#notes-observation", NoteArea))
+            self._put_focus(self.query_one("#notes-observation", NoteArea))
             return
         for label in format_fields(self.note_format):
             if label.field != "goals" and not self.text_of(f"{key}:{label.field}").strip():
-                self.focus_now(self.query_one(f"#notes-{label.field}", NoteArea))
+                self._put_focus(self.query_one(f"#notes-{label.field}", NoteArea))
                 return
-        self.focus_now(panel)
+        self._put_focus(panel)
 
     def focus_first(self) -> None:
         key = self._first_incomplete()
