@@ -14,7 +14,8 @@
 * Sign-time checks (:mod:`iop_facilitator.services.signcheck`, run in the store
   after every snapshot): notes too similar to each other or to the member's
   previous note, and other members' names, are listed under "Before signing"
-  with the repeated sentences highlighted; ``i`` replaces the names by initials.
+  with the repeated sentences highlighted; Enter on one goes to the member's note
+  with the cursor on the part to fix; ``i`` replaces the names by initials.
   Signing with warnings says so in the confirmation and audits the
   acknowledgement (counts and kinds only). An open safety event blocks (it is a
   checklist item).
