@@ -305,3 +305,22 @@ async def test_a_payer_lens_warning_jumps_to_the_member_and_field(tmp_path: Path
         assert screen.step == "notes"
         assert notes.current_member_id() == casey
         assert notes.query_one("#notes-observation", NoteArea).has_focus
+
+
+async def test_a_goal_the_leader_unticked_is_not_ticked_again_by_the_drafts(tmp_path: Path) -> None:
+    prepared = await drafted_notes(tmp_path)
+    avery = prepared.id("Avery T.")  # one goal on file, ticked by the draft
+    app = IopApp(prepared.clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_member(app, pilot, prepared, "Avery T.")
+        facts = panel(pane)
+        assert facts_of(prepared.clinic.target, prepared.meeting_id)[avery]["goals"]
+        facts.go_to("goals")
+        await pilot.press("1")  # untick it
+        await settle(app, pilot)
+        facts.go_to("participation")
+        await pilot.press("m")  # a fact redrafts the app's sections, never the leader's choices
+        await settle(app, pilot)
+        stored = facts_of(prepared.clinic.target, prepared.meeting_id)[avery]
+        assert stored["goals"] == [] and stored["participation"] == "minimal"
+        assert "missing: goal" in list_text(pane)[str(avery)]

@@ -577,7 +577,6 @@ class NotesPane(StepPane):
                    event_id: uuid.UUID | None = None) -> None:
         """Save one fact of one member (and redraft their app-drafted sections when the group is finished)."""
         from iop_facilitator.services.note_facts import save_facts, set_goal_progress
-        from iop_facilitator.services.notes import draft_notes
 
         assert self.snapshot is not None
         meeting_id = self.snapshot.meeting_id
@@ -585,8 +584,7 @@ class NotesPane(StepPane):
         local = (member_id, name)
         self._facts_local[local] = value
         self._facts_sent[local] = self._facts_sent.get(local, 0) + 1
-        finished, topic = self.finished, self._topic()
-        redraft = finished and not (self.snapshot.topic_id is not None and topic is None)
+        follow = self._follow_drafts(member_id)
 
         def op(session: Any) -> Any:
             if progress_goal is not None:
@@ -599,9 +597,7 @@ class NotesPane(StepPane):
                 based = list(base) if isinstance(base, tuple) else base
                 extra = {"safety_event_id": event_id} if name == "risk_screen" and event_id is not None else {}
                 save_facts(session, meeting_id, member_id, **{name: stored}, **extra, based_on={name: based})
-            if redraft:
-                return draft_notes(session, meeting_id, topic, member_ids=[member_id], narrative=False)
-            return None
+            return follow(session)
 
         def answered(result: Any = None) -> None:
             left = self._facts_sent.get(local, 1) - 1
@@ -620,6 +616,19 @@ class NotesPane(StepPane):
 
         self._post_up(Edit(op, done=answered, failed=failed, facts=False))
         self._refresh_facts(member_id)
+
+    def _follow_drafts(self, member_id: uuid.UUID) -> Callable[[Any], Any]:
+        """What runs after a fact of ``member_id`` is saved, in the same store job: on a finished group,
+        that member's app-drafted sections are redrafted from the facts (``draft_notes`` without
+        filling: what the leader wrote or cleared, and goals they unticked, stay as they are)."""
+        from iop_facilitator.services.notes import draft_notes
+
+        assert self.snapshot is not None
+        meeting_id, topic = self.snapshot.meeting_id, self._topic()
+        if not self.finished or (self.snapshot.topic_id is not None and topic is None):
+            return lambda _session: None
+        return lambda session: draft_notes(session, meeting_id, topic, member_ids=[member_id], narrative=False,
+                                           fill_empty=False)
 
     @on(FactsPanel.Words)
     def _words_asked(self, event: FactsPanel.Words) -> None:
@@ -734,11 +743,19 @@ class NotesPane(StepPane):
         name = clean_line(line.display_name) if line is not None else "a member"
         title = f"{self._field_title(field)} · {name}"
         if field == "goals":
+            follow = self._follow_drafts(member_id)
+
             def goals(body: str, based_on: str | None) -> Callable[[Any], Any]:
                 base = None if based_on is None else goal_list(based_on)
-                return lambda session: set_goals(session, meeting_id, member_id, goal_list(body), based_on=base)
 
-            return TextSave(key, text, goals, title=title, label=f"Note goals · {name} · {self.place()}", what="goals")
+                def op(session: Any) -> Any:
+                    set_goals(session, meeting_id, member_id, goal_list(body), based_on=base)
+                    return follow(session)
+
+                return op
+
+            return TextSave(key, text, goals, title=title, label=f"Note goals · {name} · {self.place()}", what="goals",
+                            done=self._drafted_quietly)
         if field in formats.NOTE_COLUMNS:
             def note(body: str, based_on: str | None) -> Callable[[Any], Any]:
                 base = None if based_on is None else {field: based_on}
@@ -1022,6 +1039,8 @@ class NotesPane(StepPane):
 
     def _drafted_quietly(self, result: Any) -> None:
         """Drafted text replaces what this screen showed of those fields (they were the app's, or empty)."""
+        if not hasattr(result, "filled"):
+            return
         for member_id, fields in {**result.filled, **result.redrafted}.items():
             for field in TEXT_FIELDS:
                 if field in fields:
