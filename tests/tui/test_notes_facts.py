@@ -324,3 +324,16 @@ async def test_a_goal_the_leader_unticked_is_not_ticked_again_by_the_drafts(tmp_
         stored = facts_of(prepared.clinic.target, prepared.meeting_id)[avery]
         assert stored["goals"] == [] and stored["participation"] == "minimal"
         assert "missing: goal" in list_text(pane)[str(avery)]
+
+
+async def test_f1_lists_the_picks_of_the_fact_under_the_cursor_only(tmp_path: Path) -> None:
+    from iop_facilitator.tui.screens.help import binding_rows
+
+    prepared = await drafted_notes(tmp_path)
+    app = IopApp(prepared.clinic.target)
+    async with app.run_test(size=SIZE) as pilot:
+        pane = await open_member(app, pilot, prepared, "Avery T.")
+        panel(pane).go_to("participation")
+        await settle(app, pilot)
+        picks = sorted(row.keys for row in binding_rows(app.screen) if row.binding_id.startswith("facts.pick_"))
+        assert picks == ["a", "d", "l", "m", "p"]

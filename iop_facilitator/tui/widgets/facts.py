@@ -69,7 +69,7 @@ class FactsPanel(Widget, can_focus=True):
         Binding("up", "row(-1)", "Previous fact", id="facts.up", show=False, tooltip="The fact above"),
         Binding("down", "row(1)", "Next fact", id="facts.down", show=False, tooltip="The fact below"),
         Binding("enter", "words", "Words", id="facts.words", tooltip="Type the words of this fact"),
-        *(Binding(key, f"pick('{key}')", f"Pick {key}", id=f"facts.pick_{key}", show=False,
+        *(Binding(key, f"pick('{key}')", f"Pick the choice marked {key}", id=f"facts.pick_{key}", show=False,
                   tooltip="Pick the choice with this key on the highlighted fact") for key in PICK_KEYS),
     ]
 
