@@ -2,13 +2,14 @@
 
 The pane gives :class:`FactsPanel` its rows (:meth:`FactsPanel.show`): goals addressed
 (digits tick a goal of the member's plan), progress per addressed goal, participation,
-affect, the risk screen, substance use and the leader's observation. Each row lists its
-choices with their key (``i improved · n no change · w worse``); the row under the
-cursor takes the keys. A pick moves the cursor on to the next row not picked yet (past the
+affect, the risk screen and substance use (the leader's observation is the pane's own field,
+right below). Each row under the cursor lists its
+choices with their key (``i improved · n no change · w worse``; the others show what was
+picked), and takes the keys. A pick moves the cursor on to the next row not picked yet (past the
 last, the pane opens the observation), so the usual note is a handful of keys in a row; ↑/↓
 move between rows to correct one. Ticking goals (digits) leaves the cursor where it is. Enter
-on a row with words (a goal's measurable value, the presentation, the use detail, the
-observation) asks for them.
+on a row with words (a goal's measurable value, the presentation, the use detail) asks for
+them.
 
 The panel changes nothing itself: it posts :class:`FactsPanel.Picked` (the row, the
 value) and :class:`FactsPanel.Words` (the row wants its words typed) up to the pane,
@@ -26,6 +27,8 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
+
+from iop_facilitator.tui.keys import key_label
 
 PICK_KEYS = string.ascii_lowercase + "123456789"
 
@@ -202,7 +205,7 @@ class FactsPanel(Widget, can_focus=True):
                 if row.detail:
                     text.append(f" · {row.detail}")
                 if row.words:
-                    text.append(f" · Enter: {row.words}", style="italic")
+                    text.append(f" · {key_label(self, 'facts.words', owner=FactsPanel)}: {row.words}", style="italic")
             else:
                 picked = [c.label for c in row.choices if c.value in row.chosen]
                 text.append(": " + (", ".join(picked) if picked else "–"))
