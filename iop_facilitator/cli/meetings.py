@@ -265,7 +265,7 @@ def review(
     """The payer lens: what an auditor would question in the notes, per member and field (reads only)."""
     from iop_facilitator.services.payer_lens import as_dict, reviews
 
-    first, last = parse_date_range(since, until)
+    first, last = parse_date_range(ctx, since, until)
     database = open_db(ctx)
     with database.session() as session:
         found = reviews(session, meeting=meeting, since=first, until=last, group=group)
