@@ -125,3 +125,56 @@ class FlowStep(StrEnum):
 
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# --------------------------------------------------------------------------- a member's note facts
+# What a payer's reviewer looks for in each member's note (services.note_facts). Stored values:
+# never rename one that is in use.
+
+
+class GoalProgress(StrEnum):
+    """Progress on one treatment-plan goal addressed in this meeting."""
+
+    improved = "improved"
+    no_change = "no_change"
+    worse = "worse"
+
+
+class Participation(StrEnum):
+    """How the member took part (one pick)."""
+
+    active = "active"  # volunteered, engaged with peers
+    engaged_when_prompted = "engaged_when_prompted"
+    minimal = "minimal"  # brief answers only
+    listened = "listened"  # attentive, did not speak
+    disruptive = "disruptive"
+
+
+class Affect(StrEnum):
+    """The member's affect and presentation as observed (a short pick list; several may apply)."""
+
+    euthymic = "euthymic"
+    bright = "bright"
+    anxious = "anxious"
+    depressed = "depressed"
+    irritable = "irritable"
+    flat = "flat"
+    tearful = "tearful"
+    guarded = "guarded"
+    labile = "labile"
+    tired = "tired"
+
+
+class RiskScreen(StrEnum):
+    """Suicidal or homicidal thoughts this session, as screened."""
+
+    denied = "denied"
+    endorsed = "endorsed"  # always linked to the meeting's safety event for the member
+
+
+class UseReport(StrEnum):
+    """Substance use since the last session, as the member reported it."""
+
+    none = "none"
+    used = "used"
+    declined = "declined"  # declined to say

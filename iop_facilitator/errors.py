@@ -78,6 +78,21 @@ FIELD_LABELS = {
     "note.goal_ids": "note's goals",
     "safety.disposition": "safety event's disposition",
     "safety.concern": "safety event's concern",
+    "facts.participation": "participation level",
+    "facts.affect": "affect",
+    "facts.presentation": "presentation",
+    "facts.risk_screen": "risk screen",
+    "facts.safety_event_id": "risk screen's safety event",
+    "facts.substance_use": "substance use report",
+    "facts.use_detail": "substance use detail",
+    "facts.observation": "your observation",
+    "facts.behavior": "note's behavior",
+    "facts.data": "note's data",
+    "facts.assessment": "note's assessment",
+    "facts.subjective": "note's subjective",
+    "facts.objective": "note's objective",
+    "facts.goal_progress": "goal's progress",
+    "facts.goal_measure": "goal's measure",
 }
 
 

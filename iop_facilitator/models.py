@@ -38,8 +38,11 @@ from iop_facilitator.enums import (
     MemberStatus,
     Modality,
     NoteFormat,
+    Participation,
     RiskLevel,
+    RiskScreen,
     StaffRole,
+    UseReport,
 )
 
 SQLModel.metadata.naming_convention = {
@@ -141,6 +144,8 @@ class ProgramSettings(Editable, table=True):
     is_demo: bool = Field(default=False, nullable=False)
     # Minutes without a key press before the TUI locks itself (measured on a monotonic clock).
     idle_lock_minutes: int = Field(default=10, ge=1, le=240, sa_column_kwargs={"server_default": "10"})
+    # The payer lens flags a goal rated "no change" in this many of a member's notes in a row.
+    no_change_limit: int = Field(default=3, ge=2, le=12, sa_column_kwargs={"server_default": "3"})
 
 
 class Staff(Editable, table=True):
@@ -345,6 +350,46 @@ class ProgressNote(Editable, table=True):
     drafted: dict[str, str] = Field(
         default_factory=dict, sa_type=sa.JSON, sa_column_kwargs={"server_default": "{}"}
     )
+
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
+
+
+class NoteFacts(Editable, table=True):
+    """What one member did in one meeting, in the terms a payer's reviewer looks for.
+
+    The note's text fields are composed from these facts (``services.formats``); the
+    ``observation`` is the leader's own sentence(s) about the member and is never drafted.
+    One row per member and meeting, a part of the meeting like its progress note: locked
+    by the database once the meeting is signed and covered by its content hash
+    (``services.canonical``, format 3). Every field is optional: nothing recorded is
+    ``None`` / empty, never a guess.
+    """
+
+    __tablename__ = "note_facts"
+
+    meeting_id: uuid.UUID = Field(foreign_key="meeting.id")
+    member_id: uuid.UUID = Field(foreign_key="member.id", index=True)
+    # Progress per goal the note addresses (its ``goal_ids``): goal id -> {"progress": GoalProgress
+    # value, "measure": optional measurable value as the leader wrote it, e.g. "slept 6 h 4 of 7 nights"}.
+    goal_progress: dict[str, dict[str, str]] = Field(default_factory=dict, sa_type=sa.JSON)
+    participation: Participation | None = Field(default=None, sa_type=enum_type(Participation))
+    affect: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # enums.Affect values, as picked
+    presentation: str = Field(default="", max_length=300)  # free text beside the pick list
+    risk_screen: RiskScreen | None = Field(default=None, sa_type=enum_type(RiskScreen))
+    # The meeting's safety event for this member that an "endorsed" screen refers to.
+    safety_event_id: uuid.UUID | None = Field(default=None, foreign_key="safety_event.id")
+    substance_use: UseReport | None = Field(default=None, sa_type=enum_type(UseReport))
+    use_detail: str = Field(default="", max_length=300)  # what and when, as reported (optional)
+    observation: str = Field(default="", sa_type=sa.Text)  # the leader's own words about this member
+    # The text sections of the formats that progress_note does not hold (services.formats):
+    # BIRP behavior; DAP data, assessment; SOAP subjective, objective, assessment.
+    behavior: str = Field(default="", sa_type=sa.Text)
+    data: str = Field(default="", sa_type=sa.Text)
+    assessment: str = Field(default="", sa_type=sa.Text)
+    subjective: str = Field(default="", sa_type=sa.Text)
+    objective: str = Field(default="", sa_type=sa.Text)
+    # Sections above the app drafted: name -> SHA-256 of the drafted text (as ProgressNote.drafted).
+    drafted: dict[str, str] = Field(default_factory=dict, sa_type=sa.JSON)
 
     __table_args__ = (sa.UniqueConstraint("meeting_id", "member_id"),)
 
@@ -573,6 +618,7 @@ TABLES: tuple[type[SQLModel], ...] = (
     Attendance,
     StoryNote,
     ProgressNote,
+    NoteFacts,
     FollowUp,
     Addendum,
     SafetyEvent,

@@ -17,7 +17,10 @@ from iop_facilitator.services import (
     home,
     live,
     members,
+    names,
+    note_facts,
     notes,
+    payer_lens,
     safety,
     signcheck,
     staff,
@@ -177,33 +180,33 @@ def test_meeting_without_requirement_is_not_pending(db, room, library) -> None: 
 
 
 def test_sentences_and_thresholds() -> None:
-    a = signcheck.split_sentences("First one here. Second one!\nThird? ")
+    a = payer_lens.split_sentences("First one here. Second one!\nThird? ")
     assert a == ["First one here.", "Second one!", "Third?"]
-    assert signcheck.normalise("Avery’s  GOOD, day!") == "avery s good day"
-    assert signcheck.is_stock("Continue PHP group per treatment plan.")
+    assert payer_lens.normalise("Avery’s  GOOD, day!") == "avery s good day"
+    assert payer_lens.is_stock("Continue PHP group per treatment plan.")
     # Short boilerplate is never a "repeated sentence".
-    assert signcheck.repeated_sentences(["Member attended."], ["Member attended."]) == ()
-    repeated, _ratio, flagged = signcheck.compare([CLONED, "Avery is fine."], [CLONED.upper(), "Blake is ok."])
+    assert payer_lens.repeated_sentences(["Member attended."], ["Member attended."]) == ()
+    repeated, _ratio, flagged = payer_lens.compare([CLONED, "Avery is fine."], [CLONED.upper(), "Blake is ok."])
     assert repeated == (CLONED,) and flagged
-    distinct = signcheck.compare(signcheck.split_sentences(AVERY_RESPONSE), signcheck.split_sentences(BLAKE_RESPONSE))
-    assert distinct[0] == () and distinct[1] < signcheck.SIMILARITY_THRESHOLD and not distinct[2]
+    distinct = payer_lens.compare(payer_lens.split_sentences(AVERY_RESPONSE), payer_lens.split_sentences(BLAKE_RESPONSE))
+    assert distinct[0] == () and distinct[1] < payer_lens.SIMILARITY_THRESHOLD and not distinct[2]
 
 
 def test_names_and_initials() -> None:
     import uuid
 
     a, b, c, d = (uuid.uuid4() for _ in range(4))
-    patterns = signcheck.name_patterns([(a, "Avery T."), (b, "Blake S."), (c, "Will R."), (d, "Blake M.")])
+    patterns = names.name_patterns([(a, "Avery T."), (b, "Blake S."), (c, "Will R."), (d, "Blake M.")])
     text = "Avery T. and later avery spoke; blake s. too. Blakely agreed. I will go. Will helped."
-    found = [w for _p, w in signcheck.find_names(text, patterns, own=c)]
+    found = [w for _p, w in names.find_names(text, patterns, own=c)]
     # Display names and unambiguous first names, word-bounded; "Blake" is shared so only the full name counts.
     assert found == ["Avery T.", "avery", "blake s."]
-    found_by_a = [w for _p, w in signcheck.find_names(text, patterns, own=a)]
+    found_by_a = [w for _p, w in names.find_names(text, patterns, own=a)]
     assert "Will" in found_by_a and "will" not in found_by_a  # a common word only when capitalised
-    assert signcheck.replace_names(text, patterns, own=c) == (
+    assert names.replace_names(text, patterns, own=c) == (
         "A.T. and later A.T. spoke; B.S. too. Blakely agreed. I will go. Will helped."
     )
-    assert signcheck.initials("Mary Ann") == "M.A."
+    assert names.initials("Mary Ann") == "M.A."
 
 
 # --------------------------------------------------------------------------- sign-time checks (database)
@@ -260,7 +263,7 @@ def test_same_member_as_last_time_is_flagged(db, room, library) -> None:  # noqa
         findings = signcheck.sign_checks(s, next_id)
     assert kinds(findings) == [signcheck.Kind.REPEAT]
     assert findings[0].member_id == room["people"]["Avery T."]
-    assert findings[0].ratio >= signcheck.SIMILARITY_THRESHOLD
+    assert findings[0].ratio >= payer_lens.SIMILARITY_THRESHOLD
     assert "previous" in findings[0].message
 
 
@@ -276,7 +279,7 @@ def test_another_members_name_is_flagged_and_replaced_by_initials(db, room, libr
         findings = signcheck.sign_checks(s, room["meeting"])
     names = [f for f in findings if f.kind == signcheck.Kind.NAME]
     assert [(f.member_id, f.names, f.where) for f in names] == [
-        (p["Avery T."], ("Blake S.",), "note"),
+        (p["Avery T."], ("Blake S.",), "response"),
         (p["Drew P."], ("casey",), "story"),
     ]
     with db.begin() as s:
@@ -299,6 +302,11 @@ def test_open_safety_event_blocks(db, room, library) -> None:  # noqa: F811
     with db.begin() as s:
         event = safety.record_event(s, room["meeting"], room["people"]["Casey R."], "passive thoughts")
         event_id = event.id
+    with db.session() as s:  # the payer lens also asks for the member's risk screen
+        assert kinds(signcheck.sign_checks(s, room["meeting"])) == [signcheck.Kind.SAFETY, signcheck.Kind.RISK_UNSCREENED]
+    with db.begin() as s:
+        note_facts.save_facts(s, room["meeting"], room["people"]["Casey R."], risk_screen="endorsed",
+                              safety_event_id=event_id)
     with db.session() as s:
         findings = signcheck.sign_checks(s, room["meeting"])
     assert kinds(findings) == [signcheck.Kind.SAFETY] and findings[0].blocking

@@ -13,7 +13,17 @@ from iop_facilitator.errors import Conflict, InvalidInput, NotFound
 from iop_facilitator.library.load import load_library
 from iop_facilitator.models import Attendance, AuditEvent, FollowUp, GroupMeeting
 from iop_facilitator.resources import topics_dir
-from iop_facilitator.services import groups, home, live, live_read, members, notes, safety, settings, staff
+from iop_facilitator.services import (
+    groups,
+    home,
+    live,
+    live_read,
+    members,
+    notes,
+    safety,
+    settings,
+    staff,
+)
 
 DAY = dt.date(2026, 11, 23)  # a Monday
 START = pendulum.datetime(2026, 11, 23, 9, 2, tz="America/Chicago").in_tz("UTC")
@@ -176,10 +186,15 @@ def test_drafts_use_only_the_members_own_words(db, room, library) -> None:
     topic = library.get("handling-stress")
     avery = notes.draft_note(view.member(p["Avery T."]), view, topic)
     blake = notes.draft_note(view.member(p["Blake S."]), view, topic)
-    assert "bakery" in avery.response and "bus depot" not in avery.response and "calm" not in avery.response
-    assert "bus depot" in blake.response and "bakery" not in blake.response
-    assert "Methods of Handling Stress" in avery.intervention
-    assert avery.goal_ids == (view.member(p["Avery T."]).goals[0].id,)
+    avery_text, blake_text = " ".join(avery.sections.values()), " ".join(blake.sections.values())
+    assert '"tired"' in avery_text and "calm" not in avery_text and '"calm"' in blake_text
+    # story notes are referenced by time, never pasted (theirs or anyone else's)
+    assert "in-session note at" in avery.response
+    assert "bakery" not in avery_text and "bus depot" not in avery_text and "bus depot" not in blake_text
+    # the group's intervention is written once, in the narrative; the member's is about them
+    assert "Methods of Handling Stress" not in avery.intervention
+    assert "Methods of Handling Stress" in notes.draft_narrative(view, topic)
+    assert avery.goal_ids and set(avery.goal_ids) <= {g.id for g in view.member(p["Avery T."]).goals}
 
 
 def complete_meeting(db, room, library) -> None:

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from iop_facilitator.demo import generate as seeding
+from iop_facilitator.demo.clinic import seed_clinic, table_columns
+from iop_facilitator.demo.generate import CORE_TOPIC_IDS, SeedSummary
 from iop_facilitator.enums import AttendanceStatus, ExitReason, MeetingStatus, NoteFormat, StaffRole
 from iop_facilitator.errors import Conflict, InvalidInput
 from iop_facilitator.models import (
@@ -24,14 +27,12 @@ from iop_facilitator.models import (
     GroupFacilitator,
     GroupMeeting,
     Member,
+    NoteFacts,
     ProgramSettings,
     ProgressNote,
     Staff,
     StoryNote,
 )
-from iop_facilitator.demo import generate as seeding
-from iop_facilitator.demo.clinic import seed_clinic, table_columns
-from iop_facilitator.demo.generate import CORE_TOPIC_IDS, SeedSummary
 from iop_facilitator.services.meetings import scheduled_times
 from iop_facilitator.services.members import add_member
 from iop_facilitator.services.settings import update_settings
@@ -43,7 +44,7 @@ TZ = "America/New_York"
 def _seed(db, **kwargs) -> SeedSummary:
     with db.begin() as session:
         update_settings(session, timezone=TZ)
-    args = {"groups": 2, "weeks": 3, "members_per_group": 6, "seed": 7, "end": END} | kwargs
+    args = {"groups": 2, "weeks": 3, "members_per_group": 6, "seed": 8, "end": END} | kwargs  # 8: a safety event, follow-ups
     return seed_clinic(db, **args)
 
 
@@ -188,27 +189,41 @@ def test_progress_notes_individual_and_goal_linked(seeded) -> None:
     goals = defaultdict(set)
     for g in session.exec(select(Goal)):
         goals[g.member_id].add(str(g.id))
+    facts = {(f.meeting_id, f.member_id): f for f in session.exec(select(NoteFacts))}
     per_meeting = defaultdict(list)
     for n in session.exec(select(ProgressNote)):
         assert n.goal_ids and set(n.goal_ids) <= goals[n.member_id]
         assert n.intervention and n.response and n.plan
-        per_meeting[n.meeting_id].append((n.intervention, n.response, n.plan))
+        fact = facts[(n.meeting_id, n.member_id)]  # every note has its facts, as the app records them
+        assert fact.participation and fact.risk_screen and fact.substance_use and fact.observation
+        assert set(fact.goal_progress) == set(n.goal_ids)
+        per_meeting[n.meeting_id].append((n.intervention, n.response, n.plan, fact.observation))
     for texts in per_meeting.values():
         assert len(set(texts)) == len(texts)
-        assert len({t[1] for t in texts}) == len(texts)  # responses differ even on their own
+        assert len({t[3] for t in texts}) == len(texts)  # the leader's observations differ even on their own
+
+
+def test_the_payer_lens_finds_nothing_to_question_in_the_demo(seeded) -> None:
+    """Drafted from each member's facts and completed by the (fictional) leader: no false alarm."""
+    from iop_facilitator.services.payer_lens import review_range
+
+    _db, session, _summary = seeded
+    reviews = review_range(session, until=END)
+    assert reviews and [f for r in reviews for f in r.flags] == []
 
 
 def test_notes_unique_even_when_texts_collide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Force identical pools: the seeder must still make every note in a meeting differ."""
     from iop_facilitator.demo import fiction
 
-    for name in ("FIRST_NAMES", "PARTICIPATION", "INSIGHTS", "PLANS", "INTERVENTION_MEMBER", "TAKEAWAYS"):
+    for name in ("FIRST_NAMES", "OBS_OPENINGS", "OBS_MOMENTS", "OBS_CLOSINGS", "PRESENTATIONS", "TAKEAWAYS",
+                 "LEADER_PLANS"):
         monkeypatch.setattr(fiction, name, getattr(fiction, name)[:1])
     monkeypatch.setattr(fiction, "LAST_INITIALS", "A")
     rows = _generate(groups=1, weeks=2, members_per_group=8)
     per_meeting = defaultdict(list)
-    for row in rows["progress_note"]:
-        per_meeting[row[4]].append(row[7:10])
+    for row in rows["note_facts"]:
+        per_meeting[row[4]].append(row[14])
     for texts in per_meeting.values():
         assert len(set(texts)) == len(texts)
 

@@ -19,7 +19,7 @@ from iop_facilitator.db import migrate
 from iop_facilitator.db.engine import open_database
 from iop_facilitator.errors import DatabaseProblem
 from iop_facilitator.models import Attendance, AuditEvent, GroupMeeting
-from iop_facilitator.services import groups, members, settings, staff
+from iop_facilitator.services import groups, members, staff
 
 UTC = dt.UTC
 START = dt.datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -48,11 +48,23 @@ def _meeting(s, group_id, *, status="draft", narrative="", signed=False, created
     return ident
 
 
+def _settings_0005(s) -> None:
+    """The program's settings row as the 0005 schema has it (the model has columns added since)."""
+    now = dt.datetime.now(UTC)
+    s.execute(sa.text(
+        "INSERT INTO program_settings (id, created_at, updated_at, version, clinic_name, timezone, crisis_resources, "
+        "crisis_steps, disclosure_notice, max_absences, absence_window_weeks, service_codes, weekly_hours_adult, "
+        "weekly_hours_adolescent, per_diem_daily_hours, is_demo, idle_lock_minutes) VALUES (:id, :now, :now, 1, "
+        "'Test clinic', 'America/Chicago', '[]', '[]', '', 6, 12, '{}', 9.0, 6.0, 3.0, :false, 10)"
+    ).bindparams(sa.bindparam("id", type_=sa.Uuid()), sa.bindparam("now", type_=sa.DateTime(timezone=True))),
+        {"id": uuid.uuid4(), "now": now, "false": False})
+
+
 def test_duplicates_from_the_old_race_are_resolved_without_losing_anything(db_target: str) -> None:
     database = at_revision(db_target, "0005")
     try:
         with database.begin() as s:
-            settings.get_settings(s)
+            _settings_0005(s)
             lead = staff.add_staff(s, "Dana Quinn", "LCSW")
             group = groups.add_group(s, "Evening IOP", weekdays="mon", start_time="09:00", facilitators=[lead])
             avery = members.add_member(s, "Avery T.")
@@ -93,7 +105,7 @@ def test_two_signed_meetings_in_one_slot_stop_the_upgrade_and_change_nothing(db_
     database = at_revision(db_target, "0005")
     try:
         with database.begin() as s:
-            settings.get_settings(s)
+            _settings_0005(s)
             group = groups.add_group(s, "Evening IOP", weekdays="mon", start_time="09:00")
             first, second = _meeting(s, group.id, signed=True), _meeting(s, group.id, signed=True)
         with pytest.raises(DatabaseProblem) as refused:
@@ -208,7 +220,7 @@ def signed_at_0005(target: str, count: int = 3):
     """A database at schema 0005 holding ``count`` signed meetings (one per group), for 0006's backfill."""
     database = at_revision(target, "0005")
     with database.begin() as s:
-        settings.get_settings(s)
+        _settings_0005(s)
         for i in range(count):
             group = groups.add_group(s, f"Group {i}", weekdays="mon", start_time="09:00")
             _meeting(s, group.id, signed=True)

@@ -1,9 +1,9 @@
-"""``iop meeting``: list and show group meetings; addenda, co-signature and sign-time checks."""
+"""``iop meeting``: list and show group meetings; addenda, co-signature, sign-time checks, payer review."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,10 +23,10 @@ app = typer.Typer(help="Group meetings (sessions).", no_args_is_help=True)
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    group: Annotated[Optional[str], typer.Option("--group", help="Only this group (name or id).")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", metavar="YYYY-MM-DD", help="From this day.")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="At most this many (newest first).")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="Only this group (name or id).")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="From this day.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many (newest first).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List meetings, newest first, with attendance counts."""
@@ -100,6 +100,7 @@ def show(
     """Show one meeting: the original record (untouched once signed), then its addenda."""
     from rich.text import Text
 
+    from iop_facilitator.services.formats import facts_summary, note_parts
     from iop_facilitator.services.live_read import load_snapshot
     from iop_facilitator.services.meetings import resolve_meeting
     from iop_facilitator.services.text import clean, clean_line
@@ -108,7 +109,7 @@ def show(
     with database.session() as session:
         found = resolve_meeting(session, meeting)
         snap = load_snapshot(session, found.id)
-        goal_text = {g.id: g.text for m in snap.members for g in m.goals}
+        goals = {g.id: g for m in snap.members for g in m.goals}
     if as_json:
         from dataclasses import asdict
 
@@ -144,11 +145,14 @@ def show(
         out.append(f" · {status}\n")
         if line.note is None:
             continue
-        goals = "; ".join(clean_line(goal_text.get(g, "")) for g in line.note.goal_ids if goal_text.get(g))
-        for label, value in (("Goal", goals), ("Intervention", line.note.intervention),
-                             ("Response", line.note.response), ("Plan", line.note.plan)):
-            out.append(f"  {label}: ", style="bold")
-            out.append(clean(value).strip() + "\n")
+        facts = facts_summary(line.facts)
+        if facts:
+            out.append("  Facts: ", style="bold")
+            out.append(clean_line(facts) + "\n")
+        addressed = [goals[g] for g in line.note.goal_ids if g in goals]
+        for part in note_parts(snap.note_format, addressed, line.note, line.facts):
+            out.append(f"  {part.heading}: ", style="bold")
+            out.append("\n    ".join(clean(p).strip() for p in part.paragraphs) + "\n")
     if snap.addenda:
         out.append("\nAddenda (corrections; the original above is unchanged)\n", style="bold")
         for number, item in enumerate(snap.addenda, start=1):
@@ -166,10 +170,10 @@ def addendum(
     meeting: Annotated[str, typer.Argument(help="Meeting id (or id prefix) of a signed meeting.")],
     author: Annotated[str, typer.Option("--author", help="Staff member writing it (name or id; needs credentials).")],
     reason: Annotated[str, typer.Option("--reason", help="Why the record is corrected.")],
-    text: Annotated[Optional[str], typer.Option("--text", help="The addendum's text; '-' reads standard input.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="Read the text from this UTF-8 file.",
+    text: Annotated[str | None, typer.Option("--text", help="The addendum's text; '-' reads standard input.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Read the text from this UTF-8 file.",
                                                 exists=True, dir_okay=False, readable=True)] = None,
-    member: Annotated[Optional[str], typer.Option("--member", help="Attach it to this member's part (name or id).")] = None,
+    member: Annotated[str | None, typer.Option("--member", help="Attach it to this member's part (name or id).")] = None,
 ) -> None:
     """Add a dated, signed correction to a signed meeting (the original stays as it was)."""
     import sys
@@ -247,3 +251,30 @@ def check(
     _print(out)
     if any(item.blocking for item in findings):
         raise typer.Exit(1)
+
+
+@app.command("review")
+def review(
+    ctx: typer.Context,
+    meeting: Annotated[str | None, typer.Argument(help="Meeting id (or id prefix); or use --since/--until.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="YYYY-MM-DD", help="Every finished meeting from this day.")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="YYYY-MM-DD", help="Up to this day.")] = None,
+    group: Annotated[str | None, typer.Option("--group", help="With a date range: only this group (name or id).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array (one item per meeting).")] = False,
+) -> None:
+    """The payer lens: what an auditor would question in the notes, per member and field (reads only)."""
+    from iop_facilitator.services.payer_lens import as_dict, reviews
+
+    first, last = parse_date_range(ctx, since, until)
+    database = open_db(ctx)
+    with database.session() as session:
+        found = reviews(session, meeting=meeting, since=first, until=last, group=group)
+    if as_json:
+        print_json([as_dict(item) for item in found])
+        return
+    rows = [[item.local_date.isoformat(), item.group_name, short(item.meeting_id), f.member, f.field, f.kind, f.message]
+            for item in found for f in item.flags]
+    flagged = sum(1 for item in found if item.flags)
+    print_table(f"Payer review: {len(rows)} flag(s) in {flagged} of {len(found)} meeting(s)",
+                ["Date", "Group", "Meeting", "Member", "Field", "Flag", "What to fix"], rows,
+                empty=f"No flags in {len(found)} meeting(s): nothing an auditor would question here.")

@@ -1,7 +1,8 @@
 """The database's own guards against raw SQL, as ``iop db check`` expects them.
 
 Migration 0006 creates the lock triggers (0008 recreates the SQLite meeting update guard with
-one more frozen column) (signed meetings, their parts and snapshot,
+one more frozen column; 0013 adds those of ``note_facts``, a meeting part like ``progress_note``, and rebuilds the
+SQLite history triggers of ``program_settings`` with its new column) (signed meetings, their parts and snapshot,
 addenda, co-signatures, the audit log, reference-data history; see that migration's
 docstring). ``iop db check`` compares each trigger's *definition* (SHA-256 of its SQL
 with whitespace collapsed: ``sqlite_master.sql`` on SQLite, ``pg_get_triggerdef`` and
@@ -27,8 +28,9 @@ SQLITE_TRIGGERS: dict[str, tuple[str, str]] = {  # name: (table, definition)
     "iop_history_goal_update": ("goal", "1136efa4bd9cdf5671ce9ab6b49e093c97c211cd8ab6809f85fd9e7256ca3196"),
     "iop_history_member_delete": ("member", "491b1d7f11f225065d6012c9dc268432c17c01200c7f31dfcf2f91004de401dc"),
     "iop_history_member_update": ("member", "83e134b27971aacd633a039e8253ef86e64aae28e2cbbac7196644c6f99ecaa8"),
-    "iop_history_program_settings_delete": ("program_settings", "d7ad2fc5b4043e12c50a173e23b11adb5f277318a7a9ec0296dc6676acadd1d8"),
-    "iop_history_program_settings_update": ("program_settings", "cc072896e0f8b8bc2cd43e023eb7ab6af7b0885de6ef19501e970c0ce1b1f79e"),
+    # Migration 0013 added no_change_limit to the columns the SQLite history triggers copy.
+    "iop_history_program_settings_delete": ("program_settings", "51bbb1678c547cba072c875dd50f80830ebcb715d96c6d314055b93551a1475f"),
+    "iop_history_program_settings_update": ("program_settings", "b621cc9f75108a3bf5c3a51477a781bf158007774895075a16d9afdfe55f5322"),
     "iop_history_staff_delete": ("staff", "44a5eb11af61905d674a0ab6b45ce139c7a8d3eb0e90bbb42acabed785638cfb"),
     "iop_history_staff_update": ("staff", "5c92340722529692abc38692cb4bfd6bd77eb7b7a8f1523b6c4ffbe90a36ae97"),
     "iop_history_therapy_group_delete": ("therapy_group", "0fff51bf70f374473e00da4072c1849d18f6252e1d488b2e73ff98c5e8dbf98e"),
@@ -46,6 +48,10 @@ SQLITE_TRIGGERS: dict[str, tuple[str, str]] = {  # name: (table, definition)
     "iop_lock_meeting_insert": ("meeting", "54570dcf595e8ddbb6ee7dae0d55687162fd363262d0197adae33524221c0afb"),
     # Migration 0008 added narrative_drafted to the columns a signed meeting keeps unchanged.
     "iop_lock_meeting_update": ("meeting", "0924819991cb70f015d96950f678de92cea0cc6776b729b39eef8f36a98a375f"),
+    # Migration 0013: the note facts of a meeting, locked like its progress notes.
+    "iop_lock_note_facts_delete": ("note_facts", "6537f29846042b1f0848bd9cf64932e17027fe5088ea8557236841fffaf84e08"),
+    "iop_lock_note_facts_insert": ("note_facts", "0b2bdc7dd1f8f14e0479b0dd3e3315ffc44c93fdfe833047a39ef7e5de79a8a1"),
+    "iop_lock_note_facts_update": ("note_facts", "1a1457ffc2150c83907b30c4d712245b1d385927953a39324afc4cf286070b4b"),
     "iop_lock_progress_note_delete": ("progress_note", "e49ec50c1902e6a5020629f6c401574dace0e769cdafc5ad980656cc228d8fbe"),
     "iop_lock_progress_note_insert": ("progress_note", "67800e7bfad9b37266ea29f1f27d4ed219ddc0c6b855d84f2e1420b554c8237d"),
     "iop_lock_progress_note_update": ("progress_note", "86a27dda3117c551e279db3f2b5e9344eca20696e05bfc5402c0a50d98752026"),
@@ -83,6 +89,8 @@ PG_TRIGGERS: dict[str, tuple[str, str]] = {  # name: (table, definition)
     "iop_lock_audit_event_truncate": ("audit_event", "37d9032ab15a99f7ccda85bab092fb63190b615d2e763e6e4deac5759fce01fc"),
     "iop_lock_meeting": ("meeting", "166370e4fc6cb81208f2d6849594e445a989e28bbee562d2ac7fa4de78deadfe"),
     "iop_lock_meeting_truncate": ("meeting", "46d26c75c4a53e2d7a1fd43bddffd1af8ae2830235141f72b893b4c2e990de80"),
+    "iop_lock_note_facts": ("note_facts", "a4b2bb0e1a6b262b80338fbe7371bacdccc1743fbccf1a44af9f00496cdbce23"),
+    "iop_lock_note_facts_truncate": ("note_facts", "48db0a0d0d7ced1fc816def8d501f1901acb8a7b13055e83b142c04403c510ef"),
     "iop_lock_progress_note": ("progress_note", "7caefd20593d14836fb8e401dac906050ae0c8c159c64f85b7165f0268c8532c"),
     "iop_lock_progress_note_truncate": ("progress_note", "57fd16adabb7b0e112b78fec5ee78bd2fcfb4f3baf6b44d29ec6073fdbae4f69"),
     "iop_lock_row_history": ("row_history", "1150e3e507fb4976eef1a68d25df022c0b07a2fad8301e88f609caf820dc4ecb"),

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # The tables the generator fills, in foreign-key order.
 TABLES = (
     "staff", "therapy_group", "group_facilitator", "member", "enrollment", "goal", "meeting", "attendance",
-    "story_note", "progress_note", "follow_up", "signed_snapshot", "signed_member",
+    "story_note", "progress_note", "safety_event", "note_facts", "follow_up", "signed_snapshot", "signed_member",
 )
 
 

@@ -234,52 +234,98 @@ FEELINGS_MID = ("tired", "okay", "restless", "nervous", "distracted", "mixed", "
 FEELINGS_HIGH = ("hopeful", "calm", "grateful", "proud", "content", "energized", "relieved",
                  "optimistic", "rested", "focused", "confident", "peaceful")
 
-PARTICIPATION = (
-    "participated actively and offered support to a peer",
-    "was engaged and asked clarifying questions",
-    "shared openly when invited",
-    "listened attentively and spoke once when prompted",
-    "was quiet but attentive and completed the exercise",
-    "volunteered an example from the past week",
-    "took part in the role-play and gave peers feedback",
-    "was initially guarded and became more engaged later in the session",
-    "contributed thoughtfully to the discussion",
-    "needed some redirection to stay on topic but participated",
-    "responded well to peer feedback",
-    "related the material to a current stressor",
-)
-INSIGHTS = (
-    "chose {skill} as a focus for this week",
-    "said {skill} felt realistic to try at home",
-    "reported past difficulty with {skill} and named one change",
-    "described a recent situation where {skill} would have helped",
-    "stated a plan for {skill} before the next group",
-    "was able to give an example of {skill}",
-    "expressed doubt about {skill} and agreed to try it once",
-    "reported some success with {skill} since the last session",
-)
-PLANS = (
-    "Continue IOP as scheduled and complete the homework",
-    "Attend the next group and report on the homework at check-in",
-    "Practise the skill daily and bring one example to group",
-    "Review progress on treatment-plan goals at the next individual session",
-    "Continue attendance; reinforce coping plan at next check-in",
-    "Follow up on homework and on the commitment named at check-out",
-    "Encourage one mutual-help meeting this week; review at next group",
-    "Continue current plan; facilitator to check on urges at next check-in",
-)
-INTERVENTION_OPENERS = (
+INTERVENTION_OPENERS = (  # the group's method, written once in the narrative
     "Facilitator used {technique} to present {title}",
     "Facilitated {title} with {technique}",
     "Led {title} using {technique}",
     "Presented {title}; used {technique}",
 )
-INTERVENTION_MEMBER = (
-    "prompted {name} to connect the topic to goal {pos} ({label})",
-    "invited {name} to apply the skill to goal {pos} ({label})",
-    "reinforced {name}'s progress on goal {pos} ({label})",
-    "coached {name} through an example tied to goal {pos} ({label})",
-    "asked {name} to rate readiness for goal {pos} ({label})",
+# A member's note facts (services.note_facts), as a leader records them: weighted picks.
+PARTICIPATION_MIX: tuple[tuple[float, str], ...] = (  # cumulative probability thresholds
+    (0.45, "active"), (0.75, "engaged_when_prompted"), (0.87, "minimal"), (0.97, "listened"), (1.0, "disruptive"),
+)
+AFFECT_LOW = ("depressed", "tearful", "flat", "tired", "anxious", "guarded")
+AFFECT_MID = ("anxious", "tired", "guarded", "euthymic", "irritable", "flat")
+AFFECT_HIGH = ("euthymic", "bright", "euthymic", "bright", "tired")
+PRESENTATIONS = (
+    "arrived straight from work in uniform", "hoarse voice from a cold", "new haircut, well groomed",
+    "carrying a sobriety chip", "sunglasses kept on at first", "brought a water bottle and notebook",
+    "dressed for the weather, tidy", "limping after a fall at home", "yawning, said the baby kept them up",
+    "hands shaking slightly early on", "wearing a brace on the left wrist", "early and helped set up chairs",
+)
+USE_DETAILS = (
+    "two beers on {day}", "a glass of wine at a family dinner on {day}", "cannabis once on {day}",
+    "drank at a friend's party on {day}", "took a pill not prescribed to them on {day}",
+    "several drinks alone on {day} night",
+)
+MEASURES = (
+    "{n} of 7 days", "{n} of 7 nights", "{n} calls this week", "{n} meetings this week", "{n} of 5 workdays",
+)
+# The leader's own observation: one sentence from three parts, never two alike in a meeting.
+OBS_OPENINGS = (
+    "Sat by the window with arms folded", "Came in talking about the bus delay", "Kept glancing at the clock",
+    "Settled quickly and opened a notebook", "Rocked a knee through the first half hour",
+    "Smiled at peers while taking a seat", "Was quieter than usual at first", "Arrived with coffee and a joke",
+    "Sat forward with elbows on knees", "Kept a jacket on the whole time", "Looked rested and made eye contact",
+    "Was slow to speak during the opening", "Brought a printed schedule to the circle",
+    "Checked the phone twice early on", "Sat next to the facilitator", "Laughed easily during the warm-up",
+    "Spoke softly and needed to be asked to repeat", "Was first to share at check-in",
+    "Stared at the floor during the opening", "Seemed restless and stood up once",
+    "Greeted two peers by name", "Was flushed and out of breath on arrival", "Had the workbook open to last week",
+    "Sat with a hood up until the break",
+)
+OBS_MOMENTS = (
+    "brightened during the role-play", "went quiet when family came up", "asked how others handle weekends",
+    "wrote down every step of the plan", "pushed back on one point, then agreed to test it",
+    "needed a moment after describing the week", "took the lead in the small-group exercise",
+    "offered a practical tip about sleep", "named a trigger nobody else had mentioned",
+    "was visibly moved by a peer's share", "practised the script twice out loud",
+    "connected the topic to the job search", "drew a map of risky places on the whiteboard",
+    "asked for the handout in larger print", "compared this week with the first week in group",
+    "admitted the homework was skipped and said why", "timed the breathing exercise on a watch",
+    "joked about the weekend but then got serious", "listed three people to call on a card",
+    "described a craving that passed after twenty minutes", "reflected on an argument with a roommate",
+    "tried the grounding exercise with eyes open", "asked a peer for a ride to the next meeting",
+    "challenged the idea that one drink is harmless",
+)
+OBS_CLOSINGS = (
+    "and left with a concrete step for tomorrow", "and asked to revisit it next time",
+    "and stayed to tidy the room", "and said this was the most useful group so far",
+    "and wrote the key point on a phone note", "and thanked the group before leaving",
+    "and agreed to try it before the weekend", "and looked calmer by the close",
+    "and set an alarm as a reminder", "and said the plan feels realistic",
+    "and asked for a referral to a job coach", "and planned to tell a sibling about it",
+    "and still seemed unconvinced at the end", "and named a specific time to practise",
+    "and wanted feedback on the plan", "and promised to bring the worksheet back",
+    "and shook hands with a peer on the way out", "and said the goal needs smaller steps",
+    "and took an extra copy for a partner", "and paused the check-out to think",
+    "and said sleep comes first this week", "and linked it to the court date",
+    "and chose a sponsor call as the first step", "and asked about an extra session",
+)
+# The leader's plan sentence where the draft's plan alone would repeat last time's (use, worse progress).
+LEADER_PLANS = (
+    "Counselor to call on {day} to check on the weekend plan",
+    "Add a midweek check-in call before {day}",
+    "Review the relapse-prevention plan in the individual session on {day}",
+    "Ask the member to list three high-risk times before {day}",
+    "Coordinate with the prescriber about cravings before {day}",
+    "Member to attend a mutual-help meeting before {day} and report back",
+    "Set up a sober-activity plan for {day} with the member",
+    "Revisit the goal's steps in the individual session on {day}",
+    "Schedule a urine drug screen before {day} and review the result together",
+    "Member to write out a plan for the evening hours before {day}",
+    "Invite a support person to the family session on {day}",
+    "Shorten the goal to one daily step and check it on {day}",
+    "Member to remove alcohol from the home before {day}",
+    "Case manager to look into a transportation voucher before {day}",
+    "Member to practise the refusal script with the sponsor before {day}",
+    "Discuss a step-up in care with the supervisor before {day}",
+)
+SAFETY_DISPOSITIONS = (
+    ("Screened privately at the break; passive thoughts, no plan or intent; safety plan reviewed; "
+     "primary clinician informed."),
+    ("Screened after group; denied plan and intent; crisis line and safety contacts reviewed; follow-up call "
+     "scheduled."),
 )
 DETAILS = (
     "Sat near a peer who is new to group and welcomed them.",

@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 from iop_facilitator.demo import fiction as fx
 from iop_facilitator.services.canonical import StorageHasher, snapshot_hash
+from iop_facilitator.services.formats import compose, draft_hash
 
 Columns = Mapping[str, Sequence[str]]  # table -> its column names, in the models' order
 
@@ -118,6 +119,7 @@ EXIT_NOTES = {
     "administrative": "Administrative discharge (insurance authorization ended).",
     "other": "Exited for personal reasons.",
 }
+NO_CHANGE_RUN = 3  # a goal is never rated "no change" this many notes in a row (the payer lens's default)
 LEFT_EARLY_REASONS = ("for a medical appointment", "for childcare", "for a work shift",
                       "because of a ride", "for a court appointment", "feeling unwell")
 
@@ -217,6 +219,9 @@ class _Member:
     urge: float
     length: int  # planned days in the group
     streak: int = 0  # consecutive unexcused absences
+    no_change: dict[str, int] = field(default_factory=dict)  # goal id -> notes in a row rated "no change"
+    last_obs: tuple[int, int, int] | None = None  # the parts of the last observation written about them
+    last_plan: str = ""
 
 
 @dataclass(frozen=True)
@@ -403,6 +408,110 @@ def _draw_exit(r: Callable[[], float]) -> tuple[str, int]:
     return reason, 7 * low + int(r() * 7 * (high - low + 1))
 
 
+# --------------------------------------------------------------------------- a member's note, as the app reads it
+#
+# services.formats.compose reads a member's line of the meeting and their facts by attribute;
+# these plain classes give it what it reads, without the database's read model.
+
+
+def _utc(secs: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(secs, dt.UTC)
+
+
+@dataclass(frozen=True)
+class _Goal:
+    id: str
+    position: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Story:
+    recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Event:
+    id: str
+    member_id: str
+    risk_level: str
+
+
+@dataclass(frozen=True)
+class _Progress:
+    progress: str | None
+    measure: str
+
+
+@dataclass(frozen=True)
+class _Facts:
+    goal_progress: dict[str, dict[str, str]]
+    participation: str
+    affect: tuple[str, ...]
+    presentation: str
+    risk_screen: str
+    safety_event_id: str | None
+    substance_use: str
+    use_detail: str
+
+    def progress_of(self, goal_id: str) -> _Progress | None:
+        found = self.goal_progress.get(goal_id)
+        return _Progress(found.get("progress"), found.get("measure", "")) if found else None
+
+
+@dataclass
+class _Line:
+    member: _Member
+    member_id: str
+    status: str
+    arrived_at: dt.datetime
+    left_at: dt.datetime
+    minutes: int
+    mood: int | None
+    urge: int | None
+    feeling: str
+    safety_concern: bool
+    checkout_mood: int | None
+    takeaway: str
+    in_secs: int
+    out_secs: int
+    progress_f: float  # how far through their stay (0-1)
+    stories: tuple[_Story, ...] = ()
+    goals: tuple[_Goal, ...] = ()
+    events: tuple[_Event, ...] = ()
+    facts: _Facts | None = None
+    near_limit: bool = False
+
+
+@dataclass(frozen=True)
+class _MeetingView:
+    homework: str
+    safety_events: tuple[_Event, ...]
+    timezone: str = "UTC"  # only late arrival and departure times are worded, as local times below
+    members: tuple[Any, ...] = ()  # the pools hold no member names: nothing to replace
+    note_format: str = "GIRP"
+
+
+def _fresh(size: int, r: float, used: set[int], avoid: int | None) -> int:
+    """An index into a pool of ``size``: from a random start, the first not in ``used`` and not ``avoid``
+    (the start itself when every one is taken)."""
+    start = int(r * size)
+    for step in range(size):
+        index = (start + step) % size
+        if index not in used and index != avoid:
+            return index
+    return start
+
+
+@dataclass
+class _Used:
+    """What one meeting's notes already say, so no two members' leader-written parts are alike."""
+
+    obs: tuple[set[int], set[int], set[int]] = field(default_factory=lambda: (set(), set(), set()))
+    texts: set[str] = field(default_factory=set)
+    plans: set[int] = field(default_factory=set)
+
+
 # --------------------------------------------------------------------------- one group's history
 
 
@@ -417,7 +526,7 @@ class _Day:
     s_start: str
     s_end: str
     s_noted: str  # when the notes were written (the signature, else half an hour after the end)
-    opener: str  # the shared start of every member's intervention
+    opener: str  # the group's method, written once in the narrative
     skill: str
     next_iso: str  # the group's next meeting day
 
@@ -445,6 +554,8 @@ class _GroupHistory:
         self.attendance: list[tuple[Any, ...]] = []
         self.stories: list[tuple[Any, ...]] = []
         self.notes: list[tuple[Any, ...]] = []
+        self.facts: list[tuple[Any, ...]] = []
+        self.events: list[tuple[Any, ...]] = []
         self.follow_ups: list[tuple[Any, ...]] = []
         self.snapshots: list[tuple[Any, ...]] = []
         self.signed_members: list[tuple[Any, ...]] = []
@@ -492,6 +603,7 @@ class _GroupHistory:
         """Rolling enrollment: each seat holds one member after another, refilled within a few days."""
         r, uid, pick, clinic = self.r, self.uid, fx.pick, self.clinic
         members: list[_Member] = []
+        names: set[str] = set()
         for _seat in range(clinic.members_per_group):
             start = clinic.first_ord
             first = True
@@ -505,6 +617,11 @@ class _GroupHistory:
                     exit_ord, reason = None, None
                 clinic.chart_counter += 1
                 name = f"{pick(fx.FIRST_NAMES, r())} {pick(fx.LAST_INITIALS, r())}."
+                for _retry in range(20):  # two members of one group never share a display name
+                    if name not in names:
+                        break
+                    name = f"{pick(fx.FIRST_NAMES, r())} {pick(fx.LAST_INITIALS, r())}."
+                names.add(name)
                 goals = [(uid(), text, label, pos + 1)
                          for pos, (text, label) in enumerate(fx.goal_texts(r, 1 + int(r() * 3)))]
                 choices = [(json.dumps([_dashed(g[0])]), g[3], g[2]) for g in goals]
@@ -562,21 +679,26 @@ class _GroupHistory:
             next_iso=dt.date.fromordinal(next_day).isoformat(),
         )
         attended: list[tuple[_Member, int, int]] = []  # (member, in, out)
+        lines: list[_Line] = []
         picked_goals: dict[str, list[list[Any]]] = {}
-        first_att, first_note, first_story = len(self.attendance), len(self.notes), len(self.stories)
-        seen_notes: set[str] = set()
+        first = (len(self.attendance), len(self.notes), len(self.stories), len(self.facts), len(self.events))
         for m in roster:
             drop_in = m.exit is not None and m.exit <= day
             x = r()
             status = "present" if drop_in else next(s for cut, s in STATUS_CUTS if x < cut)
             if status in ("present", "late", "left_early"):
-                attended.append(self._attended(m, meeting, status, drop_in, picked_goals, seen_notes))
+                line = self._attended(m, meeting, status, drop_in)
+                lines.append(line)
+                attended.append((m, line.in_secs, line.out_secs))
             else:
                 self._absent(m, meeting, status)
         if attended and r() < 0.004:
             self._other_follow_up(attended[int(r() * len(attended))][0], meeting)
-        self._stories(meeting, attended)
-        narrative = (f"{fx.pick(fx.NARRATIVE_OPENINGS, r())} Topic: {title}, covering {focus}. "
+        self._stories(meeting, attended, lines)
+        used: _Used = _Used()
+        for line in lines:
+            self._note(line, meeting, homework, picked_goals, used)
+        narrative = (f"{fx.pick(fx.NARRATIVE_OPENINGS, r())} Topic: {title}, covering {focus}. {opener}. "
                      f"{fx.pick(fx.NARRATIVE_MIDDLES, r())} {fx.pick(fx.NARRATIVE_CLOSINGS, r())} "
                      f"{len(attended)} of {len(roster)} members on the roster attended. "
                      "Fictional demo record.")
@@ -589,14 +711,11 @@ class _GroupHistory:
         )
         content_hash = None
         if signed:
-            content_hash = self._sign(row, meeting, topic, s_signed, picked_goals, first_att, first_note, first_story)
+            content_hash = self._sign(row, meeting, topic, s_signed, picked_goals, first)
         self.meetings.append((*row, content_hash, None, None, None, None))
 
-    def _attended(
-        self, m: _Member, meeting: _Day, status: str, drop_in: bool, picked_goals: dict[str, list[list[Any]]],
-        seen_notes: set[str],
-    ) -> tuple[_Member, int, int]:
-        """A member in the room: arrival and departure, check-in and check-out, their own progress note."""
+    def _attended(self, m: _Member, meeting: _Day, status: str, drop_in: bool) -> _Line:
+        """A member in the room: arrival and departure, check-in and check-out (their note comes after the stories)."""
         r, uid, stamp, pick = self.r, self.uid, self.stamp, fx.pick
         a_start, a_end, day = meeting.start, meeting.end, meeting.ordinal
         m.streak = 0
@@ -604,20 +723,16 @@ class _GroupHistory:
             arrived = a_start - int(r() * 900)
             left = a_end + int(r() * 300)
             minutes = (a_end - a_start) // 60
-            status_text = ""
         elif status == "late":
             arrived = a_start + 600 + int(r() * 3000)
             left = a_end + int(r() * 300)
             minutes = (a_end - arrived) // 60
-            status_text = f"Arrived {(arrived - a_start) // 60} minutes late. "
         else:
             arrived = a_start - int(r() * 600)
             left = a_end - 1200 - int(r() * 5400)
             if left <= a_start + 600:
                 left = a_start + 600 + int(r() * 600)
             minutes = (left - a_start) // 60
-            status_text = (f"Left {(a_end - left) // 60} minutes early "
-                           f"{pick(LEFT_EARLY_REASONS, r())}. ")
         # check-in: mood improves and urges ease over the stay, with day-to-day noise
         f = min(1.0, (day - m.start) / (m.length or 1))
         mood = int(m.mood + 2.0 * f + (r() + r() - 1.0) * 2.5 + 0.5)
@@ -638,42 +753,105 @@ class _GroupHistory:
             uid(), meeting.s_start, meeting.s_end, 1, meeting.id, m.id, status, stamp(arrived), stamp(left), minutes,
             1 if drop_in else 0, mood_v, urge_v, feeling, safety, out_mood, takeaway, self.plan.lead[0],
         ))
-
-        # the member's own progress note (GIRP): goals, intervention, response, plan
-        choice = int(r() * len(m.goal_json))
-        goal_json, pos, label = m.goal_json[choice]
-        picked_goals[m.id] = m.goal_docs[choice]
-        intervention = (f"{meeting.opener}; "
-                        + pick(fx.INTERVENTION_MEMBER, r()).format(name=m.name, pos=pos, label=label)
-                        + ".")
-        if missed:
-            checkin = f"{m.name} missed check-in. "
-        else:
-            checkin = (f"{m.name} checked in feeling {feeling} (mood "
-                       f"{'not rated' if mood_v is None else f'{mood_v}/10'}, urge "
-                       f"{'not rated' if urge_v is None else f'{urge_v}/10'}"
-                       f"{', reported a safety concern; screened privately after group' if safety else ''}). ")
-        response = (f"{status_text}{checkin}{m.name} {pick(fx.PARTICIPATION, r())} and "
-                    + pick(fx.INSIGHTS, r()).format(skill=meeting.skill) + ". "
-                    + (f"Checked out at {out_mood}/10: \"{takeaway}\"." if takeaway
-                       else "Left before check-out."))
-        plan_text = (f"{pick(fx.PLANS, r())}; next group {meeting.next_iso}"
-                     + ("; safety plan reviewed and primary clinician informed" if safety else "")
-                     + ". (Fictional demo record.)")
-        key = intervention + response + plan_text
-        extra = 0
-        while key in seen_notes:  # no two members' notes in one meeting may be identical
-            detail = fx.DETAILS[extra] if extra < len(fx.DETAILS) else f"Chart {m.chart}."
-            response = f"{response} {detail}"
-            key = intervention + response + plan_text
-            extra += 1
-        seen_notes.add(key)
-        self.notes.append((uid(), meeting.s_end, meeting.s_noted, 1, meeting.id, m.id, goal_json, intervention,
-                           response, plan_text, "{}"))
         if safety:
             done_secs = a_end + 3600 + int(r() * 20 * 3600)
             self._follow_up(uid(), m, meeting, fx.FOLLOW_UP_SAFETY, day + 1, done_secs, done_secs <= self.clinic.now_secs)
-        return m, arrived, left
+        return _Line(
+            member=m, member_id=m.id, status=status, arrived_at=_utc(arrived), left_at=_utc(left), minutes=minutes,
+            mood=mood_v, urge=urge_v, feeling=feeling, safety_concern=bool(safety), checkout_mood=out_mood,
+            takeaway=takeaway, in_secs=arrived, out_secs=left, progress_f=f,
+        )
+
+    def _note(
+        self, line: _Line, meeting: _Day, homework: str, picked_goals: dict[str, list[list[Any]]], used: _Used,
+    ) -> None:
+        """The member's note as the app drafts it from their facts (services.formats, GIRP), completed by the
+        leader: an observation of their own, and a plan step where the draft alone would repeat last time's."""
+        r, uid, pick, m = self.r, self.uid, fx.pick, line.member
+        # the goals addressed, and progress on each (a goal stuck at "no change" gets a new approach)
+        choice = int(r() * len(m.goal_json))
+        goal_json, _pos, _label = m.goal_json[choice]
+        picked_goals[m.id] = m.goal_docs[choice]
+        line.goals = tuple(_Goal(str(g[0]), int(g[1]), str(g[2])) for g in m.goal_docs[choice])
+        progress: dict[str, dict[str, str]] = {}
+        for goal in line.goals:
+            x = r()
+            rated = "improved" if x < 0.35 + 0.25 * line.progress_f else "no_change" if x < 0.85 else "worse"
+            if rated == "no_change" and m.no_change.get(goal.id, 0) >= NO_CHANGE_RUN - 1:
+                rated = "improved" if r() < 0.6 else "worse"  # the leader changed the approach last time
+            m.no_change[goal.id] = m.no_change.get(goal.id, 0) + 1 if rated == "no_change" else 0
+            entry = {"progress": rated}
+            if r() < 0.4:
+                entry["measure"] = pick(fx.MEASURES, r()).format(n=1 + int(r() * 6))
+            progress[goal.id] = entry
+        x = r()
+        participation = next(p for cut, p in fx.PARTICIPATION_MIX if x < cut)
+        if line.stories and participation == "listened":  # shared a story: they did speak
+            participation = "engaged_when_prompted"
+        mood = line.mood if line.mood is not None else 5
+        pool = fx.AFFECT_LOW if mood <= 3 else fx.AFFECT_MID if mood <= 6 else fx.AFFECT_HIGH
+        affect = [pick(pool, r())]
+        presentation = pick(fx.PRESENTATIONS, r()) if r() < 0.25 else ""
+        x = r()
+        use = "none" if x < 0.84 else "used" if x < 0.94 else "declined"
+        weekday = dt.date.fromordinal(meeting.ordinal - 1 - int(r() * 2)).strftime("%A")
+        use_detail = pick(fx.USE_DETAILS, r()).format(day=weekday) if use == "used" and r() < 0.8 else ""
+        event_id = None
+        if line.safety_concern:  # the F9 event, screened and dispositioned before signing
+            event_id = uid()
+            when = self.stamp(max(meeting.start, line.in_secs) + 600)
+            done = self.stamp(meeting.end + 600)
+            self.events.append((
+                event_id, when, done, 1, meeting.id, m.id, when, "Raised at check-in (fictional demo record).",
+                "low" if r() < 0.7 else "moderate", pick(fx.SAFETY_DISPOSITIONS, r()), done, self.plan.lead[0],
+            ))
+            line.events = (_Event(_dashed(event_id), m.id, "low"),)
+        line.facts = _Facts(progress, participation, tuple(affect), presentation,
+                            "endorsed" if event_id else "denied", _dashed(event_id) if event_id else None,
+                            use, use_detail)
+        observation = self._observation(m, used)
+        goal_ids = [g.id for g in line.goals]
+        view = _MeetingView(homework, line.events, timezone=self.clinic.ctx.timezone)
+        drafted = compose(line, view, goal_ids, line.facts, "GIRP")  # type: ignore[arg-type]
+        plan_text = drafted["plan"]
+        if (use == "used" or any(v["progress"] == "worse" for v in progress.values())):
+            own = self._leader_plan(meeting, used)  # the leader's own next step: never last time's plan
+            plan_text = f"{plan_text} {own}"
+        m.last_plan = plan_text
+        marks = {"goal_ids": draft_hash(goal_ids), "intervention": draft_hash(drafted["intervention"]),
+                 "response": draft_hash(drafted["response"])}
+        if plan_text == drafted["plan"]:
+            marks["plan"] = draft_hash(plan_text)
+        self.notes.append((uid(), meeting.s_end, meeting.s_noted, 1, meeting.id, m.id, goal_json,
+                           drafted["intervention"], drafted["response"], plan_text, json.dumps(marks)))
+        self.facts.append((
+            uid(), meeting.s_end, meeting.s_noted, 1, meeting.id, m.id, json.dumps(progress), participation,
+            json.dumps(affect), presentation, line.facts.risk_screen, event_id, use, use_detail, observation,
+            "", "", "", "", "", "{}",
+        ))
+
+    def _observation(self, m: _Member, used: _Used) -> str:
+        """The leader's sentence about this member: no part shared with another member's in this meeting,
+        nor with the one written about this member last time (while the pools allow)."""
+        pools = (fx.OBS_OPENINGS, fx.OBS_MOMENTS, fx.OBS_CLOSINGS)
+        parts = tuple(
+            _fresh(len(pool), self.r(), used.obs[i], None if m.last_obs is None else m.last_obs[i])
+            for i, pool in enumerate(pools)
+        )
+        for i, p in enumerate(parts):
+            used.obs[i].add(p)
+        m.last_obs = parts  # type: ignore[assignment]
+        text = f"{pools[0][parts[0]]}; {pools[1][parts[1]]}, {pools[2][parts[2]]}."
+        if text in used.texts:  # tiny pools (tests): still never two alike
+            text = f"{text[:-1]} ({m.chart})."
+        used.texts.add(text)
+        return text
+
+    def _leader_plan(self, meeting: _Day, used: _Used) -> str:
+        index = _fresh(len(fx.LEADER_PLANS), self.r(), used.plans, None)
+        used.plans.add(index)
+        day = dt.date.fromisoformat(meeting.next_iso).strftime("%A %B %-d")
+        return f"{fx.LEADER_PLANS[index].format(day=day)}."
 
     def _absent(self, m: _Member, meeting: _Day, status: str) -> None:
         """An absence (or a cancellation); the second unexcused absence in a row gets an outreach follow-up."""
@@ -708,8 +886,9 @@ class _GroupHistory:
             self.plan.lead[0],
         ))
 
-    def _stories(self, meeting: _Day, attended: list[tuple[_Member, int, int]]) -> None:
+    def _stories(self, meeting: _Day, attended: list[tuple[_Member, int, int]], lines: list[_Line]) -> None:
         """A few members' shares, in time order, within the time they were in the room."""
+        by_member = {line.member_id: line for line in lines}
         r = self.r
         n_stories = min(len(attended), 2 + int(r() * 4))
         if not n_stories:
@@ -724,10 +903,11 @@ class _GroupHistory:
             s_when = self.stamp(when)
             text = f"{m.name} {fx.pick(fx.STORY_EVENTS, r())}. {fx.pick(fx.STORY_RESPONSES, r())}".rstrip()
             self.stories.append((self.uid(), s_when, s_when, 1, meeting.id, m.id, s_when, text, self.plan.lead[0]))
+            by_member[m.id].stories += (_Story(_utc(when)),)
 
     def _sign(
         self, row: tuple[Any, ...], meeting: _Day, topic: str, s_signed: str, picked_goals: dict[str, list[list[Any]]],
-        first_att: int, first_note: int, first_story: int,
+        first: tuple[int, int, int, int, int],
     ) -> str:
         """The signed snapshot, canonical content and hash the app computes when signing; returns the content hash."""
         plan, ctx = self.plan, self.clinic.ctx
@@ -745,6 +925,7 @@ class _GroupHistory:
             "signer_name": lead_name, "requires_cosign": False, "topic_title": ctx.titles.get(topic, ""),
             "service_code": ctx.codes.get((plan.level, plan.modality), ""),
         }
+        first_att, first_note, first_story, first_facts, first_event = first
         roster_rows = [
             {"member_id": a[5], "display_name": self.by_id[a[5]].name, "chart_id": self.by_id[a[5]].chart,
              "goals": picked_goals.get(a[5], [])}
@@ -765,6 +946,7 @@ class _GroupHistory:
         content_hash = self.clinic.hasher(
             (*row, None, None, None, None, None), digest, attendance=self.attendance[first_att:],
             progress_notes=self.notes[first_note:], story_notes=self.stories[first_story:],
+            note_facts=self.facts[first_facts:], safety_events=self.events[first_event:],
         )
         self.clinic.anchored.append(f"m:{meeting.id}:{content_hash}:{digest}")
         return content_hash
@@ -782,6 +964,7 @@ class _GroupHistory:
         counts = self.clinic.counts
         tables = self.tables + [
             ("attendance", self.attendance), ("story_note", self.stories), ("progress_note", self.notes),
+            ("safety_event", self.events), ("note_facts", self.facts),
             ("signed_snapshot", self.snapshots), ("signed_member", self.signed_members),
             ("meeting", self.meetings), ("follow_up", self.follow_ups),
         ]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     # One meeting, two read models: the live screens' (services.live_read) and this batch one
     # for exports; they share the values that are the same (a goal as selected, a story).
+    from iop_facilitator.services.formats import Part
     from iop_facilitator.services.live_read import GoalView, StoryView
 
 CHUNK = 200  # meetings per batch of queries
@@ -85,6 +86,25 @@ class SafetyDoc:
 
 
 @dataclass(frozen=True)
+class FactsDoc:
+    """A member's note facts as every format shows them (``services.note_facts``), text cleaned."""
+
+    participation: str | None
+    affect: tuple[str, ...]
+    presentation: str
+    risk_screen: str | None
+    safety_event_id: str | None
+    substance_use: str | None
+    use_detail: str
+    goal_progress: tuple[tuple[str, str | None, str], ...]  # (goal id, progress, measure)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.participation or self.affect or self.presentation or self.risk_screen
+                    or self.substance_use or self.use_detail or self.goal_progress)
+
+
+@dataclass(frozen=True)
 class MemberSection:
     member_id: str
     display_name: str
@@ -108,6 +128,10 @@ class MemberSection:
     stories: tuple[StoryView, ...] = ()
     addenda: tuple[AddendumDoc, ...] = ()
     safety_events: tuple[SafetyDoc, ...] = ()
+    # The note in its format (services.formats.note_parts): goals, then each section, the
+    # leader's observation last in its section. What every renderer prints.
+    parts: tuple[Part, ...] = ()
+    facts: FactsDoc | None = None
 
     @property
     def attended(self) -> bool:
@@ -455,6 +479,11 @@ def member_view(
         response=hide(mine.response),
         plan=hide(mine.plan),
         stories=tuple(replace(s, text=hide(s.text)) for s in mine.stories),
+        parts=tuple(replace(p, paragraphs=tuple(hide(t) for t in p.paragraphs)) for p in mine.parts),
+        facts=None if mine.facts is None else replace(
+            mine.facts, presentation=hide(mine.facts.presentation), use_detail=hide(mine.facts.use_detail),
+            goal_progress=tuple((g, p, hide(m)) for g, p, m in mine.facts.goal_progress),
+        ),
         addenda=tuple(replace(a, reason=hide(a.reason), text=hide(a.text)) for a in mine.addenda),
         safety_events=tuple(
             replace(e, concern=hide(e.concern), disposition=hide(e.disposition)) for e in mine.safety_events
@@ -670,6 +699,22 @@ def iter_documents(
         session.expunge_all()  # keep the identity map (and memory) bounded
 
 
+def _facts_doc(facts: Any) -> FactsDoc | None:
+    if facts is None or not any((facts.participation, facts.affect, facts.presentation, facts.risk_screen,
+                                 facts.substance_use, facts.use_detail, facts.goal_progress)):
+        return None
+    return FactsDoc(
+        participation=facts.participation,
+        affect=tuple(facts.affect),
+        presentation=out_text(facts.presentation, single_line=True),
+        risk_screen=facts.risk_screen,
+        safety_event_id=str(facts.safety_event_id) if facts.safety_event_id else None,
+        substance_use=facts.substance_use,
+        use_detail=out_text(facts.use_detail, single_line=True),
+        goal_progress=tuple((g.goal_id, g.progress, out_text(g.measure, single_line=True)) for g in facts.goal_progress),
+    )
+
+
 def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[NoteDocument]:
     from sqlmodel import col, select
 
@@ -679,10 +724,13 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
         Goal,
         GroupMeeting,
         Member,
+        NoteFacts,
         ProgressNote,
         SafetyEvent,
         StoryNote,
     )
+    from iop_facilitator.services import formats
+    from iop_facilitator.services import note_facts as facts_service
     from iop_facilitator.services import snapshot as frozen_values
     from iop_facilitator.services.live_read import GoalView, StoryView, signed_goals
 
@@ -699,6 +747,10 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
     notes = {
         (n.meeting_id, n.member_id): n
         for n in session.exec(select(ProgressNote).where(col(ProgressNote.meeting_id).in_(ids)))
+    }
+    facts_rows = {
+        (f.meeting_id, f.member_id): f
+        for f in session.exec(select(NoteFacts).where(col(NoteFacts.meeting_id).in_(ids)))
     }
     goal_ids = set()
     for n in notes.values():
@@ -771,6 +823,11 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
                 name, chart = member.display_name, member.external_chart_id
                 chosen = tuple(goals[str(g)] for g in (note.goal_ids if note else ()) if str(g) in goals)
             name = out_text(name, single_line=True)
+            facts = facts_service.view(facts_rows.get((meeting_id, row.member_id)), note.goal_ids if note else ())
+            parts = tuple(
+                formats.Part(p.key, p.heading, tuple(out_text(t) for t in p.paragraphs))
+                for p in formats.note_parts(meeting.note_format.value, chosen, note, facts)
+            )
             sections.append(
                 MemberSection(
                     member_id=mid,
@@ -793,6 +850,8 @@ def _load_batch(session: Session, ids: list[uuid.UUID], cache: _Cache) -> list[N
                     plan=out_text(note.plan) if note else "",
                     has_note=note is not None,
                     stories=tuple(stories.get((meeting_id, row.member_id), ())),
+                    parts=parts,
+                    facts=_facts_doc(facts),
                     addenda=tuple(a for a in meeting_addenda if a.member_id == mid),
                     safety_events=tuple(e for e in meeting_safety if e.member_id == mid),
                 )

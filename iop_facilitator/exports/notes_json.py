@@ -23,6 +23,7 @@ from typing import Any
 from iop_facilitator.exports.notes_data import (
     AddendumDoc,
     ExportContext,
+    FactsDoc,
     MemberSection,
     NoteDocument,
     Person,
@@ -31,7 +32,7 @@ from iop_facilitator.exports.notes_data import (
     local_iso,
 )
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"  # 1.2: note_sections (the note in its format) and facts, per member
 KIND = "iop-facilitator.notes"
 
 
@@ -69,6 +70,21 @@ def _safety(e: SafetyDoc, tz: str) -> dict[str, Any]:
     }
 
 
+def _facts(facts: FactsDoc | None) -> dict[str, Any] | None:
+    if facts is None:
+        return None
+    return {
+        "participation": facts.participation,
+        "affect": list(facts.affect),
+        "presentation": facts.presentation,
+        "risk_screen": facts.risk_screen,
+        "safety_event_id": facts.safety_event_id,
+        "substance_use": facts.substance_use,
+        "use_detail": facts.use_detail,
+        "goal_progress": [{"goal_id": g, "progress": p, "measure": m} for g, p, m in facts.goal_progress],
+    }
+
+
 def _member(m: MemberSection, tz: str) -> dict[str, Any]:
     return {
         "member_id": m.member_id,
@@ -89,6 +105,8 @@ def _member(m: MemberSection, tz: str) -> dict[str, Any]:
         "intervention": m.intervention,
         "response": m.response,
         "plan": m.plan,
+        "note_sections": [{"key": p.key, "heading": p.heading, "paragraphs": list(p.paragraphs)} for p in m.parts],
+        "facts": _facts(m.facts),
         "session_notes": [{"recorded_at": local_iso(s.recorded_at, tz), "text": s.text} for s in m.stories],
         "addenda": [_addendum(a, tz) for a in m.addenda],
         "safety_events": [_safety(e, tz) for e in m.safety_events],

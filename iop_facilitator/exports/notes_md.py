@@ -25,6 +25,7 @@ from iop_facilitator.exports.notes_data import (
     SafetyDoc,
     local_text,
 )
+from iop_facilitator.services.formats import facts_summary
 from iop_facilitator.services.wording import checkin_phrase, checkout_phrase, curly
 
 DRAFT = "DRAFT / UNSIGNED"
@@ -121,25 +122,18 @@ def _member(m: MemberSection, doc: NoteDocument) -> list[str]:
     checkout = checkout_phrase(m.checkout_mood, m.takeaway, quote=quoted)
     if checkout:
         out.append(f"- **Check-out:** {checkout}")
+    facts = facts_summary(m.facts)
+    if facts:
+        out.append(f"- **Note facts:** {cell(facts)}")
     out.append("")
-    goals = "; ".join(f"{g.position}. {cell(g.text)}" for g in m.goals) if m.goals else "_(none recorded)_"
-    labels = _labels(doc.note_format)
-    out += [
-        f"**{labels[0]}:** {goals}",
-        "",
-        f"**{labels[1]}:**",
-        "",
-        text_block(m.intervention),
-        "",
-        f"**{labels[2]}:**",
-        "",
-        text_block(m.response),
-        "",
-        f"**{labels[3]}:**",
-        "",
-        text_block(m.plan),
-        "",
-    ]
+    for part in m.parts:
+        if part.key == "goals":
+            goals = "; ".join(cell(t) for t in part.paragraphs) if part.paragraphs else "_(none recorded)_"
+            out += [f"**{part.heading}:** {goals}", ""]
+            continue
+        out += [f"**{part.heading}:**", ""]
+        for paragraph in part.paragraphs or ("",):
+            out += [text_block(paragraph), ""]
     if m.stories:
         out += ["**In-session notes:**", ""]
         for story in m.stories:
@@ -162,11 +156,6 @@ def arrived_left(m: MemberSection, tz: str) -> str:
     if m.left_at is not None:
         parts.append(f"left {local_text(m.left_at, tz, 'HH:mm')}")
     return "; " + ", ".join(parts) if parts else ""
-
-
-def _labels(note_format: str) -> tuple[str, str, str, str]:
-    # The stored fields are goal ids, intervention, response and plan for every format.
-    return ("Goals addressed", "Intervention", "Response", "Plan")
 
 
 def meeting(doc: NoteDocument) -> str:

@@ -35,6 +35,7 @@ from iop_facilitator.exports.notes_data import (
     local_text,
 )
 from iop_facilitator.exports.notes_md import AWAITING, DRAFT, STATUS_TEXT, arrived_left
+from iop_facilitator.services.formats import facts_summary
 from iop_facilitator.services.wording import checkin_phrase, checkout_phrase, curly
 
 BUNDLED_FONTS = Path(__file__).with_name("fonts")
@@ -349,12 +350,15 @@ class _Writer:
         checkout = checkout_phrase(m.checkout_mood, m.takeaway, quote=curly)
         if checkout:
             self.label("Check-out:", checkout)
-        goals = "; ".join(f"{g.position}. {g.text}" for g in m.goals) if m.goals else "(none recorded)"
-        self.label("Goals addressed:", goals)
-        self.pdf.ln(1)
-        self.block("Intervention", m.intervention)
-        self.block("Response", m.response)
-        self.block("Plan", m.plan)
+        facts = facts_summary(m.facts)
+        if facts:
+            self.label("Note facts:", facts)
+        for part in m.parts:
+            if part.key == "goals":
+                self.label(f"{part.heading}:", "; ".join(part.paragraphs) if part.paragraphs else "(none recorded)")
+                self.pdf.ln(1)
+            else:
+                self.block(part.heading, "\n\n".join(part.paragraphs))
         if m.stories:
             self.font("B", 10)
             self.pdf.cell(0, 5, "In-session notes", new_x="LMARGIN", new_y="NEXT")

@@ -2,7 +2,7 @@
 
 Signing stores ``GroupMeeting.content_hash`` = SHA-256 of :func:`canonical_bytes`:
 compact JSON of the meeting's clinical fields, its attendance, individualized
-progress notes, story notes and safety events. Each row is an array of its values in
+progress notes, story notes, safety events and (format 3) the members' note facts. Each row is an array of its values in
 the fixed field order below (:data:`MEETING_FIELDS` etc., format version
 :data:`CANON_VERSION`); rows are sorted by id. Left out: ``created_at``/``updated_at``/
 ``version`` (bookkeeping), ``flow_step`` (where the app's screen stood), the
@@ -26,12 +26,16 @@ import enum
 import hashlib
 import json
 import uuid
-from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 CANON_VERSION = 1  # meetings sealed without a snapshot (before schema 0006, and migrated ones)
 CANON_VERSION_SNAPSHOT = 2  # the same body plus the signed snapshot's hash (see snapshot_hash)
+# Format 2 plus the members' note facts (schema 0013). A meeting is sealed in it exactly when it
+# has note facts rows, so meetings signed before (none) keep their format and hash, and facts
+# added to or removed from a signed meeting change its hash either way.
+CANON_VERSION_FACTS = 3
 SNAPSHOT_VERSION = 1
 
 # (column, kind) of each part of the canonical content, per table.
@@ -60,13 +64,25 @@ SAFETY_FIELDS: tuple[tuple[str, str], ...] = (
     ("id", "id"), ("member_id", "id"), ("occurred_at", "dt"), ("concern", "str"), ("risk_level", "str"),
     ("disposition", "str"), ("disposition_at", "dt"), ("recorded_by_id", "id"),
 )
+NOTE_FACTS_FIELDS: tuple[tuple[str, str], ...] = (
+    ("id", "id"), ("member_id", "id"), ("goal_progress", "json"), ("participation", "str"), ("affect", "json"),
+    ("presentation", "str"), ("risk_screen", "str"), ("safety_event_id", "id"), ("substance_use", "str"),
+    ("use_detail", "str"), ("observation", "str"), ("behavior", "str"), ("data", "str"), ("assessment", "str"),
+    ("subjective", "str"), ("objective", "str"),
+)
 PARTS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     # canonical key: (table, fields)
     "attendance": ("attendance", ATTENDANCE_FIELDS),
     "progress_notes": ("progress_note", PROGRESS_FIELDS),
     "story_notes": ("story_note", STORY_FIELDS),
     "safety_events": ("safety_event", SAFETY_FIELDS),
+    "note_facts": ("note_facts", NOTE_FACTS_FIELDS),
 }
+# Parts holding JSON objects (``note_facts.goal_progress``): the canonical form sorts their keys,
+# which SQLite's ``json()`` does not, so a row SQLite wrote as JSON is re-sorted (:func:`sorted_json`).
+OBJECT_PARTS = frozenset({"note_facts"})
+# Parts in the body only when the meeting has rows of them (they came with a later format).
+OPTIONAL_PARTS = {"note_facts": CANON_VERSION_FACTS}
 _STORAGE = "%Y-%m-%d %H:%M:%S.%f"
 
 # The signed snapshot (``signed_snapshot`` and ``signed_member``): what a signed meeting
@@ -141,24 +157,36 @@ def canonical_bytes(
     story_notes: Iterable[Mapping[str, Any]] = (),
     safety_events: Iterable[Mapping[str, Any]] = (),
     snapshot_hash: str | None = None,
+    note_facts: Iterable[Mapping[str, Any]] = (),
 ) -> bytes:
     """The canonical content of one meeting, from plain mappings of column -> value.
 
     With ``snapshot_hash`` (a meeting signed with its snapshot) the body is format
     :data:`CANON_VERSION_SNAPSHOT` and holds that hash; without, format :data:`CANON_VERSION`.
+    With note facts rows the body also holds them and is format :data:`CANON_VERSION_FACTS`.
     """
     parts: dict[str, Iterable[Mapping[str, Any]]] = {
         "attendance": attendance, "progress_notes": progress_notes,
-        "story_notes": story_notes, "safety_events": safety_events,
+        "story_notes": story_notes, "safety_events": safety_events, "note_facts": note_facts,
     }
     body: dict[str, Any] = {"v": CANON_VERSION, "meeting": _row(meeting, MEETING_FIELDS)}
     for key, rows in parts.items():
         fields = PARTS[key][1]
         body[key] = sorted((_row(r, fields) for r in rows), key=_first)
+    _finish(body, snapshot_hash)
+    return _dump(body)
+
+
+def _finish(body: dict[str, Any], snapshot_hash: str | None) -> None:
+    """Set the format version: the snapshot's hash (format 2), optional parts present (format 3)."""
     if snapshot_hash is not None:
         body["v"] = CANON_VERSION_SNAPSHOT
         body["snapshot"] = snapshot_hash
-    return _dump(body)
+    for key, version in OPTIONAL_PARTS.items():
+        if body.get(key):
+            body["v"] = max(body["v"], version)
+        else:
+            body.pop(key, None)
 
 
 def hash_bytes(content: bytes) -> str:
@@ -304,9 +332,7 @@ class StorageHasher:
             rows = parts.get(key, ())
             pick = self._parts.get(key)
             body[key] = sorted((pick_row(pick, r) for r in rows), key=_first) if pick else []
-        if snapshot_hash is not None:
-            body["v"] = CANON_VERSION_SNAPSHOT
-            body["snapshot"] = snapshot_hash
+        _finish(body, snapshot_hash)
         return hashlib.sha256(_dump(body)).hexdigest()
 
 
@@ -314,15 +340,26 @@ class StorageHasher:
 def canonical_from_json(meeting: str, parts: Mapping[str, Sequence[str]], snapshot_hash: str | None = None) -> bytes:
     """:func:`canonical_bytes` assembled from each row already written as compact JSON (the SQL
     ``json_array`` of its canonical values, rows in id order): the same bytes, without Python
-    touching every value. ``parts`` maps the canonical keys (``attendance``...) to row texts."""
-    tail = f',"snapshot":"{snapshot_hash}"' if snapshot_hash is not None else ""
+    touching every value. ``parts`` maps the canonical keys (``attendance``...) to row texts;
+    an optional part (``note_facts``) is in the body, and raises the format, only with rows."""
     version = CANON_VERSION_SNAPSHOT if snapshot_hash is not None else CANON_VERSION
-    return (
-        f'{{"attendance":[{",".join(parts.get("attendance", ()))}],"meeting":{meeting},'
-        f'"progress_notes":[{",".join(parts.get("progress_notes", ()))}],'
-        f'"safety_events":[{",".join(parts.get("safety_events", ()))}]{tail},'
-        f'"story_notes":[{",".join(parts.get("story_notes", ()))}],"v":{version}}}'
-    ).encode("utf-8")
+    keys: dict[str, str] = {"meeting": meeting}
+    for key in PARTS:
+        rows = parts.get(key, ())
+        if key in OPTIONAL_PARTS:
+            if not rows:
+                continue
+            version = max(version, OPTIONAL_PARTS[key])
+        keys[key] = f"[{','.join(rows)}]"
+    if snapshot_hash is not None:
+        keys["snapshot"] = f'"{snapshot_hash}"'
+    keys["v"] = str(version)
+    return ("{" + ",".join(f'"{key}":{keys[key]}' for key in sorted(keys)) + "}").encode("utf-8")
+
+
+def sorted_json(text: str) -> str:
+    """A row written as JSON by SQLite in the canonical form: keys of its objects sorted."""
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def snapshot_from_json(snapshot: str, members: Sequence[str]) -> bytes:

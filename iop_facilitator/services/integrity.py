@@ -26,6 +26,7 @@ from iop_facilitator.services.canonical import (
     CANON_VERSION,
     CANON_VERSION_SNAPSHOT,
     MEETING_FIELDS,
+    OBJECT_PARTS,
     PARTS,
     SIGNED_MEMBER_FIELDS,
     SNAPSHOT_FIELDS,
@@ -42,6 +43,7 @@ from iop_facilitator.services.canonical import (
     norm,
     snapshot_from_json,
     snapshot_hash,
+    sorted_json,
 )
 
 if TYPE_CHECKING:
@@ -557,6 +559,8 @@ class _SqliteBatch:
         ids = [row[0] for row in batch]
         marks = ", ".join("?" * len(ids))
         parts = {key: self._grouped(sql, marks, ids) for key, sql in self.parts.items()}
+        for key in OBJECT_PARTS & parts.keys():
+            parts[key] = {mid: [sorted_json(text) for text in rows] for mid, rows in parts[key].items()}
         members = self._grouped(self.members, marks, ids)
         snaps = {}
         for mid, source, stored, anchor, body in self.raw.execute(self.snapshots.format(marks=marks), ids):

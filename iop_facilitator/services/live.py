@@ -31,6 +31,7 @@ from iop_facilitator.models import (
 )
 from iop_facilitator.services import audit
 from iop_facilitator.services.attendance import minutes_for
+from iop_facilitator.services.formats import draft_hash
 from iop_facilitator.services.meetings import create_meeting
 from iop_facilitator.services.members import add_member, enroll
 from iop_facilitator.services.resolve import row as record
@@ -67,14 +68,6 @@ def _attendance(session: Session, meeting_id: uuid.UUID, member_id: uuid.UUID) -
     return session.exec(
         select(Attendance).where(Attendance.meeting_id == meeting_id, Attendance.member_id == member_id)
     ).first()
-
-
-def draft_hash(text: str | list[str] | tuple[str, ...]) -> str:
-    """The mark kept for an app-drafted field: SHA-256 of its stored text (goal ids joined)."""
-    import hashlib
-
-    value = ",".join(text) if isinstance(text, (list, tuple)) else text
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
 def check_base(field: str, stored: Any, mine: Any, based_on: Any, *, app_draft: str | None = None) -> None:

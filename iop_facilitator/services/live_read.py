@@ -2,7 +2,7 @@
 
 One read model of one meeting, in a handful of queries, as plain frozen dataclasses (no
 ORM object leaves the session): the group and its schedule, the facilitators, every
-member's line (roll call, check-in, stories, check-out, goals, their note), safety events,
+member's line (roll call, check-in, stories, check-out, goals, their note and its facts), safety events,
 and for a signed meeting its co-signature and addenda. A signed meeting shows what was
 signed (names, goals, group, timezone from its signed snapshot, ``services.snapshot``),
 never today's reference data. The meeting's commands are in ``services.live``; the
@@ -27,6 +27,7 @@ from iop_facilitator.models import (
     Group,
     GroupMeeting,
     Member,
+    NoteFacts,
     ProgressNote,
     SafetyEvent,
     Staff,
@@ -34,6 +35,8 @@ from iop_facilitator.models import (
 )
 from iop_facilitator.services.attendance import absence_counts, absence_flags
 from iop_facilitator.services.members import roster
+from iop_facilitator.services.note_facts import EMPTY, FactsView
+from iop_facilitator.services.note_facts import view as facts_view
 from iop_facilitator.services.settings import get_settings
 
 
@@ -90,6 +93,7 @@ class MemberLine:
     goals: tuple[GoalView, ...]
     stories: tuple[StoryView, ...]
     note: NoteView | None
+    facts: FactsView = EMPTY  # services.note_facts: progress, participation, affect, risk, use, observation
 
     @property
     def attended(self) -> bool:
@@ -203,6 +207,10 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
         n.member_id: NoteView(tuple(n.goal_ids or ()), n.intervention, n.response, n.plan)
         for n in session.exec(select(ProgressNote).where(ProgressNote.meeting_id == meeting_id))
     }
+    facts = {
+        row.member_id: facts_view(row, notes[row.member_id].goal_ids if row.member_id in notes else ())
+        for row in session.exec(select(NoteFacts).where(NoteFacts.meeting_id == meeting_id))
+    }
     absences = absence_counts(session, ids, until=meeting.local_date, weeks=program.absence_window_weeks)
     limit = program.max_absences
     lines = []
@@ -231,6 +239,7 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
                 goals=tuple(goals.get(person.id, ())),
                 stories=tuple(stories.get(person.id, ())),
                 note=notes.get(person.id),
+                facts=facts.get(person.id, EMPTY),
             )
         )
     lead = session.get(Staff, meeting.facilitator_id) if meeting.facilitator_id else None

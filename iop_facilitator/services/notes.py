@@ -24,15 +24,15 @@ from typing import Any
 from sqlmodel import Session, select
 
 from iop_facilitator.clock import to_local, utcnow
-from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus
+from iop_facilitator.enums import AttendanceStatus, FlowStep, MeetingStatus, NoteFormat
 from iop_facilitator.errors import Conflict, InvalidInput, NotFound
-from iop_facilitator.models import Goal, GroupMeeting, ProgressNote, Staff
-from iop_facilitator.services import audit
-from iop_facilitator.services.live import UNSET, check_base, draft_hash, editable_meeting
+from iop_facilitator.models import GroupMeeting, NoteFacts, ProgressNote, Staff
+from iop_facilitator.services import audit, formats, note_facts
+from iop_facilitator.services.formats import draft_hash
+from iop_facilitator.services.live import UNSET, check_base, editable_meeting
 from iop_facilitator.services.live_read import MemberLine, Snapshot, load_snapshot
+from iop_facilitator.services.note_facts import own_goal_ids, suggest_goals
 from iop_facilitator.services.text import clean, clean_line
-from iop_facilitator.services.wording import checkin_phrase, checkout_phrase
-from iop_facilitator.timefmt import local_hhmm
 
 TEXT_FIELDS = ("intervention", "response", "plan")
 NOT_FINISHED = ("drafts are written once the group is finished (Check-out: finish the group), "
@@ -41,14 +41,26 @@ NOT_FINISHED = ("drafts are written once the group is finished (Check-out: finis
 
 @dataclass(frozen=True)
 class Draft:
+    """A member's drafted note: the goals it addresses and the text of each section of the format."""
+
     goal_ids: tuple[str, ...]
-    intervention: str
-    response: str
-    plan: str
+    sections: Mapping[str, str]
+
+    @property
+    def intervention(self) -> str:
+        return self.sections.get("intervention", "")
+
+    @property
+    def response(self) -> str:
+        return self.sections.get("response", "")
+
+    @property
+    def plan(self) -> str:
+        return self.sections.get("plan", "")
 
 
 def draft_intervention(snapshot: Snapshot, topic: Any | None) -> str:
-    """The shared intervention text, from the day's topic guide (editable per member)."""
+    """The group's intervention, from the day's topic guide: written once, in the group narrative."""
     kind = snapshot.group_type.replace("_", " ")
     if topic is None:
         return f"Facilitated {kind} group: check-in, member sharing with supportive feedback, check-out."
@@ -68,41 +80,39 @@ def draft_intervention(snapshot: Snapshot, topic: Any | None) -> str:
     )
 
 
-def draft_response(line: MemberLine, snapshot: Snapshot) -> str:
-    """What this member said and did, from their own check-in, stories and check-out only."""
-    tz = snapshot.timezone
-    parts = []
-    if line.status == AttendanceStatus.late:
-        parts.append(f"Arrived late ({local_hhmm(line.arrived_at, tz)}).")
-    checkin = checkin_phrase(line.mood, line.urge, line.feeling)
-    if checkin:
-        parts.append(f"At check-in reported {checkin}.")
-    if line.safety_concern:
-        parts.append("Reported a safety concern at check-in; followed up per program crisis steps.")
-    for story in line.stories:
-        parts.append(f"Shared: {story.text.strip()}")
-    closing = checkout_phrase(line.checkout_mood, line.takeaway.strip(), label="closing rating")
-    if closing:
-        parts.append(f"At check-out: {closing}.")
-    if line.status == AttendanceStatus.left_early:
-        parts.append(f"Left early at {local_hhmm(line.left_at, tz)}.")
-    return " ".join(parts) if parts else "Attended and listened; did not share during this group."
+def draft_note(
+    line: MemberLine, snapshot: Snapshot, topic: Any | None, *, last_addressed: Mapping[str, Any] | None = None
+) -> Draft:
+    """The draft of one member's note in the meeting's format, from their own line and facts only.
+
+    Goals: the ones the note already addresses, else the goal the day's topic suggests
+    (``note_facts.suggest_goals``: topic words, then the goal addressed least recently).
+    """
+    if line.note and line.note.goal_ids:
+        goal_ids = tuple(line.note.goal_ids)
+    else:
+        goal_ids = suggest_goals(line.goals, topic, last_addressed=last_addressed)
+    return Draft(goal_ids, formats.compose(line, snapshot, goal_ids, line.facts))
 
 
-def draft_plan(line: MemberLine, snapshot: Snapshot) -> str:
-    parts = [f"Continue {snapshot.level_of_care} group per treatment plan."]
-    if snapshot.homework:
-        parts.append(f"Homework: {snapshot.homework.strip()}")
-    if line.safety_concern or any(e.member_id == line.member_id for e in snapshot.safety_events):
-        parts.append("Follow up on today's safety concern with the primary clinician.")
-    if line.near_limit:
-        parts.append("Review attendance with the member (near the program's absence limit).")
-    return " ".join(parts)
+def set_format(session: Session, meeting_id: uuid.UUID, note_format: NoteFormat | str) -> GroupMeeting:
+    """The meeting's note format (GIRP, BIRP, DAP or SOAP: ``services.formats``).
 
-
-def draft_note(line: MemberLine, snapshot: Snapshot, topic: Any | None) -> Draft:
-    goal_ids = tuple(line.note.goal_ids) if line.note and line.note.goal_ids else tuple(g.id for g in line.goals[:1])
-    return Draft(goal_ids, draft_intervention(snapshot, topic), draft_response(line, snapshot), draft_plan(line, snapshot))
+    Drafts already written stay where they are stored; sections the new format adds are
+    drafted by the next :func:`draft_notes`, and app-drafted text nobody edited is redrafted
+    in the new format's words.
+    """
+    meeting = editable_meeting(session, meeting_id)
+    try:
+        chosen = NoteFormat(str(getattr(note_format, "value", note_format)).upper())
+    except ValueError:
+        raise InvalidInput(f"unknown note format (one of: {', '.join(f.value for f in NoteFormat)})") from None
+    if meeting.note_format != chosen:
+        meeting.note_format = chosen
+        session.add(meeting)
+        session.flush()
+        audit.record(session, "meeting.note_format", record_type="meeting", record_id=meeting_id, format=chosen.value)
+    return meeting
 
 
 def draft_narrative(snapshot: Snapshot, topic: Any | None) -> str:
@@ -176,11 +186,7 @@ def save_note(
         raise InvalidInput(f"unknown note field(s): {', '.join(sorted(unknown))}")
     changes: dict[str, Any] = {}
     if goal_ids is not UNSET:
-        own = {str(g.id) for g in session.exec(select(Goal).where(Goal.member_id == member_id))}
-        picked = [str(g) for g in goal_ids]
-        if not set(picked) <= own:
-            raise InvalidInput("a note can only address the member's own treatment-plan goals")
-        changes["goal_ids"] = picked
+        changes["goal_ids"] = own_goal_ids(session, member_id, goal_ids)
     for name, value in (("intervention", intervention), ("response", response), ("plan", plan)):
         if value is not UNSET:
             changes[name] = clean(value)
@@ -229,50 +235,63 @@ def draft_notes(
     narrative: bool = True,
     fill_empty: bool = True,
 ) -> DraftResult:
-    """Draft notes of a finished group from each member's own line of the meeting.
+    """Draft notes of a finished group, in its format, from each member's own line and facts.
 
-    ``fill_empty``: fill empty fields (the leader asked for drafts). In any case a field the
-    app drafted and nobody edited since is redrafted when its draft has changed. Text written
-    or edited by a person is never touched. ``member_ids`` None: every member who attended.
+    ``fill_empty``: fill empty fields (the leader asked for drafts; risk screens are first
+    prefilled from the meeting's safety events, ``note_facts.prefill``). In any case a field
+    the app drafted and nobody edited since is redrafted when its draft has changed. Text
+    written or edited by a person is never touched. ``member_ids`` None: every member who
+    attended. Sections live in ``progress_note`` (intervention, response, plan) or
+    ``note_facts`` (the other formats' sections), each with its own drafted marks.
     """
     meeting = editable_meeting(session, meeting_id)
     if meeting.actual_end is None:
         raise Conflict(NOT_FINISHED)
+    if fill_empty:
+        note_facts.prefill(session, meeting_id)
     snapshot = load_snapshot(session, meeting_id)
+    fmt = formats.spec(snapshot.note_format)
     result = DraftResult()
     wanted = set(member_ids) if member_ids is not None else None
+    lines = [m for m in snapshot.attended if wanted is None or m.member_id in wanted]
+    history = note_facts.last_addressed(session, [m.member_id for m in lines], before=meeting.scheduled_start,
+                                        exclude=meeting_id)
     notes = {n.member_id: n for n in session.exec(select(ProgressNote).where(ProgressNote.meeting_id == meeting_id))}
-    for line in snapshot.attended:
-        if wanted is not None and line.member_id not in wanted:
-            continue
-        draft = draft_note(line, snapshot, topic)
-        note = notes.get(line.member_id)
-        marks = dict(note.drafted or {}) if note is not None else {}
-        changes: dict[str, Any] = {}
+    facts = {f.member_id: f for f in session.exec(select(NoteFacts).where(NoteFacts.meeting_id == meeting_id))}
+    for line in lines:
+        draft = draft_note(line, snapshot, topic, last_addressed=history.get(line.member_id))
+        note, fact = notes.get(line.member_id), facts.get(line.member_id)
+        note_changes: dict[str, Any] = {}
+        fact_changes: dict[str, Any] = {}
         filled: list[str] = []
         redrafted: list[str] = []
+        marks = dict(note.drafted or {}) if note is not None else {}
         goals = list(note.goal_ids or []) if note is not None else []
         if draft.goal_ids and list(draft.goal_ids) != goals:
             if not goals and fill_empty:
-                changes["goal_ids"] = list(draft.goal_ids)
+                note_changes["goal_ids"] = list(draft.goal_ids)
                 filled.append("goal_ids")
             elif goals and _is_drafted(marks, "goal_ids", goals):
-                changes["goal_ids"] = list(draft.goal_ids)
+                note_changes["goal_ids"] = list(draft.goal_ids)
                 redrafted.append("goal_ids")
-        for name in TEXT_FIELDS:
-            current = getattr(note, name) if note is not None else ""
-            text = clean(getattr(draft, name))
+        for name in fmt.text_keys:
+            row, changes = (note, note_changes) if name in formats.NOTE_COLUMNS else (fact, fact_changes)
+            current = (getattr(row, name) or "") if row is not None else ""
+            row_marks = dict(row.drafted or {}) if row is not None else {}
+            text = clean(draft.sections.get(name, ""))
             if current == text:
                 continue
             if not current.strip():
-                if fill_empty:
+                if fill_empty and text:
                     changes[name] = text
                     filled.append(name)
-            elif _is_drafted(marks, name, current):
+            elif _is_drafted(row_marks, name, current):
                 changes[name] = text
                 redrafted.append(name)
-        if changes:
-            save_note(session, meeting_id, line.member_id, drafted=True, **changes)
+        if note_changes:
+            save_note(session, meeting_id, line.member_id, drafted=True, **note_changes)
+        if fact_changes:
+            note_facts.save_facts(session, meeting_id, line.member_id, drafted=True, **fact_changes)
         if filled:
             result.filled[line.member_id] = filled
         if redrafted:
@@ -309,7 +328,7 @@ def refresh_drafts(session: Session, meeting_id: uuid.UUID, topic: Any | None) -
         return DraftResult()
     marked = meeting.narrative_drafted is not None or any(
         session.exec(select(ProgressNote.drafted).where(ProgressNote.meeting_id == meeting_id))
-    )
+    ) or any(session.exec(select(NoteFacts.drafted).where(NoteFacts.meeting_id == meeting_id)))
     if not marked:
         return DraftResult()
     return draft_notes(session, meeting_id, topic, fill_empty=False)
@@ -344,16 +363,30 @@ def checklist(snapshot: Snapshot) -> list[CheckItem]:
         ),
         CheckItem("narrative", "Group narrative written", bool(snapshot.narrative.strip()), FlowStep.notes),
     ]
+    fmt = formats.spec(snapshot.note_format)
+    parts = ", ".join(s.title.lower() for s in fmt.sections)
+    parts = parts if fmt.sections[0].key == "goals" else f"goal, {parts}"
     for line in snapshot.attended:
         items.append(
             CheckItem(
                 f"note:{line.member_id}",
-                f"Individualized note for {line.display_name} (goal, intervention, response, plan)",
-                bool(line.note and line.note.complete),
+                f"Individualized note for {line.display_name} ({parts})",
+                formats.complete(snapshot.note_format, line.note, line.facts),
                 FlowStep.notes,
                 line.member_id,
             )
         )
+    for line in snapshot.attended:
+        if not formats.plan_answers_use(line.note, line.facts):
+            items.append(
+                CheckItem(
+                    f"use_plan:{line.member_id}",
+                    f"Plan for {line.display_name} answers the substance use they reported",
+                    False,
+                    FlowStep.notes,
+                    line.member_id,
+                )
+            )
     for event in snapshot.safety_events:
         who = next((m.display_name for m in snapshot.members if m.member_id == event.member_id), "the group")
         items.append(

@@ -28,10 +28,20 @@ EDITABLE: dict[str, type] = {
     "crisis_steps": list,
     "service_codes": dict,
     "idle_lock_minutes": int,
+    "no_change_limit": int,
 }
 
 # The automatic screen lock (tui/lock.py): minutes without a key press or click.
 IDLE_LOCK_MINUTES = (1, 240)
+# The payer lens (services.payer_lens): notes in a row with a goal rated "no change" before it flags.
+NO_CHANGE_LIMIT = (2, 12)
+
+
+def check_no_change_limit(value: int) -> int:
+    low, high = NO_CHANGE_LIMIT
+    if not low <= int(value) <= high:
+        raise InvalidInput(f"setting no_change_limit needs a whole number of notes from {low} to {high}")
+    return int(value)
 
 
 def check_idle_lock_minutes(value: int) -> int:
@@ -103,6 +113,8 @@ def parse_value(key: str, raw: str) -> Any:
         validate_timezone(value)
     if key == "idle_lock_minutes":
         check_idle_lock_minutes(value)
+    if key == "no_change_limit":
+        check_no_change_limit(value)
     if key == "absence_window_weeks" and value < 1:
         raise InvalidInput("setting absence_window_weeks needs at least 1")
     return value
@@ -128,6 +140,8 @@ def update_settings(session: Session, **changes: Any) -> ProgramSettings:
             raise InvalidInput(f"unknown setting {key!r}")
         if key == "idle_lock_minutes":
             value = check_idle_lock_minutes(value)
+        if key == "no_change_limit":
+            value = check_no_change_limit(value)
         setattr(current, key, _clean_value(key, value))
     session.add(current)
     audit.record(session, "settings.update", record_type="program_settings", record_id=current.id, keys=sorted(changes))

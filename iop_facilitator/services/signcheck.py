@@ -1,73 +1,40 @@
-"""Checks run before a meeting is signed: cloned notes, other members' names, open safety events.
+"""Checks run before a meeting is signed: the payer lens's flags, and open safety events.
 
-Auditors deny group notes whose individualized parts are copies of each other
-(or of last week's note), and a member's chart must never name another member
-(peers appear as initials or "a peer"). These checks find both, so the signer
-can fix them or knowingly sign anyway; an open safety event blocks signing.
-
-What is compared
-    Only the **member-specific** fields: ``response`` and ``plan``. The
-    intervention is pre-filled from the day's topic and is legitimately the same
-    for every member, and the goals are the member's own plan text, so neither is
-    compared. Sentences that come from group-level text (the homework, the group
-    narrative, the intervention) and the app's own stock planning sentences
-    (:data:`STOCK_SENTENCES`) are removed before comparing.
-
-Thresholds (kept here, in one place)
-    * a **repeated sentence** is one whose normalised form (lower case, words
-      only) appears in both notes and has at least :data:`MIN_SENTENCE_WORDS`
-      words, so short boilerplate such as "Member attended." never counts;
-    * two notes are **too similar** overall when both have at least
-      :data:`MIN_COMPARE_WORDS` words and the word-level
-      :class:`difflib.SequenceMatcher` ratio is at least
-      :data:`SIMILARITY_THRESHOLD` (0.8: the same note with a few words changed).
-
-Either condition flags the pair. Findings carry member ids and the repeated
-sentences for the screen; they are never logged or put in error messages.
+An open safety event (no disposition) blocks signing. Everything else is a warning
+from the payer lens (``services.payer_lens``): a note without the leader's own words,
+leader-written parts near-identical across members or with the member's previous note, a
+plan unchanged while use or worse progress was reported, a goal stuck at "no change",
+another member's name, a safety concern without a risk screen. The app's own sentences
+and group-wide text are never counted as cloning. The signer fixes them or knowingly signs
+anyway (audited). Findings carry member ids and the field to go to; they hold display
+names for the screen and are never logged or put in error messages.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from iop_facilitator.services.names import name_patterns, replace_names
 from iop_facilitator.services.text import clean
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from iop_facilitator.services.live_read import MemberLine, Snapshot
-
-MIN_SENTENCE_WORDS = 8
-MIN_COMPARE_WORDS = 12
-SIMILARITY_THRESHOLD = 0.8
-
-# Sentences the note drafts write for any member (see services.notes.draft_plan): standard, not cloning.
-STOCK_SENTENCES = (
-    re.compile(r"^continue \w+ group per treatment plan$"),
-    re.compile(r"^follow up on today s safety concern with the primary clinician$"),
-    re.compile(r"^review attendance with the member near the program s absence limit$"),
-    re.compile(r"^reported a safety concern at check in followed up per program crisis steps$"),
-)
-
-# First names that are also ordinary words: matched only when written with a capital letter.
-COMMON_WORDS = frozenset(
-    ["al", "an", "april", "art", "autumn", "bill", "bob", "brook", "butch", "chance", "charity", "dawn", "dean", "destiny", "faith", "frank", "gene", "grace", "guy", "harmony", "hope", "iris", "ivy", "jack", "jade", "jay", "joy", "june", "justice", "king", "lane", "mark", "matt", "max", "may", "melody", "miles", "misty", "neil", "page", "pat", "patience", "penny", "rich", "river", "robin", "rose", "ruby", "rusty", "sage", "sky", "skye", "star", "stone", "storm", "summer", "sunny", "trinity", "wade", "will", "willow", "win", "winter", "works"]
-)
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_WORD = re.compile(r"[a-z0-9]+")
+    from iop_facilitator.services.live_read import Snapshot
+    from iop_facilitator.services.payer_lens import Flag
 
 
 class Kind:
-    SIMILAR = "similar"  # two members' notes too alike
-    REPEAT = "repeat"  # a member's note too like their previous one
+    SIMILAR = "similar"  # two members' leader-written parts near-identical
+    REPEAT = "repeat"  # a member's leader-written part near-identical to their previous note's
     NAME = "name"  # another member's name in a member's note or story notes
-    SAFETY = "safety"  # an open safety event without a disposition
+    SAFETY = "safety"  # an open safety event without a disposition (blocks signing)
+    NO_OBSERVATION = "no_observation"  # nothing in the note written by the leader
+    PLAN_UNCHANGED = "plan_unchanged"  # same plan as last time while use or worse progress was reported
+    STUCK_GOAL = "stuck_goal"  # a goal rated "no change" N notes in a row
+    RISK_UNSCREENED = "risk_unscreened"  # a safety concern without a risk screen
 
 
 @dataclass(frozen=True)
@@ -80,212 +47,12 @@ class Finding:
     names: tuple[str, ...] = ()  # the names found (as written)
     ratio: float | None = None
     blocking: bool = False
-    where: str = ""  # where a name was found: "note" or "story"
+    where: str = ""  # the field to go to: a section key, "observation", "goals", "risk_screen", "story"
 
 
-# --------------------------------------------------------------------------- pure text helpers
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (split after . ! ? and at line breaks), stripped, non-empty."""
-    return [s.strip() for s in _SENTENCE_END.split(clean(text)) if s and s.strip()]
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower().replace("’", "'").replace("'", " "))
-
-
-def normalise(sentence: str) -> str:
-    """Lower case, words and digits only, single spaces: how sentences are compared."""
-    return " ".join(words(sentence))
-
-
-def is_stock(sentence: str) -> bool:
-    norm = normalise(sentence)
-    return any(p.match(norm) for p in STOCK_SENTENCES)
-
-
-def specific_sentences(text: str, shared: Iterable[str] = ()) -> list[str]:
-    """The sentences of ``text`` that are about this member: no stock or group-level sentences."""
-    skip = set(shared)
-    return [s for s in split_sentences(text) if normalise(s) not in skip and not is_stock(s)]
-
-
-def group_sentences(*texts: str) -> set[str]:
-    """Normalised sentences of group-level text (homework, narrative, intervention): legitimately shared."""
-    out: set[str] = set()
-    for text in texts:
-        out.update(normalise(s) for s in split_sentences(text or ""))
-    out.discard("")
-    return out
-
-
-def repeated_sentences(a: list[str], b: list[str], *, min_words: int = MIN_SENTENCE_WORDS) -> tuple[str, ...]:
-    """Sentences of ``a`` (as written) whose normalised form is also in ``b`` and long enough to matter."""
-    theirs = {normalise(s) for s in b}
-    seen: set[str] = set()
-    out = []
-    for sentence in a:
-        norm = normalise(sentence)
-        if len(norm.split()) >= min_words and norm in theirs and norm not in seen:
-            seen.add(norm)
-            out.append(sentence)
-    return tuple(out)
-
-
-def similarity(a: list[str], b: list[str]) -> float:
-    """Word-level difflib ratio of two sentence lists (0 when either is shorter than MIN_COMPARE_WORDS)."""
-    wa, wb = words(" ".join(a)), words(" ".join(b))
-    if len(wa) < MIN_COMPARE_WORDS or len(wb) < MIN_COMPARE_WORDS:
-        return 0.0
-    return difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio()
-
-
-def compare(a: list[str], b: list[str]) -> tuple[tuple[str, ...], float, bool]:
-    """(repeated sentences, overall ratio, flagged) for two member-specific sentence lists."""
-    repeated = repeated_sentences(a, b)
-    ratio = similarity(a, b)
-    return repeated, ratio, bool(repeated) or ratio >= SIMILARITY_THRESHOLD
-
-
-def note_text(response: str, plan: str) -> str:
-    parts = [p.strip() for p in (response, plan) if p and p.strip()]
-    return "\n".join(parts)
-
-
-# --------------------------------------------------------------------------- names
-
-
-def initials(display_name: str) -> str:
-    """"Avery T." -> "A.T."; "Mary Ann" -> "M.A."."""
-    letters = [w[0].upper() for w in re.findall(r"[^\W\d_][\w'’-]*", display_name)]
-    return "".join(f"{c}." for c in letters) or "a peer"
-
-
-def first_name(display_name: str) -> str:
-    found = re.findall(r"[^\W\d_][\w'’-]*", display_name)
-    return found[0] if found else ""
-
-
-@dataclass(frozen=True)
-class NamePattern:
-    member_id: uuid.UUID
-    display_name: str
-    pattern: re.Pattern[str] = field(compare=False)
-    replacement: str = ""  # the member's initials, for the display name and the first name alike
-
-
-def _word_bounded(text: str) -> str:
-    return rf"(?<![\w]){re.escape(text)}(?![\w])"
-
-
-def name_patterns(people: Iterable[tuple[uuid.UUID, str]]) -> list[NamePattern]:
-    """One regex per member: the display name, and the first name when no one else shares it.
-
-    Case-insensitive and word-bounded; a first name that is also a common word
-    ("Will", "Hope") is matched only when capitalised.
-    """
-    people = [(pid, clean(name).strip()) for pid, name in people if clean(name).strip()]
-    firsts: dict[str, int] = {}
-    for _pid, name in people:
-        key = first_name(name).lower()
-        firsts[key] = firsts.get(key, 0) + 1
-    out = []
-    for pid, name in people:
-        parts = [f"(?i:{_word_bounded(name)})"]
-        first = first_name(name)
-        if len(first) >= 2 and firsts.get(first.lower()) == 1 and first.lower() != name.lower():
-            if first.lower() in COMMON_WORDS:
-                parts.append(_word_bounded(first[0].upper() + first[1:]))
-            else:
-                parts.append(f"(?i:{_word_bounded(first)})")
-        out.append(NamePattern(pid, name, re.compile("|".join(parts)), initials(name)))
-    return out
-
-
-def find_names(text: str, patterns: list[NamePattern], *, own: uuid.UUID) -> list[tuple[NamePattern, str]]:
-    """(whose name, as written) for every other member's name in ``text``."""
-    found = []
-    for pattern in patterns:
-        if pattern.member_id == own:
-            continue
-        for match in pattern.pattern.finditer(text or ""):
-            found.append((pattern, match.group(0)))
-    return found
-
-
-def replace_names(text: str, patterns: list[NamePattern], *, own: uuid.UUID) -> str:
-    """``text`` with every other member's name replaced by their initials ("Avery T." and "Avery" -> "A.T.")."""
-    for pattern in patterns:
-        if pattern.member_id == own:
-            continue
-
-        text = pattern.pattern.sub(lambda _m, p=pattern: p.replacement, text)
-    return text
-
-
-# --------------------------------------------------------------------------- the checks on a snapshot
-
-
-def _label(line: MemberLine) -> str:
-    return clean(line.display_name).strip() or "a member"
-
-
-def similar_findings(snapshot: Snapshot, previous: dict[uuid.UUID, str] | None = None) -> list[Finding]:
-    """Cross-member similarity of this meeting's notes, and each note against the member's previous one."""
-    lines = [m for m in snapshot.attended if m.note is not None]
-    shared = group_sentences(snapshot.homework, snapshot.narrative, *(m.note.intervention for m in lines if m.note))
-    texts = {m.member_id: specific_sentences(note_text(m.note.response, m.note.plan), shared) for m in lines if m.note}
-    findings = []
-    for i, a in enumerate(lines):
-        for b in lines[i + 1:]:
-            repeated, ratio, flagged = compare(texts[a.member_id], texts[b.member_id])
-            if flagged:
-                what = f"{len(repeated)} repeated sentence(s)" if repeated else f"{round(ratio * 100)}% alike"
-                findings.append(Finding(
-                    Kind.SIMILAR,
-                    f"The notes of {_label(a)} and {_label(b)} are too similar ({what}); individualize them.",
-                    a.member_id, b.member_id, repeated, ratio=round(ratio, 2),
-                ))
-    for line in lines:
-        before = (previous or {}).get(line.member_id)
-        if not before:
-            continue
-        repeated, ratio, flagged = compare(texts[line.member_id], specific_sentences(before, shared))
-        if flagged:
-            what = f"{len(repeated)} repeated sentence(s)" if repeated else f"{round(ratio * 100)}% alike"
-            findings.append(Finding(
-                Kind.REPEAT,
-                f"The note of {_label(line)} repeats their previous signed note ({what}); describe today.",
-                line.member_id, None, repeated, ratio=round(ratio, 2),
-            ))
-    return findings
-
-
-def name_findings(snapshot: Snapshot) -> list[Finding]:
-    """Another member's name in a member's note fields or story notes."""
-    patterns = name_patterns((m.member_id, m.display_name) for m in snapshot.members)
-    findings = []
-    for line in snapshot.members:
-        sources = []
-        if line.note is not None and line.attended:
-            note = line.note
-            sources.append(("note", f"{note.intervention}\n{note.response}\n{note.plan}"))
-        if line.stories:
-            sources.append(("story", "\n".join(s.text for s in line.stories)))
-        for where, text in sources:
-            hits = find_names(text, patterns, own=line.member_id)
-            if not hits:
-                continue
-            written = tuple(dict.fromkeys(h[1] for h in hits))
-            place = "note" if where == "note" else "story notes"
-            findings.append(Finding(
-                Kind.NAME,
-                f"The {place} of {_label(line)} name(s) another member ({', '.join(written)}); "
-                "use initials or \"a peer\".",
-                line.member_id, hits[0][0].member_id, names=written, where=where,
-            ))
-    return findings
+def from_flag(flag: Flag) -> Finding:
+    return Finding(flag.kind, flag.message, flag.member_id, flag.other_member_id, flag.sentences, flag.names,
+                   flag.ratio, where=flag.field)
 
 
 def safety_findings(snapshot: Snapshot) -> list[Finding]:
@@ -293,7 +60,8 @@ def safety_findings(snapshot: Snapshot) -> list[Finding]:
     for event in snapshot.safety_events:
         if event.disposition.strip():
             continue
-        who = next((_label(m) for m in snapshot.members if m.member_id == event.member_id), "the group")
+        who = next((clean(m.display_name).strip() for m in snapshot.members if m.member_id == event.member_id),
+                   "the group") or "a member"
         out.append(Finding(
             Kind.SAFETY, f"The safety event for {who} has no disposition: signing is blocked until it has one.",
             event.member_id, blocking=True,
@@ -301,44 +69,13 @@ def safety_findings(snapshot: Snapshot) -> list[Finding]:
     return out
 
 
-# --------------------------------------------------------------------------- with a session
-
-
-def previous_notes(session: Session, snapshot: Snapshot) -> dict[uuid.UUID, str]:
-    """Each attended member's note (response and plan) from their most recent earlier signed meeting."""
-    from sqlmodel import col, select
-
-    from iop_facilitator.enums import MeetingStatus
-    from iop_facilitator.models import GroupMeeting, ProgressNote
-
-    out: dict[uuid.UUID, str] = {}
-    for line in snapshot.attended:
-        if line.note is None:
-            continue
-        row = session.exec(
-            select(ProgressNote.response, ProgressNote.plan)
-            .join(GroupMeeting, col(GroupMeeting.id) == col(ProgressNote.meeting_id))
-            .where(ProgressNote.member_id == line.member_id, GroupMeeting.status == MeetingStatus.signed)
-            .where(GroupMeeting.id != snapshot.meeting_id)
-            .where(col(GroupMeeting.scheduled_start) < snapshot.scheduled_start)
-            .order_by(col(GroupMeeting.scheduled_start).desc())
-            .limit(1)
-        ).first()
-        if row is not None:
-            out[line.member_id] = note_text(row[0], row[1])
-    return out
-
-
 def sign_checks(session: Session, meeting_id: uuid.UUID) -> list[Finding]:
-    """Everything to look at before signing: blocking findings first, then warnings."""
+    """Everything to look at before signing: blocking findings first, then the payer lens's warnings."""
     from iop_facilitator.services.live_read import load_snapshot
+    from iop_facilitator.services.payer_lens import review_meeting
 
     snapshot = load_snapshot(session, meeting_id)
-    return check_snapshot(snapshot, previous_notes(session, snapshot))
-
-
-def check_snapshot(snapshot: Snapshot, previous: dict[uuid.UUID, str] | None = None) -> list[Finding]:
-    return safety_findings(snapshot) + similar_findings(snapshot, previous) + name_findings(snapshot)
+    return safety_findings(snapshot) + [from_flag(f) for f in review_meeting(session, meeting_id).flags]
 
 
 def warnings(findings: list[Finding]) -> list[Finding]:
@@ -358,6 +95,7 @@ def replace_names_with_initials(session: Session, meeting_id: uuid.UUID, member_
     from iop_facilitator.services import audit
     from iop_facilitator.services.live import editable_meeting, update_story
     from iop_facilitator.services.live_read import load_snapshot
+    from iop_facilitator.services.note_facts import SECTIONS, save_facts
     from iop_facilitator.services.notes import save_note
 
     editable_meeting(session, meeting_id)
@@ -377,6 +115,13 @@ def replace_names_with_initials(session: Session, meeting_id: uuid.UUID, member_
             if fields:
                 save_note(session, meeting_id, line.member_id, **fields)
                 changed += 1
+        facts = {name: line.facts.section(name) for name in SECTIONS}
+        facts |= {"observation": line.facts.observation, "presentation": line.facts.presentation,
+                  "use_detail": line.facts.use_detail}
+        renamed = {k: new for k, v in facts.items() if v and (new := replace_names(v, patterns, own=line.member_id)) != v}
+        if renamed and line.attended:
+            save_facts(session, meeting_id, line.member_id, **renamed)
+            changed += 1
         for story in line.stories:
             new = replace_names(story.text, patterns, own=line.member_id)
             if new != story.text:

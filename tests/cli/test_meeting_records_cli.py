@@ -137,7 +137,7 @@ def test_check_command_reports_findings(clinic_db: str) -> None:  # noqa: F811
     })
     r = iop("--db", clinic_db, "meeting", "check", meeting.hex[:8])
     assert r.exit_code == 0, r.output
-    assert "WARNING" in r.stdout and "too similar" in r.stdout
+    assert "WARNING" in r.stdout and "the response is near-identical" in r.stdout
     assert f"repeated: {cloned}" in r.stdout
     assert "Blake" in r.stdout and "use initials" in r.stdout
     assert_one_line_error(iop("--db", clinic_db, "meeting", "show", "zzzzzz"), match="not a meeting id")

@@ -163,7 +163,7 @@ def test_pdf_text_has_every_key_element(documents) -> None:
         "Members present: 2",
         "Facilitator: Dana Quinn, LCSW",
         "Co-facilitator: Lee Park, CADC",
-        "Goals addressed: 1. Use a coping skill when cravings hit",
+        "G \u00b7 Goal: 1. Use a coping skill when cravings hit",
         "Signed electronically by Dana Quinn, LCSW on 2026-11-02 21:30",
         "Co-signed by Dana Quinn, LCSW on 2026-11-05 15:00",
         "Sam called his sponsor after group",

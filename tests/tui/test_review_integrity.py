@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.screens.meeting import MeetingScreen
@@ -81,7 +81,10 @@ async def open_signed(app: IopApp, pilot, prepared: Prepared) -> MeetingScreen:
 
 
 def findings_text(pane: ReviewPane) -> str:
-    return str(pane.query_one("#review-findings", Static).content)
+    """The warnings listed before signing (one option each) and the words under them."""
+    listing = pane.query_one("#review-findings", OptionList)
+    return "\n".join([*(str(o.prompt) for o in listing.options),
+                      str(pane.query_one("#review-findings-note", Static).content)])
 
 
 async def test_findings_are_shown_and_names_replaced_by_initials(tmp_path: Path) -> None:
@@ -93,13 +96,13 @@ async def test_findings_are_shown_and_names_replaced_by_initials(tmp_path: Path)
         await settle(app, pilot)
         text = findings_text(pane)
         assert pane.query_one("#review-findings").display
-        assert "The notes of Avery T. and Blake S. are too similar" in text
+        assert "Avery T. and Blake S.: the response is near-identical" in text
         assert f"repeated: {CLONED}" in text
         assert "name: Blake" in text
         # The repeated sentence is highlighted (a style, not colour alone: it is also labelled).
-        rendered = pane.query_one("#review-findings", Static).content
+        prompts = [o.prompt for o in pane.query_one("#review-findings", OptionList).options]
         assert any(span.style == "reverse" and rendered.plain[span.start:span.end] == CLONED
-                   for span in rendered.spans)
+                   for rendered in prompts for span in rendered.spans)
         assert "2 warnings to review below first" in status_line(pane)
 
         await pilot.press("i")
@@ -108,7 +111,7 @@ async def test_findings_are_shown_and_names_replaced_by_initials(tmp_path: Path)
         assert "thanked B.S. for the ride" in stored[prepared.id("Avery T.")]["response"]
         assert "Names replaced by initials" in last_notification(app)
         assert "name: Blake" not in findings_text(pane)
-        assert "too similar" in findings_text(pane)
+        assert "near-identical" in findings_text(pane)
 
         # Signing asks with the warning in the question, and audits the acknowledgement.
         await pilot.press("s")

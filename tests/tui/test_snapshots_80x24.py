@@ -39,13 +39,13 @@ class Meeting:
     ids: dict[str, uuid.UUID]
 
 
-def build(folder: Path, *, finish: bool = False, drafts: bool = False) -> Meeting:
+def build(folder: Path, *, finish: bool = False, drafts: bool = False, observed: bool = False) -> Meeting:
     """The fictional meeting, as far as the step needs (every name is invented)."""
     from iop_facilitator.db.engine import open_database
     from iop_facilitator.enums import AttendanceStatus as S
     from iop_facilitator.library.load import load_library
     from iop_facilitator.models import Group, Staff
-    from iop_facilitator.services import live, members, notes
+    from iop_facilitator.services import live, members, note_facts, notes
     from tests.tui.test_step_checkin import past_absences
 
     clinic = make_clinic(folder, members=MEMBERS)
@@ -89,6 +89,10 @@ def build(folder: Path, *, finish: bool = False, drafts: bool = False) -> Meetin
                 live.finish_meeting(s, m, at=START + dt.timedelta(minutes=38))
             if drafts:
                 notes.draft_notes(s, m, topic)
+            if observed:  # the leader's own words on Avery's note (the list drops its ✎)
+                note_facts.save_facts(s, m, ids["Avery T."], participation="active", affect=["bright"],
+                                      risk_screen="denied", substance_use="none",
+                                      observation="Timed her breathing on the wall clock during the practice.")
     finally:
         database.dispose()
     return Meeting(clinic.target, clinic.group_id, m, ids)
@@ -165,10 +169,12 @@ def test_checkout_at_80x24(snap_compare, tmp_path: Path) -> None:
 
 def test_notes_at_80x24(snap_compare, tmp_path: Path) -> None:
     with time_machine.travel(FROZEN, tick=False):
-        meeting = build(tmp_path, finish=True, drafts=True)
+        meeting = build(tmp_path, finish=True, drafts=True, observed=True)
 
         async def run_before(pilot) -> None:  # noqa: ANN001
-            await show(pilot, meeting, "f6", "down", "down", "enter")
+            # Blake's facts: progress improved, participation when prompted, affect tired; the cursor
+            # is on the risk screen, with the check-in's concern and how to record its safety event.
+            await show(pilot, meeting, "f6", "enter", "i", "p", "y")
 
         assert snap_compare(IopApp(meeting.target), terminal_size=SIZE, run_before=run_before)
 

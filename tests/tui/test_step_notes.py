@@ -12,10 +12,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual.widgets import OptionList, SelectionList
+from textual.widgets import OptionList
 
-from iop_facilitator.tui.app import IopApp
 from iop_facilitator.services.notes import draft_narrative
+from iop_facilitator.tui.app import IopApp
 from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
 from tests.tui.meeting_kit import (
@@ -33,6 +33,11 @@ TOPIC_ID = "cravings-and-urges"
 AVERY_STORY = "Avery described walking the river trail at dawn instead of stopping at the liquor store"
 BLAKE_STORY = "Blake talked about repairing an old bicycle with a neighbor to fill Friday evenings"
 AVERY_FEELING = "hopeful"
+OBSERVATIONS = {
+    "Avery T.": "Leaned forward during the urge-surfing practice and timed her own wave on the wall clock.",
+    "Blake S.": "Kept his arms crossed until the role-play, then volunteered twice to play the friend.",
+    "Casey R.": "Came in quietly, caught up from a peer's summary and wrote the homework down at once.",
+}
 BLAKE_FEELING = "restless"
 
 
@@ -63,6 +68,7 @@ def prepare(
     from iop_facilitator.library.load import load_library
     from iop_facilitator.models import Group, Staff
     from iop_facilitator.services import live, live_read
+    from iop_facilitator.services.note_facts import prefill, save_facts
     from iop_facilitator.services.notes import draft_note, save_note
     from iop_facilitator.services.safety import record_event
     from iop_facilitator.services.settings import get_settings
@@ -96,11 +102,14 @@ def prepare(
             if narrative:
                 live.set_narrative(session, meeting_id, narrative)
             if notes:
+                prefill(session, meeting_id)  # risk screens from the safety events, as drafting does
                 snapshot = live_read.load_snapshot(session, meeting_id)
                 for line in snapshot.attended:
                     draft = draft_note(line, snapshot, loaded)
                     save_note(session, meeting_id, line.member_id, goal_ids=list(draft.goal_ids),
                               intervention=draft.intervention, response=draft.response, plan=draft.plan)
+                    # The leader's own sentence about each member (issue 13): a completed note has one.
+                    save_facts(session, meeting_id, line.member_id, observation=OBSERVATIONS[line.display_name])
     finally:
         database.dispose()
     return Prepared(clinic, meeting_id)
@@ -201,8 +210,11 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
         notes = notes_by_member(prepared.clinic.target, prepared.meeting_id)
         avery, blake, casey = (notes[prepared.id(n)] for n in MEMBERS[:3])
         assert set(notes) == {prepared.id(n) for n in MEMBERS[:3]}
-        assert AVERY_STORY in avery["response"] and AVERY_FEELING in avery["response"]
-        assert BLAKE_STORY in blake["response"] and BLAKE_FEELING in blake["response"]
+        assert AVERY_FEELING in avery["response"] and BLAKE_FEELING in blake["response"]
+        # Story notes are referenced by time, never pasted (issue 13).
+        assert "in-session note at" in avery["response"] and "in-session note at" in blake["response"]
+        for note in (avery, blake, casey):
+            assert AVERY_STORY not in note["response"] and BLAKE_STORY not in note["response"]
         for other in (BLAKE_STORY, BLAKE_FEELING, "Blake"):
             assert other not in avery["response"] and other not in avery["plan"]
         for other in (AVERY_STORY, AVERY_FEELING, "Avery"):
@@ -210,7 +222,7 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
         for story in (AVERY_STORY, BLAKE_STORY):
             assert story not in casey["response"]
         assert "Arrived late" in casey["response"]
-        assert "Cravings and Urges" in avery["intervention"]
+        assert "Cravings and Urges" not in avery["intervention"]  # the group's method: in the narrative
         for note in (avery, blake, casey):
             assert note["goal_ids"] and note["plan"]
 
@@ -221,7 +233,9 @@ async def test_draft_all_uses_only_each_members_own_data(tmp_path: Path) -> None
             assert name.split()[0] not in narrative
 
         after = list_text(pane)
-        assert all("✓ complete" in after[str(prepared.id(n))] for n in MEMBERS[:3])
+        # Every section drafted: what is left is the leader's own observation (marked ✎).
+        assert all(after[str(prepared.id(n))].endswith("missing: your observation") and "✎" in after[str(prepared.id(n))]
+                   for n in MEMBERS[:3])
         assert "✓ written" in after["narrative"]
         # The open editor shows the drafted text.
         assert pane.query_one("#notes-narrative", NoteArea).text == narrative
@@ -373,23 +387,25 @@ async def test_step_keys_work_from_a_text_field(tmp_path: Path) -> None:
 
 
 async def test_goal_selection_persists(tmp_path: Path) -> None:
+    from iop_facilitator.tui.widgets.facts import FactsPanel
+
     prepared = prepare(tmp_path)
     blake = prepared.id("Blake S.")  # two goals in the kit's plan
     app = IopApp(prepared.clinic.target)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_notes(app, pilot, prepared)
         pane = screen.query_one(NotesPane)
-        pane.focus_member(blake)  # no goal picked yet: the cursor lands on the goals
+        pane.focus_member(blake)  # no goal picked yet: the cursor lands on the goals, on the facts
         await pilot.pause()
-        goals = pane.query_one("#notes-goals", SelectionList)
-        assert goals.has_focus
-        assert [str(o.prompt) for o in goals.options] == ["Sleep seven hours a night", "Call my sponsor daily"]
-        await pilot.press("down", "space")
+        facts = pane.query_one("#notes-facts", FactsPanel)
+        assert facts.has_focus and facts.current_row.name == "goals"
+        assert [c.label for c in facts.current_row.choices] == ["1. Sleep seven hours a night", "2. Call my sponsor daily"]
+        await pilot.press("2")
         await settle(app, pilot)
         snapshot = screen.snapshot
         second = snapshot.member(blake).goals[1].id
         assert notes_by_member(prepared.clinic.target, prepared.meeting_id)[blake]["goal_ids"] == [second]
-        await pilot.press("up", "space")
+        await pilot.press("1")
         await settle(app, pilot)
         first = snapshot.member(blake).goals[0].id
         assert notes_by_member(prepared.clinic.target, prepared.meeting_id)[blake]["goal_ids"] == [first, second]
@@ -397,12 +413,13 @@ async def test_goal_selection_persists(tmp_path: Path) -> None:
         # Survives switching members (and a fresh snapshot).
         await pilot.press("ctrl+up", "ctrl+down")
         await settle(app, pilot)
-        assert set(pane.query_one("#notes-goals", SelectionList).selected) == {first, second}
+        assert facts.rows[0].chosen == frozenset({first, second})
 
 
-async def test_soap_format_relabels_the_same_fields(tmp_path: Path) -> None:
+async def test_soap_format_shows_its_own_sections(tmp_path: Path) -> None:
     from iop_facilitator.enums import NoteFormat
     from iop_facilitator.models import GroupMeeting
+    from iop_facilitator.tui.widgets.facts import FactsPanel
 
     prepared = prepare(tmp_path)
 
@@ -416,10 +433,13 @@ async def test_soap_format_relabels_the_same_fields(tmp_path: Path) -> None:
         screen = await open_notes(app, pilot, prepared)
         pane = screen.query_one(NotesPane)
         avery = prepared.id("Avery T.")
-        assert "missing: subjective, objective, assessment goal, plan" in list_text(pane)[str(avery)]
+        assert "missing: goal, subjective, objective, assessment, plan, your observation" in list_text(pane)[str(avery)]
         pane.focus_member(avery)
         await pilot.pause()
-        assert pane.query_one("#notes-response", NoteArea).has_focus  # S comes first in SOAP
+        assert pane.query_one("#notes-facts", FactsPanel).has_focus  # the facts come first
         box = pane.query_one("#notes-member-box")
-        order = [c.id for c in box.children if c.id and c.id.startswith("notes-field-")]
-        assert order == ["notes-field-response", "notes-field-intervention", "notes-field-goals", "notes-field-plan"]
+        order = [c.id for c in box.children if c.id and c.id.startswith("notes-field-") and c.display]
+        assert order == ["notes-field-observation", "notes-field-subjective", "notes-field-objective",
+                         "notes-field-assessment", "notes-field-plan"]
+        assert "S · Subjective" in str(pane.query_one("#notes-label-subjective").content)
+        assert "Objective" in str(pane.query_one("#notes-label-observation").content)  # where it is shown

@@ -12,14 +12,15 @@ from pathlib import Path
 import pendulum
 import pytest
 import time_machine
-from textual.widgets import Input, OptionList, SelectionList, Static, TextArea
+from textual.widgets import Input, OptionList, Static, TextArea
 
 from iop_facilitator.enums import MeetingStatus
 from iop_facilitator.tui.app import IopApp
+from iop_facilitator.tui.dialogs.review import ConfirmSign, DispositionDialog, TimesDialog
 from iop_facilitator.tui.steps.base import DEBOUNCE_SECONDS
 from iop_facilitator.tui.steps.notes import NoteArea, NotesPane
-from iop_facilitator.tui.dialogs.review import ConfirmSign, DispositionDialog, TimesDialog
 from iop_facilitator.tui.steps.review import ReviewPane
+from iop_facilitator.tui.widgets.facts import FactsPanel
 from tests.tui.meeting_kit import open_meeting, pass_time, settle, wait_for_library
 from tests.tui.test_step_notes import (
     Prepared,
@@ -109,12 +110,13 @@ async def test_checklist_and_first_missing_jump(tmp_path: Path) -> None:
         await pilot.press("f7")
         await settle(app, pilot)
         assert checklist_lines(pane)[5] == "[✓] Group narrative written"  # saved on the way and shown
-        await pilot.press("m")  # next: Avery's note, cursor in its first empty field (the goals)
+        await pilot.press("m")  # next: Avery's note, the cursor on its facts (the goals first)
         await settle(app, pilot)
         assert screen.step == "notes"
         avery = str(prepared.id("Avery T."))
         assert notes.query_one("#notes-list", OptionList).highlighted_option.id == avery
-        assert notes.query_one("#notes-goals", SelectionList).has_focus
+        assert notes.query_one("#notes-facts", FactsPanel).has_focus
+        assert notes.query_one("#notes-facts", FactsPanel).current_row.name == "goals"
 
         await pilot.press("ctrl+g")  # draft the rest
         await settle(app, pilot)
@@ -300,7 +302,7 @@ async def test_signing_locks_the_meeting(tmp_path: Path) -> None:
         notes = screen.query_one(NotesPane)
         assert "SIGNED (read only)" in str(notes.query_one("#notes-heading", Static).content)
         assert all(area.read_only for area in notes.query(NoteArea))
-        assert notes.query_one("#notes-goals", SelectionList).disabled
+        assert notes.query_one("#notes-facts", FactsPanel).disabled
         notes.focus_member(prepared.id("Avery T."))
         await pilot.pause()
         notes.query_one("#notes-plan", NoteArea).focus()

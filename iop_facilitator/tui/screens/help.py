@@ -28,13 +28,15 @@ def binding_rows(screen: Screen) -> list[BindingRow]:
     """The bindings active on ``screen`` (focused widget, screen, app), one row per action.
 
     Several keys for one action share a row. Rows of bindings with an id (the
-    app's own, which a keymap can change) come first.
+    app's own, which a keymap can change) come first. A hidden binding that does
+    nothing here now is left out (the notes step's pick keys: only those of the
+    fact under the cursor are keys on this screen).
     """
     app = screen.app
     merged: dict[tuple[str, str], tuple[list[str], str, str]] = {}
     for active in screen.active_bindings.values():
         binding = active.binding
-        if binding.system:
+        if binding.system or (not active.enabled and not binding.show):
             continue
         description = binding.description or binding.action.replace("_", " ")
         ident = binding.id or ""

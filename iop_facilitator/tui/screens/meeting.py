@@ -270,7 +270,11 @@ class MeetingScreen(Screen[None]):
         message.stop()
         self.action_goto(message.step)
         if message.member_id is not None:
-            self.query_one(f"#{message.step}", StepPane).focus_member(message.member_id)
+            pane = self.query_one(f"#{message.step}", StepPane)
+            if message.where:
+                pane.focus_member(message.member_id, message.where)
+            else:
+                pane.focus_member(message.member_id)
 
     @on(SegmentChanged)
     def _segment(self, message: SegmentChanged) -> None:

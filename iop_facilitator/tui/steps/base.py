@@ -107,12 +107,17 @@ class TextSave:
 
 
 class GotoStep(Message):
-    """Ask the meeting screen to show ``step`` (and, if given, put the cursor on a member there)."""
+    """Ask the meeting screen to show ``step`` (and, if given, put the cursor on a member there).
 
-    def __init__(self, step: str, member_id: Any = None) -> None:
+    ``where`` names the part of the member's record to fix (a payer-lens flag's field: a
+    note section, "observation", "goals", "risk_screen"); "" for the step's usual place.
+    """
+
+    def __init__(self, step: str, member_id: Any = None, where: str = "") -> None:
         super().__init__()
         self.step = step
         self.member_id = member_id
+        self.where = where
 
 
 class SegmentChanged(Message):
@@ -481,8 +486,11 @@ class StepPane(Widget):
     def has_pending(self) -> bool:
         return bool(self._pending)
 
-    def focus_member(self, member_id: Any) -> None:
-        """Put the cursor on this member's row or section (override where the step lists members)."""
+    def focus_member(self, member_id: Any, where: str = "") -> None:
+        """Put the cursor on this member's row or section (override where the step lists members).
+
+        ``where``: the part to fix (see :class:`GotoStep`); panes without parts ignore it.
+        """
         self.focus_first()
 
     # -- where the pane stands (saved by the screen, restored on reopening) ------------

@@ -14,7 +14,8 @@
 * Sign-time checks (:mod:`iop_facilitator.services.signcheck`, run in the store
   after every snapshot): notes too similar to each other or to the member's
   previous note, and other members' names, are listed under "Before signing"
-  with the repeated sentences highlighted; ``i`` replaces the names by initials.
+  with the repeated sentences highlighted; Enter on one goes to the member's note
+  with the cursor on the part to fix; ``i`` replaces the names by initials.
   Signing with warnings says so in the confirmation and audits the
   acknowledgement (counts and kinds only). An open safety event blocks (it is a
   checklist item).
@@ -125,7 +126,8 @@ class ReviewPane(StepPane):
                 yield OptionList(id="review-events")
                 yield Static("Before signing: check these", id="review-findings-title", classes="review-title",
                              markup=False)
-                yield Static("", id="review-findings")
+                yield OptionList(id="review-findings")
+                yield Static("", id="review-findings-note", markup=False)
                 yield Static("Addenda (corrections; the signed original above is unchanged)",
                              id="review-addenda-title", classes="review-title", markup=False)
                 yield Static("", id="review-addenda")
@@ -135,7 +137,8 @@ class ReviewPane(StepPane):
         yield Static("", id="review-hint", markup=False)
 
     def on_mount(self) -> None:
-        for ident in ("#review-findings-title", "#review-findings", "#review-addenda-title", "#review-addenda"):
+        for ident in ("#review-findings-title", "#review-findings", "#review-findings-note", "#review-addenda-title",
+                      "#review-addenda"):
             self.query_one(ident).display = False
         self._render_hint()
 
@@ -229,18 +232,24 @@ class ReviewPane(StepPane):
 
         store.read(check, got, failed=lambda _problem: None)
 
+    def shown_findings(self) -> list[Finding]:
+        """The warnings listed under "Before signing" (blocking ones are checklist items already)."""
+        return [f for f in self.findings if not f.blocking]
+
     def _render_findings(self) -> None:
-        shown = [f for f in self.findings if not f.blocking]  # blocking ones are checklist items already
+        shown = self.shown_findings()
         self.query_one("#review-findings-title").display = bool(shown)
-        box = self.query_one("#review-findings", Static)
-        box.display = bool(shown)
+        listing = self.query_one("#review-findings", OptionList)
+        note = self.query_one("#review-findings-note", Static)
+        listing.display = note.display = bool(shown)
+        highlighted = listing.highlighted
+        listing.clear_options()
         if not shown:
-            box.update("")
+            note.update("")
             return
-        text = Text()
+        options = []
         for index, finding in enumerate(shown):
-            if index:
-                text.append("\n")
+            text = Text()
             text.append("⚠ ", style="bold")
             text.append(clean_line(finding.message))
             for sentence in finding.sentences:
@@ -249,10 +258,32 @@ class ReviewPane(StepPane):
             for name in finding.names:
                 text.append("\n  name: ", style="dim")
                 text.append(clean_line(name), style="reverse")
+            options.append(Option(text, id=str(index)))
+        listing.add_options(options)
+        if highlighted is not None:
+            listing.highlighted = min(highlighted, len(options) - 1)
+        words = Text()
+        words.append("Enter on a warning goes to the member's note, on the part to fix.", style="italic")
         if any(f.kind == "name" for f in shown):
-            text.append(f"\n{self._key('review.initials')} replaces the names by initials.", style="italic")
-        text.append("\nSigning with these warnings records that you reviewed them.", style="italic")
-        box.update(text)
+            words.append(f"\n{self._key('review.initials')} replaces the names by initials.", style="italic")
+        words.append("\nSigning with these warnings records that you reviewed them.", style="italic")
+        note.update(words)
+
+    @on(OptionList.OptionSelected, "#review-findings")
+    def _finding_selected(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a payer-lens warning: the member's note, with the cursor on the part to fix."""
+        event.stop()
+        shown = self.shown_findings()
+        try:
+            finding = shown[int(event.option.id or "")]
+        except (ValueError, IndexError):
+            return
+        if finding.member_id is None:
+            return
+        if finding.where == "story":
+            self.post_message(GotoStep("stories", finding.member_id))
+        else:
+            self.post_message(GotoStep("notes", finding.member_id, finding.where or "observation"))
 
     def action_initials(self) -> None:
         if self._refuse_if_locked():
