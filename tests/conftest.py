@@ -114,6 +114,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--torture-full", action="store_true", default=False,
         help="run the torture suite in its full form (also: IOP_TORTURE_FULL=1); default: a bounded handful",
     )
+
+
+# --------------------------------------------------------------------------- parallel workers, longest tests first
+# `pytest` runs pytest-xdist workers (`-n auto --dist loadgroup` in pyproject.toml).
+#
+# How many: one per CPU core plus one. Much of the suite waits rather than computes: the tmux
+# tests wait for the real app (whose CPU time is the tmux server's, not the worker's), each
+# PostgreSQL test waits for the server to create, copy and drop its database, SQLite commits
+# wait for fsync. With one worker per core a core idles during every such wait; the extra
+# worker fills it. (`pytest -n N` or PYTEST_XDIST_AUTO_NUM_WORKERS=N choose another number.)
+#
+# In what order: longest first. xdist hands out the tmux group (`xdist_group("tmux")`, one
+# terminal at a time) first because it is the biggest unit, then single tests in collection
+# order, a worker asking for more as it runs dry. Collection order would leave the TUI tests
+# (seconds each) for the end, where the last of them runs while the other cores idle; sorted
+# by kind, the end of the run is made of short service and storage tests that even out.
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return cores + 1
+
+
+#: Kinds of tests, longest first (by the CPU and wall time one test of the kind takes).
+_LONGEST_FIRST = (
+    "tests/e2e/",  # a real app in tmux, keys at human speed: mostly waiting, so started early
+    "tests/torture/",  # processes killed and restarted, full disks: the longest single tests
+    "tests/tui/test_properties.py",  # state machines: several app runs per test
+    "tests/tui/",  # an app under Pilot per test
+    "tests/packaging/",  # builds and installs a wheel
+    "tests/cli/",  # some in subprocesses
+    "tests/exports/",
+)
+
+
+def _kind(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    for rank, prefix in enumerate(_LONGEST_FIRST):
+        if path.startswith(prefix):
+            return rank
+    return len(_LONGEST_FIRST)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A stable sort: the same order in every worker (xdist checks), collection order within a kind.
+    items.sort(key=_kind)
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
