@@ -116,11 +116,13 @@ class KeepTypedKeysMixin:
     def key_waited(self) -> float:
         """How long the key being handled waited between being typed and being handed out, in
         seconds (0 when none did). A key that means more with the one before it ("1" then "0":
-        ten) measures the gap from when they were typed, not from when a busy app got to them."""
+        ten) measures the gap from when they were typed, not from when a busy app got to them.
+        The key last handed out counts even once the app has moved on to the next (a handler that
+        awaits, or one that outlasts :data:`SETTLE_LIMIT_S`, still acts for the key it was given)."""
         from iop_facilitator.clock import monotonic
 
         typed = self._iop_in_hand_typed_at
-        return max(0.0, monotonic() - typed) if typed is not None and self._iop_key_busy else 0.0
+        return max(0.0, monotonic() - typed) if typed is not None else 0.0
 
     def opened_by_itself(self) -> bool:
         """The screen showing was opened by the app on its own and no key has been given to it yet."""
