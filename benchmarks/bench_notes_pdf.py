@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import resource
-import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 TARGET_RATIO = 2.0
@@ -68,20 +65,6 @@ print(pdf.page_no())
 '''
 
 
-def app_command() -> list[str]:
-    exe = shutil.which("iop")
-    return [exe] if exe else [sys.executable, "-m", "iop_facilitator"]
-
-
-def timed(cmd: list[str]) -> tuple[float, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
 def last_month(db: Path) -> tuple[dt.date, dt.date]:
     with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as conn:
         last = dt.date.fromisoformat(conn.execute("SELECT max(local_date) FROM meeting").fetchone()[0])
@@ -104,7 +87,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _bytecode import byte_compile_package
-    from bench_verify import ensure_head
+    from bench_verify import app_command, ensure_head, timed
 
     from iop_facilitator.exports.notes_pdf import BUNDLED_FONTS
 

@@ -222,4 +222,4 @@ class FactsPanel(Widget, can_focus=True):
         self.refresh(layout=True)
 
     def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
-        return max(1, self.render().wrap(self.app.console, max(1, width)).__len__())
+        return max(1, len(self.render().wrap(self.app.console, max(1, width))))
