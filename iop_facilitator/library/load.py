@@ -69,12 +69,12 @@ def topic_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix == TOPIC_SUFFIX and p.name not in SKIP_NAMES and p.is_file())
 
 
-def read_capped(path: Path, limit: int = MAX_BYTES) -> bytes:
-    """At most ``limit`` bytes of a *regular* file (``ValueError`` naming why not).
+def _open_regular(path: Path, limit: int) -> tuple[int, os.stat_result]:
+    """An open descriptor of ``path`` and its ``fstat``, or ``ValueError`` naming why it is not read.
 
     ``stat`` alone is not enough: ``/dev/zero`` and ``/proc`` files report size 0 and never
-    end, and a FIFO blocks ``open``. So the file is opened non-blocking, checked with
-    ``fstat`` on that descriptor (no race with a swapped path), and read with a cap.
+    end, and a FIFO blocks ``open``. So the file is opened non-blocking and checked with
+    ``fstat`` on that descriptor (no race with a swapped path).
     """
     import stat
 
@@ -85,33 +85,71 @@ def read_capped(path: Path, limit: int = MAX_BYTES) -> bytes:
             raise ValueError("not a regular file (a device, pipe or socket is never read)")
         if info.st_size > limit:
             raise ValueError(f"the file is too large ({info.st_size // 1024} KiB; a guide is at most {limit // 1024} KiB)")
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 65536))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        raw = b"".join(chunks)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd, info
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    left = limit + 1
+    while left > 0:
+        chunk = os.read(fd, min(left, 65536))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    raw = b"".join(chunks)
     if len(raw) > limit:  # it grew while being read
         raise ValueError(f"the file is too large (a guide is at most {limit // 1024} KiB)")
     return raw
 
 
+def read_capped(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """At most ``limit`` bytes of a *regular* file (``ValueError`` naming why not); see ``_open_regular``."""
+    fd, _info = _open_regular(path, limit)
+    try:
+        return _read_fd(fd, limit)
+    finally:
+        os.close(fd)
+
+
+#: Parsed guides of this process, by file and the file's identity and version: (path, source) ->
+#: ((device, inode, size, mtime, ctime), what ``read_file`` returned). The app reads the library
+#: on every start and the CLI on every topic command; a guide is parsed again only when its file
+#: changed (any write moves mtime/ctime or the size; a replaced file has another inode).
+_PARSED: dict[tuple[str, str], tuple[tuple[int, ...], LoadedTopic | tuple[Problem, ...]]] = {}
+
+
 def read_file(path: Path, source: str) -> LoadedTopic | list[Problem]:
     try:
-        raw = read_capped(path)
+        fd, info = _open_regular(path, MAX_BYTES)
     except ValueError as exc:
         return [Problem(str(path), "file", str(exc))]
     except OSError as exc:
         return [Problem(str(path), "file", f"cannot read the file ({exc.strerror or type(exc).__name__})")]
+    version = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    key = (str(path), source)
     try:
-        return parse_topic(raw, path, source=source)
+        cached = _PARSED.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1] if isinstance(cached[1], LoadedTopic) else list(cached[1])
+        try:
+            raw = _read_fd(fd, MAX_BYTES)
+        except ValueError as exc:
+            return [Problem(str(path), "file", str(exc))]
+        except OSError as exc:
+            return [Problem(str(path), "file", f"cannot read the file ({exc.strerror or type(exc).__name__})")]
+    finally:
+        os.close(fd)
+    try:
+        result: LoadedTopic | list[Problem] = parse_topic(raw, path, source=source)
     except Exception as exc:  # noqa: BLE001 - last resort: one bad file must never break the library
-        return [Problem(str(path), "file", f"could not be read ({type(exc).__name__})")]
+        result = [Problem(str(path), "file", f"could not be read ({type(exc).__name__})")]
+    if len(raw) == info.st_size:  # read whole, as it was when stat'ed: safe to keep
+        _PARSED[key] = (version, result if isinstance(result, LoadedTopic) else tuple(result))
+    return result
 
 
 def load_library(sources: Iterable[tuple[str, Path]] | None = None, *, extra: Sequence[str | Path] = ()) -> Library:

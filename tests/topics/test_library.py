@@ -245,3 +245,44 @@ def test_topics_validate_dev_zero_ends_at_once() -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and "/dev/zero: file: not a regular file" in result.stdout + result.stderr
     assert time.monotonic() - started < 15
+
+
+# -- parsed once per process: a guide is parsed again only when its file changed --
+
+
+def test_an_unchanged_guide_is_not_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from iop_facilitator.library import load
+
+    user = tmp_path / "user"
+    write(user, "good-one.md", variant(**{'id = "handling-stress"': 'id = "good-one"'}))
+    write(user, "broken.md", b"+++\nid = \n+++\n")
+    first = load_library([("user", user)])
+    parsed: list[str] = []
+    monkeypatch.setattr(load, "parse_topic", lambda raw, path, source: parsed.append(Path(path).name) or [])
+    again = load_library([("user", user)])
+    assert parsed == []
+    assert again.topics == first.topics and again.problems == first.problems
+    again.problems.clear()  # each library owns its lists: the next one still reports the bad file
+    assert [Path(p.path).name for p in load_library([("user", user)]).problems] == ["broken.md"]
+
+
+def test_a_changed_guide_is_read_again(tmp_path: Path) -> None:
+    import os
+
+    user = tmp_path / "user"
+    path = write(user, "good-one.md", variant(**{'id = "handling-stress"': 'id = "good-one"', 'version = "1.0"': 'version = "1.1"'}))
+    assert load_library([("user", user)]).get("good-one").topic.version == "1.1"
+    stamp = path.stat()
+    # the same size, and the same modification time put back: the change time still moves
+    path.write_bytes(path.read_bytes().replace(b'version = "1.1"', b'version = "1.2"'))
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert load_library([("user", user)]).get("good-one").topic.version == "1.2"
+    # replaced by another file (a new inode), broken now
+    path.with_suffix(".tmp").write_bytes(b"+++\nid = \n+++\n")
+    os.replace(path.with_suffix(".tmp"), path)
+    library = load_library([("user", user)])
+    assert library.topics == {} and [Path(p.path).name for p in library.problems] == ["good-one.md"]
+    # fixed again, and the same file under another source is its own entry
+    write(user, "good-one.md", variant(**{'id = "handling-stress"': 'id = "good-one"'}))
+    assert load_library([("user", user)]).get("good-one").source == "user"
+    assert load_library([("extra", user)]).get("good-one").source == "extra"
