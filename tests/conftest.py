@@ -142,7 +142,10 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 #: Kinds of tests, longest first (by the CPU and wall time one test of the kind takes).
 _LONGEST_FIRST = (
-    "tests/e2e/",  # a real app in tmux, keys at human speed: mostly waiting, so started early
+    # a real app in tmux, keys at human speed: mostly waiting, so started early; the notes-speed
+    # test (two minutes of typing, its own xdist group) first among the single units
+    "tests/e2e/test_notes_speed_e2e.py",
+    "tests/e2e/",
     "tests/torture/",  # processes killed and restarted, full disks: the longest single tests
     "tests/tui/test_properties.py",  # state machines: several app runs per test
     "tests/tui/",  # an app under Pilot per test

@@ -35,7 +35,10 @@ import pytest
 from tests.e2e.test_tmux import Tmux, app_env, tmux, wait_until  # noqa: F401  (fixture)
 from tests.tui.meeting_kit import make_clinic
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tmux")]
+# A group of its own (not "tmux"): about 1,000 characters at human pace take two minutes, so it
+# runs beside the other terminal tests instead of after them (its keys wait on the app, never
+# on a clock, so a busy neighbour slows it and changes nothing it counts).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("tmux-notes")]
 
 MEMBERS = ("Avery T.", "Blake S.", "Casey R.", "Drew P.", "Eli N.", "Frankie O.", "Gale M.", "Harper L.",
            "Indigo V.", "Jules K.")
