@@ -234,9 +234,9 @@ def prebuilt(fast_new_databases: Templates):
     return fast_new_databases.restore
 
 
-@pytest.fixture
-def pg_database_url() -> Iterator[str]:
-    """A URL of a brand-new, empty PostgreSQL database, dropped after the test."""
+def _pg_database(*, at_head: bool) -> Iterator[str]:
+    """A URL of a new PostgreSQL database (empty, or ``at_head``: a copy of the migrated template),
+    dropped after the test."""
     if not PG_URL:
         pytest.skip("IOP_TEST_PG_URL is not set")
     import sqlalchemy as sa
@@ -244,22 +244,35 @@ def pg_database_url() -> Iterator[str]:
 
     name = f"iop_test_{uuid.uuid4().hex[:12]}"
     admin = _TEMPLATES.admin()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        yield url
+        if at_head:
+            _TEMPLATES.create_postgresql_at_head(name)
+        else:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """A URL of a brand-new, empty PostgreSQL database, dropped after the test."""
+    yield from _pg_database(at_head=False)
+
+
 @pytest.fixture(params=BACKENDS)
-def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A target (SQLite path or PostgreSQL URL) for a database that does not exist yet."""
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A target (SQLite path or PostgreSQL URL) for a database that does not exist yet.
+
+    PostgreSQL, when the test also asks for ``db`` (which migrates it at once): the database is
+    created as a copy of the migrated template straight away, instead of empty and then dropped
+    and copied again by the template upgrade (``tests/database_templates.py``)."""
     if request.param == "sqlite":
-        return str(tmp_path / "clinic.db")
-    return request.getfixturevalue("pg_database_url")
+        yield str(tmp_path / "clinic.db")
+    else:
+        yield from _pg_database(at_head="db" in request.fixturenames)
 
 
 @pytest.fixture

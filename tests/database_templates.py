@@ -10,7 +10,9 @@ Bringing an empty database to the newest schema runs every Alembic revision (abo
   online backup API (same file, same inode: what ``open_database`` holds stays true);
 * PostgreSQL: the empty database is dropped and created again with
   ``CREATE DATABASE ... TEMPLATE`` from a template database migrated the same way
-  (one per test process, dropped at the end of the session);
+  (one per test process, dropped at the end of the session); a test that asks for the
+  ``db`` fixture gets its database created as that copy at once
+  (``create_postgresql_at_head``), without the empty one first;
 * the ``progress`` callback gets the same calls the real upgrade made for the template.
 
 Everything else (an encrypted file, an older schema, a revision other than head) runs the
@@ -101,6 +103,15 @@ class Templates:
             self._pg_name = name  # dropped by close() even if the migration fails
             self._build(make_url(self.pg_url).set(database=name).render_as_string(hide_password=False))
         return self._pg_name
+
+    def create_postgresql_at_head(self, name: str) -> None:
+        """Create the database ``name`` as a copy of the migrated template (for a test that wants a
+        migrated database: one ``CREATE DATABASE`` instead of an empty one dropped and copied again)."""
+        import sqlalchemy as sa
+
+        template = self._pg_template()
+        with self.admin().connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
 
     def _copy_postgresql(self, template: str, engine: Any) -> None:
         """Drop the database ``engine`` is for and create it again as a copy of ``template``."""
