@@ -16,10 +16,22 @@ Every app parses the same CSS (Textual's defaults, every widget's ``DEFAULT_CSS`
 ``.tcss`` files): Textual keeps parsed rules per stylesheet, so each of the hundreds of apps a
 test process starts parsed them all again. ``shared_css_parses`` keeps them per process, by
 the CSS text, where it was read from and the theme's variables (what the parse depends on).
+
+After every key and pause Pilot waits until each widget of the screen has handled every message
+queued so far, by posting a callback to each one (about 120 on the meeting screen, 8.5 ms of CPU
+per wait, each widget woken up for nothing). ``quick_screen_waits`` posts the callback only to
+the widgets that have anything left to do: a widget whose queue is empty and whose message loop
+waits for its next message has handled everything (Textual posts a message to a widget for any
+work it asks of it, a refresh included). Only when every widget stays so for a few turns of the
+event loop (a key the driver sends arrives a turn or two later) is nothing posted at all;
+otherwise Pilot's own wait runs. The hypothesis state machines (``test_properties.py``,
+``test_notes_properties.py``) keep Pilot's own wait (``pilots_own_screen_waits``): they press
+keys in bursts with their own queue checks, and their derandomized runs are tuned to its pace.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -28,6 +40,8 @@ from iop_facilitator import clock
 
 
 IDLE_SLICE_S = 0.002
+#: Turns of the event loop in which every widget must stay idle before a Pilot wait ends early.
+QUIET_TURNS = 4
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -62,6 +76,51 @@ def shared_css_parses() -> Iterator[None]:
         yield
     finally:
         Stylesheet._parse_rules = parse_rules
+
+
+def _waiting_for_messages(node) -> bool:  # noqa: ANN001
+    """``node``'s message loop has nothing queued and is parked waiting for the next message."""
+    queue = node._message_queue  # textual._queue.Queue: get() waits on ready_event when empty
+    return (
+        node._pending_message is None
+        and not node._next_callbacks
+        and queue.empty()
+        and any(not waiter.done() for waiter in queue.ready_event._waiters)
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_screen_waits() -> Iterator[None]:
+    from textual.pilot import Pilot
+
+    wait_for_screen = Pilot._wait_for_screen
+
+    async def only_busy_widgets(self, timeout: float = 30.0) -> bool:  # noqa: ANN001
+        try:
+            screen = self.app.screen
+        except Exception:  # noqa: BLE001 - as Pilot's own: no screen, nothing to wait for
+            return False
+        nodes = [self.app, *screen.walk_children(with_self=True)]
+        for _turn in range(QUIET_TURNS):
+            # a few turns of the event loop first: a key sent by the driver (or anything else
+            # handed over with run_coroutine_threadsafe) reaches its queue a turn or two later
+            await asyncio.sleep(0)
+            if not all(_waiting_for_messages(node) for node in nodes):
+                return await wait_for_screen(self, timeout)
+        return True
+
+    only_busy_widgets.pilots_own = wait_for_screen  # type: ignore[attr-defined]
+    Pilot._wait_for_screen = only_busy_widgets
+    try:
+        yield
+    finally:
+        Pilot._wait_for_screen = wait_for_screen
+
+
+def pilots_own_screen_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.pilot import Pilot
+
+    monkeypatch.setattr(Pilot, "_wait_for_screen", getattr(Pilot._wait_for_screen, "pilots_own", Pilot._wait_for_screen))
 
 
 @pytest.fixture(autouse=True)

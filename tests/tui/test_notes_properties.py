@@ -33,6 +33,7 @@ from iop_facilitator.tui.steps.notes import (
 )
 from iop_facilitator.tui.widgets.facts import FactsPanel
 from tests.tui.meeting_kit import Clinic, make_clinic
+from tests.tui.conftest import pilots_own_screen_waits
 from tests.tui.test_properties import QUIET, SETTINGS, PilotMachine, examples, rows
 
 PICKS = {
@@ -218,6 +219,7 @@ def test_any_fact_keys_leave_the_record_the_leader_meant(clinic: Clinic, tmp_pat
     from iop_facilitator.library.load import load_library
 
     monkeypatch.setattr(textual.app, "wait_for_idle", QUIET)
+    pilots_own_screen_waits(monkeypatch)
     NotesFactsMachine.template = clinic
     NotesFactsMachine.folder = tmp_path
     NotesFactsMachine.library = load_library()

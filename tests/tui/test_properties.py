@@ -45,6 +45,7 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_s
 from iop_facilitator.enums import AttendanceStatus
 from iop_facilitator.tui.app import IopApp
 from tests.conftest import full_form
+from tests.tui.conftest import pilots_own_screen_waits
 from tests.tui.meeting_kit import MEMBERS, Clinic, make_clinic
 
 EXAMPLES, FULL_EXAMPLES = 4, 25  # runs per pane: every pytest; --torture-full
@@ -454,6 +455,7 @@ def test_any_keys_leave_the_record_the_leader_meant(machine: type[PilotMachine],
     import textual.app
 
     monkeypatch.setattr(textual.app, "wait_for_idle", QUIET)
+    pilots_own_screen_waits(monkeypatch)
     machine.template = clinic
     machine.folder = tmp_path
     machine.library = topic_library
