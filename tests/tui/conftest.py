@@ -19,12 +19,12 @@ the CSS text, where it was read from and the theme's variables (what the parse d
 
 After every key and pause Pilot waits until each widget of the screen has handled every message
 queued so far, by posting a callback to each one (about 120 on the meeting screen, 8.5 ms of CPU
-per wait, each widget woken up for nothing). ``quick_screen_waits`` posts the callback only to
-the widgets that have anything left to do: a widget whose queue is empty and whose message loop
-waits for its next message has handled everything (Textual posts a message to a widget for any
-work it asks of it, a refresh included). Only when every widget stays so for a few turns of the
-event loop (a key the driver sends arrives a turn or two later) is nothing posted at all;
-otherwise Pilot's own wait runs. The hypothesis state machines (``test_properties.py``,
+per wait, each widget woken up for nothing). ``quick_screen_waits`` first looks whether there is
+anything to wait for: a widget whose queue is empty and whose message loop waits for its next
+message has handled everything (Textual posts a message to a widget for any work it asks of
+it, a refresh included). When every widget stays so for a few turns of the event loop (a key
+the driver sends arrives a turn or two later) the wait ends with nothing posted; otherwise
+Pilot's own wait runs (a callback to every widget). The hypothesis state machines (``test_properties.py``,
 ``test_notes_properties.py``) keep Pilot's own wait (``pilots_own_screen_waits``): they press
 keys in bursts with their own queue checks, and their derandomized runs are tuned to its pace.
 """
