@@ -567,7 +567,7 @@ def staff(index: int, url: str, today: str, go: Any, stop: Any, out: Any, folder
         name, argv = jobs[n % len(jobs)]
         n += 1
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "iop_facilitator", "--db", url, *argv], env=env(),
+        proc = subprocess.run([sys.executable, "-m", "iop_facilitator", "--db", url, *argv], check=False, env=env(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         tally.jobs.append((name, time.perf_counter() - start, proc.returncode))
         if proc.returncode != 0:
@@ -747,9 +747,19 @@ def main() -> int:
         go[1].set()
         tallies: list[Tally] = []
         loads = []
+        waits: dict[str, int] = {}
+        watcher = sa.create_engine(base + "/postgres")
         while len(tallies) < len(procs):
+            with watcher.connect() as conn:  # what the server's backends are doing: running, or waiting on what
+                for state, event_type, event, n in conn.execute(sa.text(
+                        "SELECT state, wait_event_type, wait_event, count(*) FROM pg_stat_activity "
+                        "WHERE datname = :d AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                        "GROUP BY 1, 2, 3"), {"d": dbname}):
+                    if state == "active":
+                        key = f"{event_type}:{event}" if event_type else "running (CPU)"
+                        waits[key] = waits.get(key, 0) + n
             with contextlib.suppress(Exception):
-                tallies.append(out.get(timeout=5))
+                tallies.append(out.get(timeout=1))
                 print(f"  {tallies[-1].who} done ({time.perf_counter() - wall:.0f} s)", flush=True)
             loads.append(os.getloadavg()[0])
             if len(tallies) < len(procs) and not any(p.is_alive() for p in procs) and out.empty():
@@ -762,8 +772,12 @@ def main() -> int:
         for p in [*procs, *staff_procs]:
             p.join(60)
         after = server_stats(base, dbname)
+        watcher.dispose()
         print(f"meetings done in {elapsed:.0f} s; load average during: max {max(loads):.2f}, "
               f"now {loadavg()}", flush=True)
+        total = sum(waits.values()) or 1
+        print("active backends, sampled about once a second: " + ", ".join(
+            f"{k} {100 * v / total:.0f}%" for k, v in sorted(waits.items(), key=lambda kv: -kv[1])[:8]), flush=True)
         checked, lost = check(url, tallies)
         return report(tallies, before, after, checked, lost)
     except KeyboardInterrupt:
