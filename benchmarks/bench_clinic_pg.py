@@ -125,10 +125,18 @@ class ThrowawayServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.started:
-            subprocess.run(self._as_pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop"),
+        """Stop the server (fast, then immediate, then the postmaster killed) and remove its folder."""
+        pid_file = self.data / "postmaster.pid"
+        for mode in ("fast", "immediate"):
+            if not pid_file.exists():
+                break
+            subprocess.run(self._as_pg("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop"),
                            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            self.started = False
+        if pid_file.exists():
+            with contextlib.suppress(Exception):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)
+            print(f"warning: the server in {self.data} did not stop; its postmaster was killed", file=sys.stderr)
+        self.started = False
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -690,6 +698,9 @@ def main() -> int:
     server = ThrowawayServer(args.server_setting)
     folder = Path(tempfile.mkdtemp(prefix="iop-bench-clinic-out-"))
     procs: list[mp.process.BaseProcess] = []
+    # Ctrl-C and SIGTERM both stop everything and remove the server (also when started in the background,
+    # where the shell leaves SIGINT ignored).
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     old_term = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         base = server.start()
@@ -784,7 +795,6 @@ def main() -> int:
         print("interrupted: stopping the processes and the server", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, old_term)
         for p in procs:
             if p.is_alive():
                 p.terminate()
@@ -797,6 +807,8 @@ def main() -> int:
                 p.join(10)
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
 
 
 def report(tallies: list[Tally], before: dict[str, int], after: dict[str, int], checked: int, lost: list[str]) -> int:
