@@ -310,38 +310,6 @@ def test_audit_entries_are_chained(db) -> None:
     assert (count, head, problems) == (4, rows[-1]["entry_hash"], [])
 
 
-def test_a_rolled_back_transaction_writes_no_audit_entry_and_the_chain_goes_on(db) -> None:
-    with db.begin() as s:
-        audit.record(s, "test.kept", n=1)
-    with pytest.raises(RuntimeError), db.begin() as s:
-        audit.record(s, "test.dropped", n=2)
-        raise RuntimeError("the change failed")
-    with db.begin() as s:
-        event = audit.record(s, "test.kept", n=3)
-        assert event.seq is None  # chained when the transaction commits
-    assert event.seq == 2
-    rows = chain_rows(db)
-    assert [(r["seq"], r["action"]) for r in rows] == [(1, "test.kept"), (2, "test.kept")]
-    assert audit_chain.verify_rows(rows)[2] == []
-
-
-def test_an_open_audited_transaction_does_not_hold_the_chain_lock(db) -> None:
-    """The chain's lock is taken at commit: a transaction still working after recording an entry
-    (a redraft, a snapshot) does not make every other leader's audited change wait (issue 14)."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one write lock for the whole database anyway")
-
-    with db.begin() as first:
-        audit.record(first, "test.first")
-        first.flush()
-        with db.begin() as second:  # would wait forever on the advisory lock if the first held it
-            second.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
-            audit.record(second, "test.second")
-    rows = chain_rows(db)
-    assert [r["action"] for r in rows] == ["test.second", "test.first"]  # the chain's order is commit order
-    assert audit_chain.verify_rows(rows)[2] == []
-
-
 def test_verify_catches_an_edited_removed_or_inserted_audit_entry(db) -> None:
     with db.begin() as s:
         for n in range(5):

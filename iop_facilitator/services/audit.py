@@ -1,10 +1,9 @@
 """The audit trail: who did what, when, to which record. Ids only, never note text.
 
-Entries are hash-chained (see :mod:`iop_facilitator.audit_chain`): the entries
-:func:`record` collects are chained when their transaction commits, under the
-database's write lock (SQLite) or an advisory lock (PostgreSQL) taken before
-reading the last entry, so concurrent writers queue instead of forking the
-chain, and hold the lock only for the insert and the commit.
+Entries are hash-chained (see :mod:`iop_facilitator.audit_chain`): :func:`record`
+takes the database's write lock (SQLite) or an advisory lock (PostgreSQL)
+before reading the last entry, so concurrent writers queue instead of forking
+the chain.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session as SASession
 from sqlmodel import Session
 
 from iop_facilitator import audit_chain
@@ -33,15 +31,7 @@ def record(
     actor: str | None = None,
     **details: Any,
 ) -> AuditEvent:
-    """Add an entry to the audit trail, written when ``session`` commits (same transaction).
-
-    The entry joins the chain at commit (:func:`_write_pending`): its ``seq``, ``prev_hash``,
-    ``entry_hash`` and ``occurred_at`` are set then, under the chain's lock, after the
-    transaction's own changes are flushed. So the chain's lock (one for the whole clinic on
-    PostgreSQL) is held only for the entries' insert and the commit, never while the rest of
-    the transaction works (a redraft, a snapshot): fifty leaders' audited changes do not
-    queue behind each other's work (issue 14, ``benchmarks/bench_clinic_pg.py``).
-    """
+    seq, prev = _lock_and_last(session)
     event = AuditEvent(
         occurred_at=plain_utc(utcnow()),
         actor=actor or current_actor(),
@@ -49,37 +39,15 @@ def record(
         record_type=record_type,
         record_id=str(record_id) if record_id is not None else None,
         details={k: audit_chain.jsonable(v) for k, v in details.items()},
+        seq=seq,
+        prev_hash=prev,
     )
-    session.info.setdefault(PENDING, []).append(event)
-    return event
-
-
-PENDING = "iop_audit_pending"  # Session.info key: entries recorded in this transaction, not yet chained
-
-
-@sa.event.listens_for(SASession, "before_commit")
-def _write_pending(session: SASession) -> None:
-    """Chain and insert the transaction's audit entries, in the order they were recorded, last thing before commit."""
-    pending = session.info.pop(PENDING, None)
-    if not pending:
-        return
-    session.flush()  # the transaction's own changes first, outside the chain's lock
-    seq, prev = _lock_and_last(session)  # type: ignore[arg-type]
-    for event in pending:
-        event.occurred_at = plain_utc(utcnow())  # under the lock: the chain's order is the order in time
-        event.seq, event.prev_hash = seq, prev
-        event.entry_hash = audit_chain.entry_hash(
-            seq, event.occurred_at, event.actor, event.action, event.record_type, event.record_id, event.details, prev
-        )
-        session.add(event)
-        seq, prev = seq + 1, event.entry_hash
+    event.entry_hash = audit_chain.entry_hash(
+        seq, event.occurred_at, event.actor, action, record_type, event.record_id, event.details, prev
+    )
+    session.add(event)
     session.flush()
-
-
-@sa.event.listens_for(SASession, "after_soft_rollback")
-def _drop_pending(session: SASession, _previous: Any) -> None:
-    """A rolled-back transaction's entries are never written."""
-    session.info.pop(PENDING, None)
+    return event
 
 
 # An arbitrary, fixed key for PostgreSQL's transaction-scoped advisory lock on the audit chain.
