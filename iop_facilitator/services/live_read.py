@@ -312,8 +312,8 @@ def reread_attendance(session: Session, meeting_id: uuid.UUID, member_ids: tuple
 
     One row per member and one count, no ORM objects: a roll-call, check-in or check-out key
     changes only its member's attendance row, so this is all that key changes on screen. The
-    meeting screen runs it in the transaction of such a key, so it is exactly what that commit
-    stores (``MeetingScreen.save``).
+    meeting screen runs it in the writer thread right after such a key's commit, in the same
+    store job (``MeetingScreen.save``, ``Store.submit(then=...)``): what that commit stored.
     """
     if not member_ids:
         return {}

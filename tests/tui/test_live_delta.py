@@ -1,7 +1,7 @@
 """A key in the live meeting redraws what it changed: the member's row and the counters.
 
-The screen keeps the meeting's snapshot up to date from the lines a change reads back in
-its own transaction (``live_read.reread_attendance``); only the step on screen redraws them, and a
+The screen keeps the meeting's snapshot up to date from the attendance a change reads back
+right after its commit (``live_read.reread_attendance``); only the step on screen redraws them, and a
 hidden step is given the snapshot of the moment when it is shown. What is on screen must
 always be what a fresh, full read of the database shows.
 """
@@ -137,3 +137,33 @@ async def test_a_roster_change_reads_the_whole_meeting(tmp_path: Path) -> None:
         assert screen.snapshot == snapshot and visitor in {m.member_id for m in snapshot.members}
         table = screen.query_one("#checkin-table", DataTable)
         assert shown_rows(table) == rebuilt_rows(snapshot, screen.query_one("#checkin")._narrow)
+
+
+async def test_the_read_after_a_commit_comes_with_its_result_and_a_failed_one_fails_nothing(tmp_path: Path) -> None:
+    """``Store.submit(then=...)``: the read runs after the commit, in the same job; if it fails,
+    the change is still saved and ``done`` gets None for it (the screen then reads everything)."""
+    from sqlalchemy import text
+
+    clinic = make_clinic(tmp_path)
+    app = IopApp(clinic.target)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_meeting(app, pilot, clinic.group_id)
+        await settle(app, pilot)
+        answers: list[Any] = []
+
+        def write(session: Any) -> str:
+            session.execute(text("UPDATE meeting SET topic_notes = 'after' WHERE id = :id"),
+                            {"id": screen.meeting_id.hex})
+            return "written"
+
+        def seen(session: Any) -> Any:  # a fresh session: it sees the committed change
+            return session.execute(text("SELECT topic_notes FROM meeting WHERE id = :id"),
+                                   {"id": screen.meeting_id.hex}).scalar_one()
+
+        def broken(_session: Any) -> Any:
+            raise RuntimeError("the read failed")
+
+        app.store.submit(write, done=answers.append, then=seen)
+        app.store.submit(write, done=answers.append, then=broken, failed=answers.append)
+        await settle(app, pilot)
+        assert answers == [("written", "after"), ("written", None)]

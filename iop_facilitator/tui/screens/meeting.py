@@ -219,9 +219,10 @@ class MeetingScreen(Screen[None]):
         it carries (see :meth:`~iop_facilitator.tui.store.Store.submit`).
 
         ``members``: the change touches only these members' attendance rows (a roll-call,
-        check-in or check-out key). Then the refresh is a **delta**: the same transaction reads
-        back those rows and the absence counts (``live_read.reread_attendance``), and the step
-        on screen redraws only their rows and the counters (:meth:`_apply_attendance`).
+        check-in or check-out key). Then the refresh is a **delta**: the same store job reads
+        back those rows and the absence counts right after the commit
+        (``live_read.reread_attendance`` as the job's ``then``), and the step on screen redraws
+        only their rows and the counters (:meth:`_apply_attendance`).
         Otherwise (or when notes are redrafted after the change) it is a **full** reload of the
         meeting after the commit.
         """
@@ -235,9 +236,10 @@ class MeetingScreen(Screen[None]):
         ids = tuple(members)
 
         def run(session: Any) -> Any:
-            if delta:  # what the commit stores, read before it in the same transaction
-                return op(session), reread_attendance(session, meeting_id, ids, day)
             return op(session)
+
+        def reread(session: Any) -> Any:  # what the commit stored, read right after it
+            return reread_attendance(session, meeting_id, ids, day)
 
         def finished(result: Any) -> None:
             parts = None
@@ -245,8 +247,11 @@ class MeetingScreen(Screen[None]):
                 result, parts = result
             if done is not None:
                 done(result)
-            if parts is not None:
-                self._apply_attendance(parts, ids, redraw=reload)
+            if delta:
+                if parts is None:  # the read after the commit failed: read everything
+                    self.reload()
+                else:
+                    self._apply_attendance(parts, ids, redraw=reload)
 
         def problem(text: str) -> None:
             if failed is not None:
@@ -260,7 +265,7 @@ class MeetingScreen(Screen[None]):
             self.reload()
 
         self.store.submit(run, done=finished, failed=problem, conflict=stale if conflict is not None else None,
-                          held=held, keep=keep)
+                          held=held, keep=keep, then=reread if delta else None)
         if follows:
             self._refresh_drafts()
             reload = True
