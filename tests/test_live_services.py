@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pendulum
 import pytest
@@ -367,3 +368,27 @@ def test_status_key_refuses_a_signed_or_missing_meeting_like_mark(db, room) -> N
         s.add(meeting)
     with db.begin() as s, pytest.raises(Conflict):
         live.set_status(s, room["meeting"], a, AttendanceStatus.absent_excused)
+
+
+def test_a_keys_attendance_read_back_equals_a_full_read(db, room) -> None:
+    """``reread_attendance`` (what a roll-call, check-in or check-out key changed) put into the
+    snapshot read before the keys gives the snapshot a full read gives after them."""
+    people = room["people"]
+    before = snap(db, room)
+    changed = (people["Avery T."], people["Blake S."], people["Casey R."])
+    with db.begin() as s:
+        live.set_status(s, room["meeting"], people["Avery T."], AttendanceStatus.late)
+        live.set_checkin(s, room["meeting"], people["Blake S."], mood=6, urge=2, feeling="tired", safety_concern=True,
+                         imply_present=True)
+        live.set_status(s, room["meeting"], people["Casey R."], AttendanceStatus.absent_unexcused)
+    with db.session() as s:
+        parts = live_read.reread_attendance(s, room["meeting"], changed, before.local_date)
+    after = snap(db, room)
+    assert before.with_attendance(parts) == after
+    assert after.member(people["Casey R."]).absences == 1
+    with db.begin() as s:
+        live.set_checkout(s, room["meeting"], people["Blake S."], mood=8, takeaway="breathe first")
+    with db.session() as s:
+        parts = live_read.reread_attendance(s, room["meeting"], (people["Blake S."],), before.local_date)
+    assert after.with_attendance(parts) == snap(db, room)
+    assert after.with_attendance({uuid.uuid4(): {}}) is None  # not on the meeting: read it all

@@ -179,6 +179,17 @@ class Snapshot:
     def member(self, member_id: uuid.UUID) -> MemberLine:
         return next(m for m in self.members if m.member_id == member_id)
 
+    def with_attendance(self, parts: dict[uuid.UUID, dict[str, Any]]) -> Snapshot | None:
+        """This snapshot with these members' attendance part (from :func:`reread_attendance`) in
+        place of what it held; None when one of them is not on it (the roster changed: read the
+        whole meeting again)."""
+        from dataclasses import replace
+
+        if not parts.keys() <= {m.member_id for m in self.members}:
+            return None
+        return replace(self, members=tuple(replace(m, **parts[m.member_id]) if m.member_id in parts else m
+                                           for m in self.members))
+
 
 def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
     meeting = session.get(GroupMeeting, meeting_id)
@@ -191,57 +202,8 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
     rows = {a.member_id: a for a in session.exec(select(Attendance).where(Attendance.meeting_id == meeting_id))}
     extra = [session.get_one(Member, mid) for mid in rows if mid not in enrolled_ids]
     people = list(enrolled) + sorted(extra, key=lambda m: m.display_name.lower())
-    ids = [m.id for m in people]
-    goals: dict[uuid.UUID, list[GoalView]] = {i: [] for i in ids}
-    if ids:
-        for goal in session.exec(
-            select(Goal).where(col(Goal.member_id).in_(ids), col(Goal.active).is_(True)).order_by(col(Goal.position))
-        ):
-            goals[goal.member_id].append(GoalView(str(goal.id), goal.position, goal.text))
-    stories: dict[uuid.UUID, list[StoryView]] = {i: [] for i in ids}
-    for story in session.exec(
-        select(StoryNote).where(StoryNote.meeting_id == meeting_id).order_by(col(StoryNote.recorded_at))
-    ):
-        stories.setdefault(story.member_id, []).append(StoryView(story.id, story.recorded_at, story.text))
-    notes = {
-        n.member_id: NoteView(tuple(n.goal_ids or ()), n.intervention, n.response, n.plan)
-        for n in session.exec(select(ProgressNote).where(ProgressNote.meeting_id == meeting_id))
-    }
-    facts = {
-        row.member_id: facts_view(row, notes[row.member_id].goal_ids if row.member_id in notes else ())
-        for row in session.exec(select(NoteFacts).where(NoteFacts.meeting_id == meeting_id))
-    }
-    absences = absence_counts(session, ids, until=meeting.local_date, weeks=program.absence_window_weeks)
+    lines = _member_lines(session, meeting, people, enrolled_ids, rows, program)
     limit = program.max_absences
-    lines = []
-    for person in people:
-        row = rows.get(person.id)
-        count = absences.get(person.id, 0)
-        lines.append(
-            MemberLine(
-                member_id=person.id,
-                display_name=person.display_name,
-                enrolled=person.id in enrolled_ids,
-                status=row.status if row else None,
-                drop_in=bool(row and row.drop_in),
-                arrived_at=row.arrived_at if row else None,
-                left_at=row.left_at if row else None,
-                minutes=row.minutes_attended if row else 0,
-                mood=row.checkin_mood if row else None,
-                urge=row.checkin_urge if row else None,
-                feeling=row.checkin_feeling if row else "",
-                safety_concern=bool(row and row.safety_concern),
-                checkout_mood=row.checkout_mood if row else None,
-                takeaway=row.checkout_takeaway if row else "",
-                absences=count,
-                near_limit=absence_flags(count, limit)[0],
-                over_limit=absence_flags(count, limit)[1],
-                goals=tuple(goals.get(person.id, ())),
-                stories=tuple(stories.get(person.id, ())),
-                note=notes.get(person.id),
-                facts=facts.get(person.id, EMPTY),
-            )
-        )
     lead = session.get(Staff, meeting.facilitator_id) if meeting.facilitator_id else None
     co = session.get(Staff, meeting.co_facilitator_id) if meeting.co_facilitator_id else None
     signer = session.get(Staff, meeting.signed_by_id) if meeting.signed_by_id else None
@@ -283,11 +245,121 @@ def load_snapshot(session: Session, meeting_id: uuid.UUID) -> Snapshot:
         signer_credentials=meeting.signer_credentials,
         facilitator_id=meeting.facilitator_id,
         max_absences=limit,
-        members=tuple(lines),
+        members=lines,
         safety_events=events,
         **_signatures(session, meeting),
     )
     return view if meeting.status != MeetingStatus.signed else _as_signed(session, meeting, view, set(rows))
+
+
+def _member_lines(
+    session: Session, meeting: GroupMeeting, people: list[Member], enrolled_ids: set[uuid.UUID],
+    rows: dict[uuid.UUID, Attendance], program: Any,
+) -> tuple[MemberLine, ...]:
+    """The lines of ``people`` (in that order): their attendance ``rows``, goals, stories, notes,
+    facts and absences."""
+    meeting_id = meeting.id
+    ids = [m.id for m in people]
+    goals: dict[uuid.UUID, list[GoalView]] = {i: [] for i in ids}
+    if ids:
+        for goal in session.exec(
+            select(Goal).where(col(Goal.member_id).in_(ids), col(Goal.active).is_(True)).order_by(col(Goal.position))
+        ):
+            goals[goal.member_id].append(GoalView(str(goal.id), goal.position, goal.text))
+
+    stories: dict[uuid.UUID, list[StoryView]] = {i: [] for i in ids}
+    for story in session.exec(
+        select(StoryNote).where(StoryNote.meeting_id == meeting_id).order_by(col(StoryNote.recorded_at))
+    ):
+        stories.setdefault(story.member_id, []).append(StoryView(story.id, story.recorded_at, story.text))
+    notes = {
+        n.member_id: NoteView(tuple(n.goal_ids or ()), n.intervention, n.response, n.plan)
+        for n in session.exec(select(ProgressNote).where(ProgressNote.meeting_id == meeting_id))
+    }
+    facts = {
+        row.member_id: facts_view(row, notes[row.member_id].goal_ids if row.member_id in notes else ())
+        for row in session.exec(select(NoteFacts).where(NoteFacts.meeting_id == meeting_id))
+    }
+    absences = absence_counts(session, ids, until=meeting.local_date, weeks=program.absence_window_weeks)
+    limit = program.max_absences
+    lines = []
+    for person in people:
+        row = rows.get(person.id)
+        count = absences.get(person.id, 0)
+        lines.append(
+            MemberLine(
+                member_id=person.id,
+                display_name=person.display_name,
+                enrolled=person.id in enrolled_ids,
+                **_attendance_part(row),
+                absences=count,
+                near_limit=absence_flags(count, limit)[0],
+                over_limit=absence_flags(count, limit)[1],
+                goals=tuple(goals.get(person.id, ())),
+                stories=tuple(stories.get(person.id, ())),
+                note=notes.get(person.id),
+                facts=facts.get(person.id, EMPTY),
+            )
+        )
+    return tuple(lines)
+
+
+def reread_attendance(session: Session, meeting_id: uuid.UUID, member_ids: tuple[uuid.UUID, ...],
+                      on: dt.date) -> dict[uuid.UUID, dict[str, Any]]:
+    """The attendance part of these members' lines (of the meeting held ``on``) as stored now:
+    status, times, check-in and check-out values, and the absence count they change, as
+    ``MemberLine`` field values for :meth:`Snapshot.with_attendance`.
+
+    One row per member and one count, no ORM objects: a roll-call, check-in or check-out key
+    changes only its member's attendance row, so this is all that key changes on screen. The
+    meeting screen runs it in the writer thread right after such a key's commit, in the same
+    store job (``MeetingScreen.save``, ``Store.submit(then=...)``): what that commit stored.
+    """
+    if not member_ids:
+        return {}
+    ids = list(dict.fromkeys(member_ids))
+    table = Attendance.__table__  # type: ignore[attr-defined]
+    columns = [table.c.member_id, *(table.c[name] for name in _ATTENDANCE)]
+    rows = {
+        row[0]: dict(zip(_ATTENDANCE, row[1:]))
+        for row in session.execute(
+            select(*columns).where(table.c.meeting_id == meeting_id, col(table.c.member_id).in_(ids))
+        )
+    }
+    program = get_settings(session)
+    absences = absence_counts(session, ids, until=on, weeks=program.absence_window_weeks)
+    parts = {}
+    for member_id in ids:
+        count = absences.get(member_id, 0)
+        near, over = absence_flags(count, program.max_absences)
+        parts[member_id] = {**_attendance_part(rows.get(member_id)), "absences": count, "near_limit": near,
+                            "over_limit": over}
+    return parts
+
+
+#: The attendance row's columns a member's line shows (``_attendance_part``).
+_ATTENDANCE = ("status", "drop_in", "arrived_at", "left_at", "minutes_attended", "checkin_mood", "checkin_urge",
+               "checkin_feeling", "safety_concern", "checkout_mood", "checkout_takeaway")
+
+
+def _attendance_part(row: Any) -> dict[str, Any]:
+    """A line's attendance fields from an attendance row (an object or a dict of ``_ATTENDANCE``); None: no row."""
+    def get(name: str) -> Any:
+        return None if row is None else row[name] if isinstance(row, dict) else getattr(row, name)
+
+    return {
+        "status": get("status"),
+        "drop_in": bool(get("drop_in")),
+        "arrived_at": get("arrived_at"),
+        "left_at": get("left_at"),
+        "minutes": get("minutes_attended") or 0,
+        "mood": get("checkin_mood"),
+        "urge": get("checkin_urge"),
+        "feeling": get("checkin_feeling") or "",
+        "safety_concern": bool(get("safety_concern")),
+        "checkout_mood": get("checkout_mood"),
+        "takeaway": get("checkout_takeaway") or "",
+    }
 
 
 def _as_signed(session: Session, meeting: GroupMeeting, view: Snapshot, with_part: set[uuid.UUID]) -> Snapshot:

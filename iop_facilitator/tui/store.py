@@ -84,6 +84,7 @@ class _Job:
     held: Callable[[str], None] | None = None
     keep: Kept | None = None
     told_held: bool = False
+    then: Callable[[Any], Any] | None = None  # a read right after the commit (see Store.submit)
 
 
 def leader_words(exc: BaseException, what: str = "changes") -> str | None:
@@ -169,6 +170,7 @@ class Store:
         conflict: Callable[[Any], None] | None = None,
         held: Callable[[str], None] | None = None,
         keep: Kept | None = None,
+        then: Callable[[Any], Any] | None = None,
     ) -> None:
         """Run ``op(session)`` in the background; commit when ``write``; then ``done(result)`` on the UI thread.
 
@@ -176,13 +178,17 @@ class Store:
         :class:`~iop_facilitator.errors.EditConflict`; ``held(problem)`` is told once when a
         passing fault holds the change back (it is saved later, then ``done`` runs); ``keep``
         is the text the change carries, offered for rescue if it can never be saved.
+
+        ``then(session)`` reads what the change changed, in the writer thread right after the
+        commit (so the commit is not held up by it, and nothing else is written in between):
+        ``done`` then gets ``(result, what_then_read)``, with None when that read failed.
         """
         with self._lock:
             self._pending += 1
             self._idle.clear()
             if keep is not None:
                 self._kept.pop(keep.key, None)  # this change supersedes an earlier failure of the field
-        self._jobs.put(_Job(op, done, failed, write, conflict, held, keep))
+        self._jobs.put(_Job(op, done, failed, write, conflict, held, keep, then=then))
 
     def read(self, op: Callable[[Any], Any], done: Callable[[Any], None], failed: Callable[[str], None] | None = None) -> None:
         self.submit(op, done=done, failed=failed, write=False)
@@ -287,6 +293,8 @@ class Store:
             if job.write:
                 with self.database.begin() as session:
                     result = job.op(session)  # type: ignore[misc]
+                if job.then is not None:
+                    result = (result, self._read_after(job.then))
             else:
                 with self.database.session() as session:
                     result = job.op(session)  # type: ignore[misc]
@@ -303,6 +311,14 @@ class Store:
                 self._rescue(problem)
             return "failed", problem
         return "done", result
+
+    def _read_after(self, read: Callable[[Any], Any]) -> Any:
+        """A job's ``then``: its change is committed, so a failed read is no failed change (None)."""
+        try:
+            with self.database.session() as session:
+                return read(session)
+        except Exception:  # noqa: BLE001 - the caller reads everything again instead
+            return None
 
     def _execute(self, job: _Job) -> None:
         """Run a job nothing is held before: finish it, or start holding with it."""

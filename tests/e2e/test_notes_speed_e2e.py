@@ -64,7 +64,7 @@ class Plan:
 PLANS = {
     "Avery T.": Plan("i", "a", "b", "n", "Described her new morning walk in detail and timed her breathing against the wall clock twice"),
     "Blake S.": Plan("n", "p", "g", "n", "Kept his jacket on and answered only direct questions, but stayed for the whole role play"),
-    "Casey R.": Plan("i", "a", "e", "u", "Named the exact corner store that triggers her and rehearsed a new route home aloud with Drew",
+    "Casey R.": Plan("i", "a", "e", "u", "Named the exact corner store that triggers her and rehearsed a new route home aloud to a peer",
                      use_detail="one drink Friday night"),
     "Drew P.": Plan("w", "m", "t", "n", "Cried when the topic turned to family and later asked to stay after group to talk",
                     measure="slept 4 of 7 nights"),

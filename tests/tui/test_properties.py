@@ -168,6 +168,37 @@ class PilotMachine(RuleBasedStateMachine):
     def compare(self) -> None:
         """Wait until everything typed is committed, then the database must equal the model."""
 
+    def screen_is_fresh(self, table_id: str) -> None:
+        """What the keys left on screen (the snapshot kept up to date key by key, the step's
+        list) equals what a fresh, full read of the database shows, rebuilt from scratch."""
+        from iop_facilitator.services.live_read import load_snapshot
+        from iop_facilitator.tui.steps.base import StepPane
+
+        with self.app.store.database.session() as session:
+            fresh = load_snapshot(session, self.screen.meeting_id)
+        assert self.screen.snapshot == fresh
+        pane = self.screen.current_pane()
+        assert pane.snapshot == fresh
+        table = self.screen.query_one(table_id)
+        shown = [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        rebuilt = type(pane)(id="rebuilt")  # a pane of the same step, drawn from the fresh read only
+        assert isinstance(rebuilt, StepPane)
+        self.run(self._rebuilt_rows(rebuilt, fresh, table_id, shown))
+
+    async def _rebuilt_rows(self, rebuilt: Any, fresh: Any, table_id: str, shown: list[list[str]]) -> None:
+        from textual.widgets import ContentSwitcher
+
+        switcher = self.screen.query_one("#steps", ContentSwitcher)
+        await switcher.mount(rebuilt)
+        try:
+            rebuilt.fit(*self.app.size)
+            rebuilt.snapshot = fresh
+            await QUIET()
+            table = rebuilt.query_one(table_id)
+            assert [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)] == shown
+        finally:
+            await rebuilt.remove()
+
     @rule()
     def check(self) -> None:
         self.compare()
@@ -288,6 +319,7 @@ class CheckinMachine(PilotMachine):
             got = (got[0], got[1], got[2], got[3], bool(got[4]))
             assert got == person.row(), (MEMBERS[self.ids.index(member_id)], got, person.row())
         assert self.screen.query_one("#checkin-table").cursor_row == self.cursor
+        self.screen_is_fresh("#checkin-table")
 
 
 # --------------------------------------------------------------------------- stories
@@ -437,6 +469,7 @@ class CheckoutMachine(PilotMachine):
             self.target, "SELECT member_id, checkout_mood, checkout_takeaway FROM attendance")}
         assert [stored[m] for m in self.ids] == list(zip(self.ratings, self.takeaways))
         assert self.screen.query_one("#checkout-table").cursor_row == self.cursor
+        self.screen_is_fresh("#checkout-table")
 
 
 # --------------------------------------------------------------------------- the tests

@@ -157,8 +157,12 @@ class MeetingScreen(Screen[None]):
     def watch_snapshot(self, snapshot: Snapshot | None) -> None:
         if snapshot is None or not self.is_mounted:
             return
-        for pane in self.query(StepPane):  # first: the panes restore into filled lists
-            pane.snapshot = snapshot
+        if not self._step_restored:
+            for pane in self.query(StepPane):  # first: every pane, so cursors restore into filled lists
+                pane.snapshot = snapshot
+        else:  # later: the step on screen only; a hidden step gets the snapshot of the moment it is shown
+            shown = self.query_one(f"#{self.query_one('#steps', ContentSwitcher).current}", StepPane)
+            shown.snapshot = snapshot
         if not self._step_restored:
             self._step_restored = True
             self._restore(snapshot)
@@ -204,26 +208,50 @@ class MeetingScreen(Screen[None]):
     def save_edit(self, message: Edit) -> None:
         """Commit an :class:`Edit` (a pane's change) in the background, then refresh the snapshot."""
         self.save(message.op, reload=message.reload, done=message.done, failed=message.failed, facts=message.facts,
-                  conflict=message.conflict, held=message.held, keep=message.keep)
+                  conflict=message.conflict, held=message.held, keep=message.keep, members=message.members)
 
     def save(self, op: Any, *, reload: bool = True, done: Any = None, failed: Any = None, facts: bool = True,
-             conflict: Any = None, held: Any = None, keep: Any = None) -> None:
+             conflict: Any = None, held: Any = None, keep: Any = None, members: tuple[Any, ...] = ()) -> None:
         """Commit ``op(session)`` in the background, then refresh the snapshot.
 
         ``conflict`` gets a stale edit's :class:`~iop_facilitator.errors.EditConflict`,
         ``held`` hears once that a passing fault holds the change back, ``keep`` is the text
         it carries (see :meth:`~iop_facilitator.tui.store.Store.submit`).
+
+        ``members``: the change touches only these members' attendance rows (a roll-call,
+        check-in or check-out key). Then the refresh is a **delta**: the same store job reads
+        back those rows and the absence counts right after the commit
+        (``live_read.reread_attendance`` as the job's ``then``), and the step on screen redraws
+        only their rows and the counters (:meth:`_apply_attendance`).
+        Otherwise (or when notes are redrafted after the change) it is a **full** reload of the
+        meeting after the commit.
         """
-        from iop_facilitator.services.live_read import load_snapshot
+        from iop_facilitator.services.live_read import load_snapshot, reread_attendance
 
         meeting_id = self.meeting_id
+        follows = facts and self._drafts_follow()
+        snapshot = self.snapshot
+        delta = bool(members) and not follows and snapshot is not None
+        day = snapshot.local_date if snapshot is not None else None
+        ids = tuple(members)
 
         def run(session: Any) -> Any:
             return op(session)
 
+        def reread(session: Any) -> Any:  # what the commit stored, read right after it
+            return reread_attendance(session, meeting_id, ids, day)
+
         def finished(result: Any) -> None:
+            parts = None
+            if delta:
+                result, parts = result
             if done is not None:
                 done(result)
+            if delta:
+                if parts is None:  # the read after the commit failed: read everything
+                    self.reload()
+                else:
+                    self._apply_attendance(parts, ids, redraw=reload)
 
         def problem(text: str) -> None:
             if failed is not None:
@@ -237,12 +265,31 @@ class MeetingScreen(Screen[None]):
             self.reload()
 
         self.store.submit(run, done=finished, failed=problem, conflict=stale if conflict is not None else None,
-                          held=held, keep=keep)
-        if facts and self._drafts_follow():
+                          held=held, keep=keep, then=reread if delta else None)
+        if follows:
             self._refresh_drafts()
             reload = True
-        if reload:
+        if reload and not delta:
             self.store.read(lambda session: load_snapshot(session, meeting_id), self._set_snapshot)
+
+    def _apply_attendance(self, parts: Any, member_ids: tuple[Any, ...], *, redraw: bool = True) -> None:
+        """A delta: these members' attendance, as the change just committed stored it, into the
+        snapshot; only the step on screen redraws them (its rows and counters), or nothing redraws
+        (``redraw`` False: typing saved, which the field shows already). The meeting's title and
+        clock do not change with a member's attendance; hidden steps get the snapshot when shown."""
+        snapshot = self.snapshot
+        updated = snapshot.with_attendance(parts) if snapshot is not None else None
+        if updated is None:  # a member left the meeting meanwhile: read it all again
+            self.reload()
+            return
+        self.set_reactive(MeetingScreen.snapshot, updated)
+        if not (self._step_restored and self.is_mounted):
+            return
+        pane = self.current_pane()
+        if redraw:
+            pane.show_lines(updated, member_ids)
+        else:
+            pane.hold_snapshot(updated)
 
     def _drafts_follow(self) -> bool:
         snapshot = self.snapshot
@@ -323,9 +370,12 @@ class MeetingScreen(Screen[None]):
         super().set_focus(widget, scroll_visible=scroll_visible, from_app_focus=from_app_focus)
 
     def _show_step(self, step: str) -> None:
+        pane = self.query_one(f"#{step}", StepPane)
+        snapshot = self.snapshot
+        if snapshot is not None and pane.snapshot is not snapshot:
+            pane.snapshot = snapshot  # hidden until now: it shows the meeting as it is
         self.query_one("#steps", ContentSwitcher).current = step
         self._render_tabs()
-        pane = self.query_one(f"#{step}", StepPane)
         pane.focus_first()
 
     def watch_step(self, step: str) -> None:
@@ -336,14 +386,16 @@ class MeetingScreen(Screen[None]):
         if step == self.step:
             return
         self.flush_drafts()
-        self.step = step
-        self.reload()  # after the flushed drafts: the new step shows what was just typed
+        self.step = step  # shown at once, with the snapshot on hand
         snapshot = self.snapshot
         if snapshot is not None and snapshot.status != MeetingStatus.signed:
             from iop_facilitator.services.live import set_step
 
             meeting_id = self.meeting_id
-            self.save(lambda session: set_step(session, meeting_id, FlowStep(step)), reload=False, facts=False)
+            # A full read after the flushed drafts and the new step: the step shows what was just typed.
+            self.save(lambda session: set_step(session, meeting_id, FlowStep(step)), facts=False)
+        else:
+            self.reload()
 
     def action_next_step(self) -> None:
         index = [p.STEP for p in PANES].index(self.step)

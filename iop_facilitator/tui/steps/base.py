@@ -2,10 +2,11 @@
 
 Contract for a step pane (see docs/ARCHITECTURE.md, "The live meeting"):
 
-* ``snapshot`` (set by the meeting screen after every saved change) holds the
-  whole meeting as plain values; ``library`` is the loaded topic library.
-  Re-render from them in ``watch_snapshot`` without clobbering a field the
-  user is typing in.
+* ``snapshot`` (set by the meeting screen on the step on screen after a full
+  reload, and on a hidden step when it is shown) holds the whole meeting as plain
+  values; ``library`` is the loaded topic library. Re-render from them in
+  ``watch_snapshot`` without clobbering a field the user is typing in. A change
+  that touched only some members arrives through :meth:`StepPane.show_lines`.
 * To change anything, call :meth:`StepPane.edit` with a service function and
   its arguments; the screen runs it in the background writer, commits, and
   sends back a fresh snapshot. Text fields call :meth:`StepPane.edit_later`
@@ -68,6 +69,7 @@ class Edit(Message):
         conflict: Callable[[EditConflict], None] | None = None,
         held: Callable[[str], None] | None = None,
         keep: Kept | None = None,
+        members: tuple[Any, ...] = (),
     ) -> None:
         super().__init__()
         self.op = op
@@ -82,6 +84,12 @@ class Edit(Message):
         self.conflict = conflict
         self.held = held
         self.keep = keep
+        #: The members whose attendance rows alone the change touches (a roll-call or check-in
+        #: key, a feeling word, a check-out rating or takeaway): the screen then reads back only
+        #: those rows, in the change's own transaction, instead of the whole meeting (and with
+        #: ``reload`` False, typing, keeps its snapshot right without redrawing). Empty: the
+        #: change may touch anything, and a reload reads the whole meeting.
+        self.members = members
 
 
 @dataclass
@@ -104,6 +112,7 @@ class TextSave:
     single_line: bool = False  # a one-line field (a merge joins with spaces)
     limit: int = 0  # the field's length limit (0: none), checked before a merged text is saved
     base: str | None = None  # set when submitted
+    members: tuple[Any, ...] = ()  # the text is part of these members' attendance rows (see Edit.members)
 
 
 class GotoStep(Message):
@@ -170,11 +179,15 @@ class StepPane(Widget):
         *args: Any,
         done: Callable[[Any], None] | None = None,
         failed: Callable[[str], None] | None = None,
+        members: tuple[Any, ...] = (),
         **kwargs: Any,
     ) -> None:
-        """Save ``service(session, *args, **kwargs)`` now; ``failed`` gets a one-line problem instead of a toast."""
+        """Save ``service(session, *args, **kwargs)`` now; ``failed`` gets a one-line problem instead of a toast.
+
+        ``members``: the change touches only these members' own parts (see :attr:`Edit.members`).
+        """
         self._post_up(Edit(lambda session: service(session, *args, **kwargs), done=done, failed=failed,
-                           facts=self.EDITS_FACTS))
+                           facts=self.EDITS_FACTS, members=members))
 
     def _post_up(self, message: Edit) -> None:
         """Post straight to the screen: a status key should not wait for every container between."""
@@ -283,6 +296,7 @@ class StepPane(Widget):
             conflict=lambda exc: self._text_conflict(save, exc),
             held=lambda words: self._text_held(save, words),
             keep=Kept(self.keep_key(key), save.label or save.title, save.text, save.what),
+            members=save.members,
         )
 
     def place(self) -> str:
@@ -298,6 +312,19 @@ class StepPane(Widget):
         """The key of a field for the store's list of unsaved text (unique across meetings)."""
         meeting = self.snapshot.meeting_id if self.snapshot is not None else ""
         return f"{meeting}:{self.STEP}:{key}"
+
+    def show_lines(self, snapshot: Snapshot, member_ids: tuple[Any, ...]) -> None:
+        """A change to these members only (``snapshot`` holds their new lines): redraw what shows them.
+
+        The meeting screen calls it on the step on screen after a delta (see
+        ``MeetingScreen.save``). By default the pane redraws from the whole snapshot; a pane
+        with a row per member overrides it to redraw only those rows and its counters.
+        """
+        self.snapshot = snapshot
+
+    def hold_snapshot(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` without redrawing (typing was saved: its field shows it already)."""
+        self.set_reactive(StepPane.snapshot, snapshot)
 
     def _watch_snapshot(self, snapshot: Snapshot | None) -> None:
         # A new snapshot is read after every save answered so far (the store is first in, first out).

@@ -310,6 +310,24 @@ class CheckinPane(StepPane):
         self._render_hint()
         self._render_said()
 
+    def show_lines(self, snapshot: Snapshot, member_ids: tuple[Any, ...]) -> None:
+        """A key's commit: redraw only these members' rows and the counters (not the whole list)."""
+        if not self.is_mounted or [line.member_id for line in snapshot.members] != self._row_ids:
+            self.snapshot = snapshot
+            return
+        self.set_reactive(CheckinPane.snapshot, snapshot)
+        for member_id in member_ids:
+            # The line was read after every commit answered so far: its committed keys are in it.
+            local = {k: v for k, v in self._local.pop(member_id, {}).items() if v[1] not in self._committed}
+            if local:
+                self._local[member_id] = local
+        still = {seq for fields in self._local.values() for _value, seq in fields.values()}
+        self._committed &= still  # keys of other members wait for their own line (or a full snapshot)
+        for member_id in member_ids:
+            self._refresh_member(member_id)
+        self._render_hint()
+        self._render_said()
+
     def _update_row(self, member_id: uuid.UUID, row: dict[str, Text]) -> None:
         table = self.query_one("#checkin-table", DataTable)
         shown = self._shown.setdefault(member_id, {})
@@ -341,7 +359,7 @@ class CheckinPane(StepPane):
         for name, value in values.items():
             local[name] = (value, seq)
         self.edit(service, *args, done=lambda _result: self._saved(seq, member_id),
-                  failed=lambda problem: self._not_saved(seq, problem, member_id), **kwargs)
+                  failed=lambda problem: self._not_saved(seq, problem, member_id), members=(member_id,), **kwargs)
 
     def _saved(self, seq: int, member_id: uuid.UUID) -> None:
         """Committed: the row shows it now (a few milliseconds after the key; redrawing the list
@@ -653,7 +671,7 @@ class CheckinPane(StepPane):
 
         return TextSave(f"feeling:{member_id}", word, make, title=f"Feeling word · {name}",
                         label=f"Check-in feeling word · {name} · {self.place()}", what="feeling word",
-                        single_line=True, limit=FEELING_MAX)
+                        single_line=True, limit=FEELING_MAX, members=(member_id,))
 
     @on(Input.Changed, "#checkin-input")
     def _editor_typed(self, event: Input.Changed) -> None:
@@ -730,7 +748,7 @@ class CheckinPane(StepPane):
             who = clean_line(line.display_name) if line else "the member"
             self.query_one("#checkin-editor-label", Static).update(Text(f"Arrival time of {who}: ⚠ {problem}"))
             return
-        self.edit(set_arrival, snapshot.meeting_id, member_id, at, by=self.author_id)
+        self.edit(set_arrival, snapshot.meeting_id, member_id, at, by=self.author_id, members=(member_id,))
         self._close_editor()
 
     @on(Input.Blurred, "#checkin-input")

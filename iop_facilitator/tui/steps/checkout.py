@@ -358,7 +358,7 @@ class CheckoutPane(StepPane):
 
         return TextSave(_takeaway_key(member_id), text, make, title=f"Check-out takeaway · {name}",
                         label=f"Check-out takeaway · {name} · {self.place()}", what="takeaway", single_line=True,
-                        limit=TAKEAWAY_MAX)
+                        limit=TAKEAWAY_MAX, members=(member_id,))
 
     @on(Input.Submitted, "#checkout-takeaway")
     def _takeaway_submitted(self, event: Input.Submitted) -> None:
@@ -382,7 +382,7 @@ class CheckoutPane(StepPane):
         name = clean_line(member.display_name)
         if not text:
             if member.left_at is not None:
-                self.edit(set_left_early, snapshot.meeting_id, member.member_id, None, by=self.author_id)
+                self.edit(set_left_early, snapshot.meeting_id, member.member_id, None, by=self.author_id, members=(member.member_id,))
                 self.notify(f"{name} is no longer marked as leaving early.", markup=False, timeout=4)
             self.table.focus()
             return
@@ -391,7 +391,7 @@ class CheckoutPane(StepPane):
         except ValueError as exc:
             self.notify(f"{text!r} is {exc}.", title="Left at", severity="warning", markup=False)
             return
-        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id)
+        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id, members=(member.member_id,))
         self.notify(f"{name} left early at {local_hhmm(at, snapshot.timezone)}.", markup=False, timeout=4)
         self.table.focus()
 
@@ -523,7 +523,7 @@ class CheckoutPane(StepPane):
         self._last_digit = (member.member_id, digit, now)
         from iop_facilitator.services.live import set_checkout
 
-        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=value, by=self.author_id)
+        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=value, by=self.author_id, members=(member.member_id,))
         self.table.update_cell(str(member.member_id), "closing", Text(f"{value} of 10"))
 
     def action_clear_rating(self) -> None:
@@ -533,7 +533,7 @@ class CheckoutPane(StepPane):
         from iop_facilitator.services.live import set_checkout
 
         self._last_digit = None
-        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=None, by=self.author_id)
+        self.edit(set_checkout, snapshot.meeting_id, member.member_id, mood=None, by=self.author_id, members=(member.member_id,))
         self.table.update_cell(str(member.member_id), "closing", Text("not rated"))
 
     def action_takeaway(self) -> None:
@@ -571,7 +571,7 @@ class CheckoutPane(StepPane):
         from iop_facilitator.services.live import set_left_early
 
         at = utcnow()
-        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id)
+        self.edit(set_left_early, snapshot.meeting_id, member.member_id, at, by=self.author_id, members=(member.member_id,))
         self.table.update_cell(str(member.member_id), "attendance", Text(f"Left early {local_hhmm(at, snapshot.timezone)}"))
         self.notify(
             f"{name} left early at {local_hhmm(at, snapshot.timezone)}. "
@@ -590,7 +590,7 @@ class CheckoutPane(StepPane):
             return
         from iop_facilitator.services.live import set_left_early
 
-        self.edit(set_left_early, snapshot.meeting_id, member.member_id, None, by=self.author_id)
+        self.edit(set_left_early, snapshot.meeting_id, member.member_id, None, by=self.author_id, members=(member.member_id,))
         self.notify(f"{name} is no longer marked as leaving early.", markup=False, timeout=4)
 
     def action_finish(self) -> None:

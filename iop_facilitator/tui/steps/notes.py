@@ -425,6 +425,8 @@ class NotesPane(StepPane):
         self._current = key
         switcher = self.query_one("#notes-editor", ContentSwitcher)
         switcher.current = "notes-narrative-box" if key == NARRATIVE else "notes-member-box"
+        if key != NARRATIVE:  # another member's note opens at its top (its name), not where the last one was left
+            self.query_one("#notes-member-box", VerticalScroll).scroll_home(animate=False, immediate=True)
         self._load_editor(force=True)
 
     def _set_area(self, area: TextArea, key: str, *, force: bool) -> None:

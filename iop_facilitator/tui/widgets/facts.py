@@ -171,9 +171,11 @@ class FactsPanel(Widget, can_focus=True):
 
     def watch_cursor(self) -> None:
         self.refresh(layout=True)
+        self.refresh_bindings()  # check_action depends on the row under the cursor (Enter: its words)
 
     def watch_rows(self) -> None:
         self.refresh(layout=True)
+        self.refresh_bindings()
 
     def render(self) -> Text:
         """The row under the cursor shows every choice with its key; the others what was picked."""
