@@ -77,9 +77,12 @@ def main() -> None:
     target = tui_fast_path(args)
     demo = target is None and (target := demo_fast_path(args)) is not None
     if target is not None:
+        from iop_facilitator.services.home_early import read_overview_early
+
+        early = read_overview_early(target)  # reads while Textual is imported (services/home_early.py)
         from iop_facilitator.tui.app import run
 
-        end_process(run(target, demo=demo))
+        end_process(run(target, demo=demo, early=early))
     from iop_facilitator.cli.app import app
 
     app(prog_name="iop")

@@ -108,6 +108,7 @@ class HomeScreen(Screen[None]):
         self.load_state: LoadState = "waiting"
         self.data: Overview | None = None
         self._focused_once = False
+        self._first: Overview | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()  # says DEMO (DEMO_MARKER, the app's sub-title) once, on every screen
@@ -142,6 +143,10 @@ class HomeScreen(Screen[None]):
         follow.add_column("Due", key="due")
         self._show_sections(False)
         today.focus()
+        first, self._first = self._first, None
+        if first is not None and not self.problem and self.database is None:
+            self._show_data(first)  # (``_loaded`` waits for is_mounted, which is set after this handler)
+            self.post_message(messages.ProgramLoaded(first.clinic_name, first.is_demo))
         if self.problem:
             self.watch_problem(self.problem)
         elif self.database is not None:
@@ -190,6 +195,10 @@ class HomeScreen(Screen[None]):
             return
         self.load_state = "loading"
         store.read(_read_overview, self._loaded, self._load_failed)
+
+    def show_first(self, data: Overview) -> None:
+        """Data read before the screen is mounted (the app's start-up read): shown in its first frame."""
+        self._first = data
 
     def preview(self, data: Overview) -> None:
         """Data read before the database finished opening (the app's start-up preview)."""
