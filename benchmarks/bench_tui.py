@@ -277,13 +277,38 @@ def _peak_kib(pid: str) -> int:
     return best
 
 
+def _cpu_ticks(pid: str) -> int:
+    """CPU time (user + system, in clock ticks) of ``pid``'s children: the app under ``sh -c``."""
+    total = 0
+    for child in subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split():
+        try:
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _wait_idle(pid: str, quiet: float = 0.3, limit: float = 15.0) -> None:
+    """Wait until the app used no CPU for ``quiet`` seconds (its start-up work done: database
+    open, topic guides parsed), so keys and quits are timed from an idle app on every side."""
+    deadline = time.perf_counter() + limit
+    before = _cpu_ticks(pid)
+    while time.perf_counter() < deadline:
+        time.sleep(quiet)
+        now = _cpu_ticks(pid)
+        if now == before:
+            return
+        before = now
+
+
 @dataclass
 class App:
     name: str
     argv: list[str]
     ready: str  # the marker of "home screen with data" (or the app's only frame)
     first: str | None = None  # a first-frame marker drawn before the data, if any
-    settle: float = 0.0  # seconds after ``ready`` before memory and the quit key (the app idle)
+    settle: float = 0.0  # seconds after ``ready``, then until the app is idle, before memory, keys and quit
     quit: bool = False
     memory: bool = False
     open_key: str | None = None  # open today's first meeting with this key after settling
@@ -307,6 +332,7 @@ def one_run(tmux: ControlTmux, app: App, env: dict[str, str], after_run=None) ->
     app.add("ready", found[app.ready])
     if app.settle:
         time.sleep(app.settle)
+        _wait_idle(tmux.pane_pid())
     if app.memory:
         app.add("peak_kib", float(_peak_kib(tmux.pane_pid())))
     if app.open_key:
@@ -328,45 +354,41 @@ def seed(db: Path, groups: int, weeks: int) -> None:
                     "--weeks", str(weeks), "--quiet"], check=True)
 
 
-def clinic_marker(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT clinic_name FROM program_settings").fetchone()[0].split(" (")[0]
-    finally:
-        conn.close()
+def data_marker(db: Path) -> str:
+    """Text only the home screen's lists show: today's first group (else the first meeting
+    waiting for a signature); the clinic's name, in the header, may come a frame earlier."""
+    from iop_facilitator.services.home import overview_from_sqlite_file
 
-
-def schema_head(db: Path) -> str:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
-    finally:
-        conn.close()
+    overview = overview_from_sqlite_file(str(db))
+    if overview is None:
+        raise SystemExit(f"{db}: not a plain SQLite file at the current schema (run `iop db upgrade` on a copy)")
+    if overview.groups_today:
+        return overview.groups_today[0].name
+    if overview.open_meetings:
+        return overview.open_meetings[0].group_name
+    raise SystemExit(f"{db}: no group meets today and nothing waits for a signature: nothing to time")
 
 
 class MeetingReset:
-    """Set today's meetings started by an open-meeting run back to how they were (draft, or none)."""
+    """Set today's meetings started by open-meeting runs back to ``draft``.
+
+    The seeded history ends the day before it was seeded, so a meeting of today (or later) under
+    way was started by this benchmark (or an earlier, interrupted run of it); left under way, the
+    next start-up would resume it instead of showing the home screen.
+    """
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.before = self._today()
-
-    def _today(self) -> dict[str, str]:
-        conn = sqlite3.connect(self.db)
-        try:
-            return dict(conn.execute("SELECT id, status FROM meeting WHERE status = 'in_progress'").fetchall())
-        finally:
-            conn.close()
 
     def __call__(self) -> None:
-        started = {k for k in self._today() if k not in self.before}
-        if not started:
-            return
+        import datetime as dt
+
+        yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()  # any timezone's today
         conn = sqlite3.connect(self.db, isolation_level=None)
         try:
             conn.execute("PRAGMA busy_timeout = 5000")
-            conn.executemany("UPDATE meeting SET status = 'draft', actual_start = NULL WHERE id = ?",
-                             [(k,) for k in started])
+            conn.execute("UPDATE meeting SET status = 'draft', actual_start = NULL "
+                         "WHERE status = 'in_progress' AND local_date >= ?", (yesterday,))
         finally:
             conn.close()
 
@@ -476,7 +498,7 @@ def main() -> int:  # noqa: C901, PLR0915 - one report
         else:
             db = work / "clinic.db"
             seed(db, *((10, 104) if args.quick else (50, 520)))
-        marker = clinic_marker(db)
+        marker = data_marker(db)
         home = work / "home"
         env = {"IOP_HOME": str(home), "TERM": "xterm-256color", "TEXTUAL_ANIMATIONS": "none",
                "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
@@ -502,16 +524,17 @@ def main() -> int:  # noqa: C901, PLR0915 - one report
         iop = [py, "-m", "iop_facilitator"]
         apps = [
             App("floor", ["printf", FLOOR_MARK], EXIT_MARK),
-            App("hello", [py, str(hello)], HELLO_MARK, settle=0.7, quit=True, memory=True),
-            App("iop-new", [*iop, "--db", str(empty)], "No groups yet", first=FIRST_FRAME, settle=1.0, quit=True),
-            App("iop", [*iop, "--db", str(db)], marker, first=FIRST_FRAME, settle=2.5, quit=True, memory=True),
-            App("demo", [*iop, "demo"], clinic_marker(demo_path), first=FIRST_FRAME, settle=1.5, quit=True),
-            App("open", [*iop, "--db", str(db)], marker, first=FIRST_FRAME, settle=2.5, open_key="1"),
+            App("hello", [py, str(hello)], HELLO_MARK, settle=0.3, quit=True, memory=True),
+            App("iop-new", [*iop, "--db", str(empty)], "No groups yet", first=FIRST_FRAME, settle=0.3, quit=True),
+            App("iop", [*iop, "--db", str(db)], marker, first=FIRST_FRAME, settle=0.3, quit=True, memory=True),
+            App("demo", [*iop, "demo"], data_marker(demo_path), first=FIRST_FRAME, settle=0.3, quit=True),
+            App("open", [*iop, "--db", str(db)], marker, first=FIRST_FRAME, settle=0.3, open_key="1"),
         ]
         if args.only:
             wanted = set(args.only.split(","))
             apps = [a for a in apps if a.name in wanted]
         reset = MeetingReset(db)
+        reset()
         tmux = ControlTmux.start()
         print(f"load average before: {load_average()}", flush=True)
         start = time.perf_counter()

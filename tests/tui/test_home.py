@@ -660,9 +660,9 @@ async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
             assert meeting.group_id == ids["evening"]
 
 
-async def test_the_early_read_is_in_the_home_screens_first_frame(db_target: str, frozen: None, held_open) -> None:
+async def test_the_early_read_follows_the_home_screens_first_frame(db_target: str, frozen: None, held_open) -> None:
     """``iop`` starts reading the overview before Textual is imported (services/home_early.py):
-    read by the time the app mounts, it is in the home screen's first frame, not a loading line."""
+    read by the time the app mounts, it is shown just after the first frame, the database still opening."""
     from iop_facilitator.services.home_early import read_overview_early
 
     if "://" in db_target:
@@ -675,7 +675,8 @@ async def test_the_early_read_is_in_the_home_screens_first_frame(db_target: str,
     app = IopApp(db_target=db_target, early=early)
     async with app.run_test(size=(110, 32)) as pilot:
         try:
-            assert app.home.load_state == "ready" and app.store is None  # shown at mount, database not open yet
+            await pilot.pause()  # the first frame, then the data
+            assert app.home.load_state == "ready" and app.store is None  # shown, the database not open yet
             assert [row[2] for row in rows_of(app, "today")] == ["Morning Process", "Wednesday Family",
                                                                 "Evening Recovery"]
             assert app.title == "Riverside Recovery (fictional)"

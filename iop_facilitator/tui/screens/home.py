@@ -145,8 +145,10 @@ class HomeScreen(Screen[None]):
         today.focus()
         first, self._first = self._first, None
         if first is not None and not self.problem and self.database is None:
-            self._show_data(first)  # (``_loaded`` waits for is_mounted, which is set after this handler)
-            self.post_message(messages.ProgramLoaded(first.clinic_name, first.is_demo))
+            # Just after the first frame, not in it: a long history's lists (dozens of rows in
+            # three tables) cost the first frame a layout pass or two; painted next, they follow
+            # within a frame or two while the first frame stays as quick as an empty database's.
+            self.call_after_refresh(self.preview, first)
         if self.problem:
             self.watch_problem(self.problem)
         elif self.database is not None:
@@ -197,7 +199,7 @@ class HomeScreen(Screen[None]):
         store.read(_read_overview, self._loaded, self._load_failed)
 
     def show_first(self, data: Overview) -> None:
-        """Data read before the screen is mounted (the app's start-up read): shown in its first frame."""
+        """Data read before the screen is mounted (the app's start-up read): shown right after its first frame."""
         self._first = data
 
     def preview(self, data: Overview) -> None:
