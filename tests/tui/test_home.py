@@ -675,7 +675,9 @@ async def test_the_early_read_follows_the_home_screens_first_frame(db_target: st
     app = IopApp(db_target=db_target, early=early)
     async with app.run_test(size=(110, 32)) as pilot:
         try:
-            await pilot.pause()  # the first frame, then the data
+            deadline = time.monotonic() + 10
+            while app.home.load_state != "ready" and time.monotonic() < deadline:
+                await pilot.pause(0.01)  # polling: settle() would wait for the held-up worker
             assert app.home.load_state == "ready" and app.store is None  # shown, the database not open yet
             assert [row[2] for row in rows_of(app, "today")] == ["Morning Process", "Wednesday Family",
                                                                 "Evening Recovery"]

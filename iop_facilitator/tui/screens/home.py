@@ -23,6 +23,7 @@ Everything read from the database is user text: it is cleaned with
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from rich.text import Text
@@ -50,6 +51,8 @@ NOTHING_TODAY = "No group meets today. Press {key} to see every group."
 NOTHING_OPEN = "Nothing waiting for a signature, nothing in progress."
 NO_FOLLOW_UPS = "No follow-ups due."
 DIGITS = 9
+FIRST_DATA_DELAY_S = 0.05
+"""Start-up: the lists read before mount are shown this long after it, once the first frame is out."""
 
 LoadState = Literal["waiting", "loading", "ready", "failed"]
 
@@ -148,7 +151,7 @@ class HomeScreen(Screen[None]):
             # Just after the first frame, not in it: a long history's lists (dozens of rows in
             # three tables) cost the first frame a layout pass or two; painted next, they follow
             # within a frame or two while the first frame stays as quick as an empty database's.
-            self.call_after_refresh(self.preview, first)
+            self.set_timer(FIRST_DATA_DELAY_S, partial(self.preview, first))
         if self.problem:
             self.watch_problem(self.problem)
         elif self.database is not None:
