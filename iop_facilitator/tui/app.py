@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from iop_facilitator.db.engine import Database
     from iop_facilitator.library.load import Library
+    from iop_facilitator.services.home_early import EarlyOverview
     from iop_facilitator.tui.dialogs.crisis import CrisisInfo
     from iop_facilitator.tui.store import Kept, Store
 
