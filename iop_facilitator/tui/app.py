@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from iop_facilitator.db.engine import Database
     from iop_facilitator.library.load import Library
+    from iop_facilitator.services.home_early import EarlyOverview
     from iop_facilitator.tui.dialogs.crisis import CrisisInfo
     from iop_facilitator.tui.store import Kept, Store
 
@@ -110,7 +111,8 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
     save_trouble: reactive[str] = reactive("")
     """Why changes are held back just now (a full disk...), in the leader's words; "" when all is saved."""
 
-    def __init__(self, db_target: str, *, demo: bool = False, create: bool = False) -> None:
+    def __init__(self, db_target: str, *, demo: bool = False, create: bool = False,
+                 early: EarlyOverview | None = None) -> None:
         from iop_facilitator.config import load_config
 
         install_paste_safe_parser()  # a pasted escape sequence stays inside the paste (tui/paste.py)
@@ -118,6 +120,7 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         self.db_target = db_target
         self.demo = demo
         self.create = create
+        self._early = early  # the home overview, read since the process started (services/home_early.py)
         self.database: Database | None = None
         self.store: Store | None = None
         self.library: Library | None = None
@@ -148,6 +151,10 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         problems += self._install_keymap()
         if self.demo:
             self.sub_title = DEMO_MARKER
+        early = self._early.result(timeout=0) if self._early is not None else None
+        if early is not None:  # read already: the first frame shows the data
+            self._show_program(early.clinic_name, early.is_demo)
+            self.home.show_first(early)
         self.push_screen(self.home)
         for problem in problems:
             self.notify(problem, title="Settings", severity="warning", timeout=15, markup=False)
@@ -242,7 +249,9 @@ class IopApp(LockMixin, CleanPasteMixin, KeepTypedKeysMixin, App[None]):
         encrypted or older file, any doubt) skips the preview.
         """
         preview = None
-        if "://" not in self.db_target:
+        if self._early is not None:
+            preview = self._early.result(timeout=30.0)
+        elif "://" not in self.db_target:
             try:
                 from iop_facilitator.services.home import overview_from_sqlite_file
 
@@ -811,13 +820,14 @@ def _is_known(exc: BaseException) -> bool:
     return isinstance(exc, IopError)
 
 
-def run(db_target: str, *, demo: bool = False, create: bool = False) -> int:
+def run(db_target: str, *, demo: bool = False, create: bool = False, early: EarlyOverview | None = None) -> int:
     """Run the TUI on ``db_target`` until the user quits; return the process exit code.
 
     ``demo`` marks the screens "DEMO — fictional data" (the database's own
     ``is_demo`` flag does too). The app never creates a clinic: a missing file is a
     message on the home screen (``iop init`` and ``iop demo`` create databases);
-    ``create`` exists for tests only.
+    ``create`` exists for tests only. ``early``: the home overview, being read since the
+    process started (``services/home_early.py``).
 
     Without a terminal (standard input or output redirected: a pipe, a cron job) it prints
     one line and returns 2, instead of drawing the screens into a pipe.
@@ -828,7 +838,7 @@ def run(db_target: str, *, demo: bool = False, create: bool = False) -> int:
     if problem:
         print(f"iop: error: {problem}", file=sys.stderr)
         return NO_TERMINAL_EXIT
-    app = IopApp(db_target=db_target, demo=demo, create=create)
+    app = IopApp(db_target=db_target, demo=demo, create=create, early=early)
     app.run()
     if app.rescued_to is not None:
         print(f"iop: text that was not saved in the database is in {app.rescued_to} (only you can read it); "

@@ -105,3 +105,62 @@ def test_opening_the_app_skips_typer(monkeypatch: pytest.MonkeyPatch, iop_home: 
     assert tui_fast_path([]) == "env.db"
     for args in (["--help"], ["group", "list"], ["--db", "x.db", "init"], ["--db="], ["--version"]):
         assert tui_fast_path(args) is None
+
+
+def test_iop_demo_opens_a_built_demo_clinic_without_typer(iop_home: Path) -> None:
+    from iop_facilitator.cli import demo_fast_path
+
+    demo_path = iop_home / "data" / "demo.db"
+    assert demo_fast_path(["demo"]) is None  # not built yet: Typer's command builds it first
+    demo_path.parent.mkdir(parents=True, exist_ok=True)
+    demo_path.write_bytes(b"")
+    assert demo_fast_path(["demo"]) is None  # an empty file is rebuilt too
+    demo_path.write_bytes(b"SQLite format 3\0")
+    assert demo_fast_path(["demo"]) == str(demo_path)
+    for args in (["demo", "--reset"], ["--db", "x.db", "demo"], ["demo", "--help"], []):
+        assert demo_fast_path(args) is None
+
+
+def _ending(code: str, tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "end.py"
+    script.write_text(code)
+    return subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=dict(os.environ),
+                          timeout=60)
+
+
+def test_end_process_runs_atexit_flushes_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    out = _ending(
+        "import atexit, sys\n"
+        "from iop_facilitator.cli import end_process\n"
+        "atexit.register(lambda: open(sys.argv[0] + '.ran', 'w').write('ran'))\n"
+        "print('buffered line', end='')\n"
+        "sys.stderr.write('said on stderr')\n"
+        "end_process(3)\n"
+        "print('never')\n",
+        tmp_path,
+    )
+    assert out.returncode == 3
+    assert out.stdout == "buffered line" and out.stderr == "said on stderr"
+    assert (tmp_path / "end.py.ran").read_text() == "ran"
+
+
+def test_end_process_waits_for_a_running_non_daemon_thread(tmp_path: Path) -> None:
+    out = _ending(
+        "import threading, sys\n"
+        "from iop_facilitator.cli import end_process\n"
+        "go = threading.Event()\n"
+        "def work():\n"
+        "    go.wait(30)\n"
+        "    open(sys.argv[0] + '.done', 'w').write('done')\n"
+        "t = threading.Thread(target=work)\n"
+        "t.start()\n"
+        "threading.Timer(0.2, go.set).start()\n"
+        "end_process(4)\n",
+        tmp_path,
+    )
+    assert out.returncode == 4
+    assert (tmp_path / "end.py.done").read_text() == "done"

@@ -610,18 +610,13 @@ def test_tui_module_does_not_import_the_database_layer() -> None:
 # --------------------------------------------------------------------------- start-up preview
 
 
-async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
-    db_target: str, frozen: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A plain SQLite file is previewed through sqlite3; a key pressed meanwhile is not lost."""
+@pytest.fixture
+def held_open(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+    """Opening the database (SQLAlchemy) waits until the test sets the returned event."""
     import threading
 
     from iop_facilitator.db import engine
-    from iop_facilitator.tui.screens.meeting import MeetingScreen
 
-    if "://" in db_target:
-        pytest.skip("the preview reads SQLite files only")
-    ids = seed(db_target)
     gate = threading.Event()
     real_open = engine.open_database
 
@@ -630,6 +625,20 @@ async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(engine, "open_database", slow_open)
+    yield gate
+    gate.set()
+
+
+async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
+    db_target: str, frozen: None, held_open
+) -> None:
+    """A plain SQLite file is previewed through sqlite3; a key pressed meanwhile is not lost."""
+    from iop_facilitator.tui.screens.meeting import MeetingScreen
+
+    if "://" in db_target:
+        pytest.skip("the preview reads SQLite files only")
+    ids = seed(db_target)
+    gate = held_open
     app = IopApp(db_target=db_target)
     async with app.run_test(size=(110, 32)) as pilot:
         deadline = time.monotonic() + 10
@@ -649,6 +658,36 @@ async def test_home_shows_data_before_the_database_opens_and_keeps_a_start_key(
         with app.database.session() as session:
             meeting = session.get_one(GroupMeeting, app.screen.meeting_id)
             assert meeting.group_id == ids["evening"]
+
+
+async def test_the_early_read_follows_the_home_screens_first_frame(db_target: str, frozen: None, held_open) -> None:
+    """``iop`` starts reading the overview before Textual is imported (services/home_early.py):
+    read by the time the app mounts, it is shown just after the first frame, the database still opening."""
+    from iop_facilitator.services.home_early import read_overview_early
+
+    if "://" in db_target:
+        assert read_overview_early(db_target) is None  # only files are read early
+        return
+    seed(db_target)
+    early = read_overview_early(db_target)
+    assert early is not None and early.result(timeout=30) is not None and early.ready()
+    gate = held_open
+    app = IopApp(db_target=db_target, early=early)
+    async with app.run_test(size=(110, 32)) as pilot:
+        try:
+            deadline = time.monotonic() + 10
+            while app.home.load_state != "ready" and time.monotonic() < deadline:
+                await pilot.pause(0.01)  # polling: settle() would wait for the held-up worker
+            assert app.home.load_state == "ready" and app.store is None  # shown, the database not open yet
+            assert [row[2] for row in rows_of(app, "today")] == ["Morning Process", "Wednesday Family",
+                                                                "Evening Recovery"]
+            assert app.title == "Riverside Recovery (fictional)"
+            assert not app.home.query_one("#status", Static).display  # no "Opening the database…" line
+        finally:
+            gate.set()
+        await wait_for(pilot, lambda: app.store is not None, "the database open")
+        await settle_store(app, pilot)
+        assert [row[2] for row in rows_of(app, "today")] == ["Morning Process", "Wednesday Family", "Evening Recovery"]
 
 
 # --------------------------------------------------------------------------- header and footer

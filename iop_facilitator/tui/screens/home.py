@@ -23,6 +23,7 @@ Everything read from the database is user text: it is cleaned with
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from rich.text import Text
@@ -50,6 +51,8 @@ NOTHING_TODAY = "No group meets today. Press {key} to see every group."
 NOTHING_OPEN = "Nothing waiting for a signature, nothing in progress."
 NO_FOLLOW_UPS = "No follow-ups due."
 DIGITS = 9
+FIRST_DATA_DELAY_S = 0.05
+"""Start-up: the lists read before mount are shown this long after it, once the first frame is out."""
 
 LoadState = Literal["waiting", "loading", "ready", "failed"]
 
@@ -108,6 +111,7 @@ class HomeScreen(Screen[None]):
         self.load_state: LoadState = "waiting"
         self.data: Overview | None = None
         self._focused_once = False
+        self._first: Overview | None = None
 
     def compose(self) -> ComposeResult:
         yield AppHeader()  # says DEMO (DEMO_MARKER, the app's sub-title) once, on every screen
@@ -142,6 +146,12 @@ class HomeScreen(Screen[None]):
         follow.add_column("Due", key="due")
         self._show_sections(False)
         today.focus()
+        first, self._first = self._first, None
+        if first is not None and not self.problem and self.database is None:
+            # Just after the first frame, not in it: a long history's lists (dozens of rows in
+            # three tables) cost the first frame a layout pass or two; painted next, they follow
+            # within a frame or two while the first frame stays as quick as an empty database's.
+            self.set_timer(FIRST_DATA_DELAY_S, partial(self.preview, first))
         if self.problem:
             self.watch_problem(self.problem)
         elif self.database is not None:
@@ -190,6 +200,10 @@ class HomeScreen(Screen[None]):
             return
         self.load_state = "loading"
         store.read(_read_overview, self._loaded, self._load_failed)
+
+    def show_first(self, data: Overview) -> None:
+        """Data read before the screen is mounted (the app's start-up read): shown right after its first frame."""
+        self._first = data
 
     def preview(self, data: Overview) -> None:
         """Data read before the database finished opening (the app's start-up preview)."""
