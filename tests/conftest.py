@@ -119,11 +119,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # --------------------------------------------------------------------------- parallel workers, longest tests first
 # `pytest` runs pytest-xdist workers (`-n auto --dist loadgroup` in pyproject.toml).
 #
-# How many: one per CPU core plus one. Much of the suite waits rather than computes: the tmux
+# How many: one per CPU core plus two. Much of the suite waits rather than computes: the tmux
 # tests wait for the real app (whose CPU time is the tmux server's, not the worker's), each
 # PostgreSQL test waits for the server to create, copy and drop its database, SQLite commits
 # wait for fsync. With one worker per core a core idles during every such wait; the extra
-# worker fills it. (`pytest -n N` or PYTEST_XDIST_AUTO_NUM_WORKERS=N choose another number.)
+# workers fill it (measured on 2 cores, quiet: 3 workers 4 min 16 s wall for 5.2 CPU-minutes,
+# 4 workers 3 min 54 s for 5.5). (`pytest -n N` or PYTEST_XDIST_AUTO_NUM_WORKERS=N choose another number.)
 #
 # In what order: longest first. xdist hands out the tmux group (`xdist_group("tmux")`, one
 # terminal at a time) first because it is the biggest unit, then single tests in collection
@@ -137,7 +138,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return cores + 1
+    return cores + 2
 
 
 #: Kinds of tests, longest first (by the CPU and wall time one test of the kind takes).
