@@ -117,6 +117,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # --------------------------------------------------------------------------- parallel workers, longest tests first
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Byte-compile the package once, in the controller, before any worker or subprocess starts.
+
+    The tests start the real program many times (the CLI in subprocesses, the app in tmux). From
+    a fresh checkout with ``PYTHONDONTWRITEBYTECODE=1`` (as CI runs) no ``.pyc`` files exist and
+    none are written, so every such start compiled the package's modules from source again:
+    measured, a fresh clone's CI run took 4 min 5 s before, 3 min 57 s after (quiet machine).
+    ``pip install`` (not editable) compiles them too, so the program is started as users start it.
+    """
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller has done it
+    import compileall
+
+    import iop_facilitator
+
+    compileall.compile_dir(Path(iop_facilitator.__file__).parent, quiet=1)
+
+
 # `pytest` runs pytest-xdist workers (`-n auto --dist loadgroup` in pyproject.toml).
 #
 # How many: one per CPU core plus two. Much of the suite waits rather than computes: the tmux
@@ -131,24 +149,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # order, a worker asking for more as it runs dry. Collection order would leave the TUI tests
 # (seconds each) for the end, where the last of them runs while the other cores idle; sorted
 # by kind, the end of the run is made of short service and storage tests that even out.
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Byte-compile the package once, in the controller, before any worker or subprocess starts.
-
-    The tests start the real program many times (the CLI in subprocesses, the app in tmux). From
-    a fresh checkout with ``PYTHONDONTWRITEBYTECODE=1`` (as CI runs) no ``.pyc`` files exist and
-    none are written, so every such start compiled the package's modules from source again:
-    measured, a fresh clone's suite took 4 min 5 s against 3 min 51-57 s with compiled modules.
-    ``pip install`` (not editable) compiles them too, so the program is started as users start it.
-    """
-    if hasattr(session.config, "workerinput"):
-        return  # an xdist worker: the controller has done it
-    import compileall
-
-    import iop_facilitator
-
-    compileall.compile_dir(Path(iop_facilitator.__file__).parent, quiet=1)
-
-
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist's own hook reads it
